@@ -1,0 +1,113 @@
+"""Operators' view of contacts across tenants (staff only; filter by tenant).
+
+Contact fields are read-only here: every change must go through the services so history and
+events are written; operators soft-delete and restore with the actions.
+"""
+
+from django.contrib import admin, messages
+
+from contacts import services
+from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange, ContactIdentifier
+from contacts_service.context import Actor, tenant_context
+from contacts_service.errors import ServiceError
+
+
+class TenantAdminMixin:
+    """The admin is cross-tenant by design, so it uses the loud unscoped() escape hatch."""
+
+    def get_queryset(self, request):
+        return self.model.objects.unscoped().select_related("tenant")
+
+
+class IdentifierInline(admin.TabularInline):
+    model = ContactIdentifier
+    extra = 0
+    can_delete = False
+    fields = ["channel", "value", "verified", "created_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return ContactIdentifier.objects.unscoped()
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ChangeInline(admin.TabularInline):
+    model = ContactChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "field", "old_value", "new_value", "actor", "source", "correlation_id"]
+    readonly_fields = fields
+    ordering = ["-changed_at"]
+
+    def get_queryset(self, request):
+        return ContactChange.objects.unscoped()
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _actor(request) -> Actor:
+    return Actor(type="user", id=str(request.user.pk), label=request.user.get_username())
+
+
+@admin.register(Contact)
+class ContactAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "display_name",
+        "email",
+        "phone",
+        "company",
+        "status",
+        "tenant",
+        "created_at",
+        "deleted_at",
+    ]
+    list_filter = ["tenant", "status", "country", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "first_name", "last_name", "company", "phone", "external_id", "=id"]
+    readonly_fields = [f.name for f in Contact._meta.fields]
+    inlines = [IdentifierInline, ChangeInline]
+    actions = ["soft_delete", "restore"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for contact in queryset:
+            with tenant_context(contact.tenant):
+                try:
+                    service(
+                        tenant=contact.tenant,
+                        actor=_actor(request),
+                        contact_id=contact.pk,
+                        source=ChangeSource.ADMIN,
+                    )
+                    done += 1
+                except ServiceError as exc:
+                    self.message_user(request, f"{contact}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{verb} {done} contacts.")
+
+    @admin.action(description="Soft-delete selected contacts")
+    def soft_delete(self, request, queryset):
+        self._each(request, queryset.filter(deleted_at__isnull=True), services.contact_delete, "Deleted")
+
+    @admin.action(description="Restore selected contacts")
+    def restore(self, request, queryset):
+        self._each(request, queryset.filter(deleted_at__isnull=False), services.contact_restore, "Restored")
+
+
+@admin.register(AttributeDefinition)
+class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_display = ["key", "label", "type", "required", "tenant"]
+    list_filter = ["tenant", "type"]
+    readonly_fields = [f.name for f in AttributeDefinition._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,264 @@
+"""Thin views of the contacts API: validate, call one service or selector, render."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts import selectors, services
+from contacts.filters import ContactFilter
+from contacts.models import AttributeDefinition, Contact, ContactIdentifier
+from contacts.normalization import FieldError
+from contacts.serializers import (
+    AttributeDefinitionInputSerializer,
+    AttributeDefinitionSerializer,
+    ContactChangeSerializer,
+    ContactInputSerializer,
+    ContactSerializer,
+    IdentifierInputSerializer,
+    IdentifierSerializer,
+    IdentifierUpdateSerializer,
+    ResolveQuerySerializer,
+)
+from contacts_service.errors import ValidationFailed
+from contacts_service.roles import Perm
+from contacts_service.viewsets import TenantViewSet
+from events.selectors import timeline_for_contact
+from events.serializers import TimelineEntrySerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List contacts", responses=ContactSerializer(many=True)),
+    retrieve=extend_schema(summary="Get a contact", responses=ContactSerializer),
+    create=extend_schema(
+        summary="Create a contact", request=ContactInputSerializer, responses={201: ContactSerializer}
+    ),
+    partial_update=extend_schema(
+        summary="Change fields of a contact", request=ContactInputSerializer, responses=ContactSerializer
+    ),
+    destroy=extend_schema(summary="Soft-delete a contact (restore brings it back)", responses={204: None}),
+)
+class ContactViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantViewSet,
+):
+    queryset = Contact.objects.unscoped().none()
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_VIEW,
+        "retrieve": Perm.CONTACTS_VIEW,
+        "history": Perm.CONTACTS_VIEW,
+        "timeline": Perm.CONTACTS_VIEW,
+        "resolve": Perm.CONTACTS_VIEW,
+        "create": Perm.CONTACTS_CREATE,
+        "partial_update": Perm.CONTACTS_UPDATE,
+        "destroy": Perm.CONTACTS_DELETE,
+        "restore": Perm.CONTACTS_DELETE,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return selectors.contact_list(tenant=tenant)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = ContactInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        contact = services.contact_create(tenant=self.tenant, actor=self.actor, data=payload.validated_data)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        contact = self.get_object()
+        payload = ContactInputSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        contact = services.contact_update(
+            tenant=self.tenant, actor=self.actor, contact_id=contact.pk, data=payload.validated_data
+        )
+        return Response(ContactSerializer(contact).data)
+
+    def perform_destroy(self, instance: Contact) -> None:
+        services.contact_delete(tenant=self.tenant, actor=self.actor, contact_id=instance.pk)
+
+    @extend_schema(summary="Restore a soft-deleted contact", request=None, responses=ContactSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str) -> Response:
+        contact_id = _parse_id(pk)
+        contact = services.contact_restore(tenant=self.tenant, actor=self.actor, contact_id=contact_id)
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        summary="Change history of a contact, newest first", responses=ContactChangeSerializer(many=True)
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def history(self, request: Request, pk: str) -> Response:
+        contact = self.get_object()
+        page = self.paginate_queryset(selectors.contact_history(tenant=self.tenant, contact_id=contact.pk))
+        return self.get_paginated_response(ContactChangeSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Timeline of a contact, newest first", responses=TimelineEntrySerializer(many=True)
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def timeline(self, request: Request, pk: str) -> Response:
+        contact = self.get_object()
+        page = self.paginate_queryset(timeline_for_contact(tenant=self.tenant, contact_id=contact.pk))
+        return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Find the contact reachable at an address",
+        parameters=[ResolveQuerySerializer],
+        responses=ContactSerializer,
+    )
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def resolve(self, request: Request) -> Response:
+        query = ResolveQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            contact = selectors.contact_resolve(tenant=self.tenant, **query.validated_data)
+        except FieldError as exc:
+            raise ValidationFailed([{**exc.as_dict(), "field": "identifier"}]) from exc
+        if contact is None:
+            raise NotFound("No contact has this identifier.")
+        return Response(ContactSerializer(contact).data)
+
+
+def _parse_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound("Not found: the id is not a valid UUID.") from exc
+
+
+CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Identifiers of a contact", parameters=[CONTACT_ID_PARAM]),
+    create=extend_schema(
+        summary="Add an identifier",
+        parameters=[CONTACT_ID_PARAM],
+        request=IdentifierInputSerializer,
+        responses={201: IdentifierSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Mark an identifier verified or not",
+        parameters=[CONTACT_ID_PARAM],
+        request=IdentifierUpdateSerializer,
+        responses=IdentifierSerializer,
+    ),
+    destroy=extend_schema(
+        summary="Remove an identifier", parameters=[CONTACT_ID_PARAM], responses={204: None}
+    ),
+)
+class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
+    queryset = ContactIdentifier.objects.unscoped().none()
+    serializer_class = IdentifierSerializer
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_VIEW,
+        "create": Perm.CONTACTS_UPDATE,
+        "partial_update": Perm.CONTACTS_UPDATE,
+        "destroy": Perm.CONTACTS_UPDATE,
+    }
+
+    def contact_id(self) -> uuid.UUID:
+        contact_id = _parse_id(self.kwargs["contact_pk"])
+        if not selectors.contact_exists(tenant=self.tenant, contact_id=contact_id):
+            raise NotFound("Contact not found.")
+        return contact_id
+
+    def get_tenant_queryset(self, tenant):
+        return selectors.contact_identifiers(tenant=tenant, contact_id=self.contact_id())
+
+    def create(self, request: Request, contact_pk: str) -> Response:
+        payload = IdentifierInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        identifier = services.identifier_add(
+            tenant=self.tenant, actor=self.actor, contact_id=self.contact_id(), **payload.validated_data
+        )
+        return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, contact_pk: str, pk: str) -> Response:
+        payload = IdentifierUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        identifier = services.identifier_update(
+            tenant=self.tenant,
+            actor=self.actor,
+            contact_id=self.contact_id(),
+            identifier_id=_parse_id(pk),
+            **payload.validated_data,
+        )
+        return Response(IdentifierSerializer(identifier).data)
+
+    def destroy(self, request: Request, contact_pk: str, pk: str) -> Response:
+        services.identifier_remove(
+            tenant=self.tenant, actor=self.actor, contact_id=self.contact_id(), identifier_id=_parse_id(pk)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Custom attribute definitions"),
+    retrieve=extend_schema(summary="Get an attribute definition"),
+    create=extend_schema(
+        summary="Define a custom attribute",
+        request=AttributeDefinitionInputSerializer,
+        responses={201: AttributeDefinitionSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change label, description, required or choices",
+        request=AttributeDefinitionInputSerializer,
+        responses=AttributeDefinitionSerializer,
+    ),
+    destroy=extend_schema(summary="Delete an attribute no contact uses", responses={204: None}),
+)
+class AttributeDefinitionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantViewSet,
+):
+    queryset = AttributeDefinition.objects.unscoped().none()
+    serializer_class = AttributeDefinitionSerializer
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_VIEW,
+        "retrieve": Perm.CONTACTS_VIEW,
+        "create": Perm.ATTRIBUTES_MANAGE,
+        "partial_update": Perm.ATTRIBUTES_MANAGE,
+        "destroy": Perm.ATTRIBUTES_MANAGE,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return selectors.attribute_definition_list(tenant=tenant)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = AttributeDefinitionInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        definition = services.attribute_definition_create(tenant=self.tenant, **payload.validated_data)
+        return Response(AttributeDefinitionSerializer(definition).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        definition = self.get_object()
+        payload = AttributeDefinitionInputSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        definition = services.attribute_definition_update(
+            tenant=self.tenant, definition_id=definition.pk, changes=payload.validated_data
+        )
+        return Response(AttributeDefinitionSerializer(definition).data)
+
+    def perform_destroy(self, instance: AttributeDefinition) -> None:
+        services.attribute_definition_delete(tenant=self.tenant, definition_id=instance.pk)

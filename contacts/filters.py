@@ -1,0 +1,90 @@
+"""Query parameters of GET /api/v1/contacts/."""
+
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from contacts.models import Contact, ContactStatus
+
+PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
+SEARCH_FIELDS = ("email", "first_name", "last_name", "display_name", "company")
+
+
+def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]:
+    """Every word must match one of email, names, company (substring, any case); a number also
+    matches the phone by its digits. On PostgreSQL trigram indexes serve these substring matches."""
+    text = text.strip()
+    if not text:
+        return queryset
+    condition = Q()
+    if PHONE_LIKE.match(text) and len(re.sub(r"\D", "", text)) >= 3:
+        digits = re.sub(r"\D", "", text)
+        condition = Q(phone__contains=digits.lstrip("0") or digits) | Q(email__icontains=text.strip())
+        return queryset.filter(condition)
+    for word in text.split()[:8]:
+        word_condition = Q()
+        for field in SEARCH_FIELDS:
+            word_condition |= Q(**{f"{field}__icontains": word})
+        condition &= word_condition
+    return queryset.filter(condition)
+
+
+class ContactFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=ContactStatus.choices, help_text="One or more statuses (repeat the parameter)."
+    )
+    country = django_filters.CharFilter(
+        method="filter_country", help_text="ISO code, e.g. FR; comma-separated for several."
+    )
+    city = django_filters.CharFilter(field_name="city", lookup_expr="iexact")
+    company = django_filters.CharFilter(field_name="company", lookup_expr="icontains")
+    email = django_filters.CharFilter(method="filter_email", help_text="Exact email (any case).")
+    external_id = django_filters.CharFilter(field_name="external_id")
+    source = django_filters.CharFilter(field_name="source")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=200,
+        help_text="Words matched against email, names, company and phone.",
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
+            ("last_name", "last_name"),
+            ("first_name", "first_name"),
+            ("email", "email"),
+            ("display_name", "display_name"),
+            ("company", "company"),
+        ),
+        help_text="Field to order by, '-' for descending; default -created_at.",
+    )
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+    def filter_country(self, queryset, name, value):
+        codes = [code.strip().upper() for code in value.split(",") if code.strip()]
+        return queryset.filter(country__in=codes) if codes else queryset
+
+    def filter_email(self, queryset, name, value):
+        return queryset.filter(email=value.strip().lower())
+
+    def filter_search(self, queryset, name, value):
+        return search_contacts(queryset, value)
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        if not self.form.cleaned_data.get("ordering"):
+            queryset = queryset.order_by("-created_at", "-id")
+        else:
+            queryset = queryset.order_by(*queryset.query.order_by, "-id")
+        return queryset

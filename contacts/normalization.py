@@ -1,0 +1,196 @@
+"""Turning what callers send into what we store: e-mail, phone (E.164), country, attributes.
+
+Pure functions that raise FieldError with a field path and a reason; the services collect them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+
+from contacts.models import AttributeDefinition, AttributeType
+
+ATTRIBUTE_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_ATTRIBUTE_STRING = 2000
+# ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).
+_EXTRA_COUNTRIES = {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+COUNTRY_CODES = (
+    frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2 and r.isalpha()) | _EXTRA_COUNTRIES
+)
+
+
+class FieldError(Exception):
+    def __init__(self, field: str, message: str, code: str = "invalid"):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+def reject_nul(value: Any, field: str) -> None:
+    """PostgreSQL cannot store U+0000 in text or jsonb; refuse it anywhere in a value."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FieldError(field, "Must not contain NUL characters.")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            reject_nul(key, field)
+            reject_nul(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            reject_nul(item, f"{field}.{index}")
+
+
+def normalize_email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not value:
+        return None
+    try:
+        validate_email(value)
+    except DjangoValidationError as exc:
+        raise FieldError("email", "Enter a valid email address.") from exc
+    return value
+
+
+def normalize_country(value: str | None) -> str:
+    if not value:
+        return ""
+    code = value.strip().upper()
+    if code not in COUNTRY_CODES:
+        raise FieldError("country", "Must be an ISO 3166-1 alpha-2 country code, such as FR or US.")
+    return code
+
+
+def normalize_phone(value: str | None, *, country: str = "", field: str = "phone") -> str | None:
+    """Any common way of writing a number -> E.164. A national number needs the contact's country."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    try:
+        number = phonenumbers.parse(value, country or None)
+    except phonenumbers.NumberParseException as exc:
+        reason = (
+            "Include the country code (e.g. +33 6 12 34 56 78) or set the contact's country."
+            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+            else "Not a phone number."
+        )
+        raise FieldError(field, reason) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise FieldError(field, "Not a valid phone number for its country.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def derive_display_name(
+    *, first_name: str, last_name: str, email: str | None, phone: str | None, company: str
+) -> str:
+    full = f"{first_name} {last_name}".strip()
+    return full or email or phone or company or ""
+
+
+def attribute_value(definition: AttributeDefinition, value: Any, field: str) -> Any:
+    """Check one attribute value against its definition; return the value to store."""
+    kind = definition.type
+    if kind == AttributeType.STRING:
+        if not isinstance(value, str):
+            raise FieldError(field, "Must be a string.")
+        if len(value) > MAX_ATTRIBUTE_STRING:
+            raise FieldError(field, f"At most {MAX_ATTRIBUTE_STRING} characters.")
+        reject_nul(value, field)
+        return value
+    if kind == AttributeType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FieldError(field, "Must be a number.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FieldError(field, "Must be a finite number.")
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise FieldError(field, "Must be between -2^53 and 2^53.")
+        return value
+    if kind == AttributeType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise FieldError(field, "Must be true or false.")
+        return value
+    if kind == AttributeType.DATE:
+        if not isinstance(value, str):
+            raise FieldError(field, "Must be a date as YYYY-MM-DD.")
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError as exc:
+            raise FieldError(field, "Must be a date as YYYY-MM-DD.") from exc
+    if kind == AttributeType.CHOICE:
+        if not isinstance(value, str) or value not in definition.choices:
+            raise FieldError(field, f"Must be one of: {', '.join(definition.choices)}.")
+        return value
+    raise FieldError(field, f"Unsupported attribute type {kind}.")
+
+
+def merge_attributes(
+    *,
+    definitions: Mapping[str, AttributeDefinition],
+    current: Mapping[str, Any],
+    incoming: Any,
+    creating: bool,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Apply incoming attribute values (null removes a key) to the current ones.
+
+    Returns the new attribute dict and every problem found (all of them, not just the first).
+    Required attributes must be present on create and may never be removed; contacts created
+    before a definition became required are not forced to get it on unrelated updates.
+    """
+    errors: list[FieldError] = []
+    if not isinstance(incoming, Mapping):
+        return dict(current), [FieldError("attributes", "Must be an object of attribute key to value.")]
+    result = dict(current)
+    for key, value in incoming.items():
+        field = f"attributes.{key}"
+        definition = definitions.get(key)
+        if definition is None:
+            errors.append(
+                FieldError(
+                    field,
+                    "Unknown attribute; define it with /api/v1/attribute-definitions/ first.",
+                    "unknown",
+                )
+            )
+            continue
+        if value is None:
+            if definition.required:
+                errors.append(FieldError(field, "This attribute is required.", "required"))
+            result.pop(key, None)
+            continue
+        try:
+            result[key] = attribute_value(definition, value, field)
+        except FieldError as exc:
+            errors.append(exc)
+    if creating:
+        for key, definition in definitions.items():
+            if definition.required and key not in result:
+                errors.append(FieldError(f"attributes.{key}", "This attribute is required.", "required"))
+    return result, errors
+
+
+def clean_choices(choices: Iterable[Any]) -> list[str]:
+    cleaned: list[str] = []
+    for index, choice in enumerate(choices):
+        if not isinstance(choice, str) or not choice.strip():
+            raise FieldError(f"choices.{index}", "Each choice must be a non-empty string.")
+        reject_nul(choice, f"choices.{index}")
+        if choice in cleaned:
+            raise FieldError(f"choices.{index}", "Choices must be unique.")
+        cleaned.append(choice)
+    return cleaned

@@ -1,0 +1,154 @@
+"""Input and output shapes of the contacts API."""
+
+from rest_framework import serializers
+
+from contacts.models import (
+    AttributeDefinition,
+    AttributeType,
+    ChangeSource,
+    Contact,
+    ContactChange,
+    ContactIdentifier,
+    ContactStatus,
+    IdentifierChannel,
+)
+from contacts_service.serializers import StrictInputSerializer
+
+
+class IdentifierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContactIdentifier
+        fields = ["id", "channel", "value", "verified", "verified_at", "created_at"]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    identifiers = IdentifierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "display_name",
+            "company",
+            "phone",
+            "country",
+            "city",
+            "status",
+            "source",
+            "external_id",
+            "attributes",
+            "identifiers",
+            "created_at",
+            "updated_at",
+            "last_activity_at",
+        ]
+
+
+class ContactInputSerializer(StrictInputSerializer):
+    """Create (POST) and change (PATCH) a contact. Empty string or null clears a field; on PATCH,
+    attributes merge key by key (null removes a key)."""
+
+    email = serializers.CharField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, allow_null=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, allow_null=True)
+    display_name = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Derived from the names (or email, phone, company) when empty.",
+    )
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
+    phone = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Stored in E.164. A national number is read in the contact's country.",
+    )
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, allow_null=True, help_text="ISO 3166-1 alpha-2."
+    )
+    city = serializers.CharField(max_length=120, required=False, allow_blank=True, allow_null=True)
+    status = serializers.ChoiceField(choices=ContactStatus.choices, required=False)
+    source = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    external_id = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    attributes = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        help_text="Custom attribute key -> value.",
+    )
+
+    def validate(self, attrs):
+        if self.partial:
+            if not attrs:
+                raise serializers.ValidationError("Send at least one field to change.")
+            return attrs
+        if not (attrs.get("email") or attrs.get("phone") or attrs.get("external_id")):
+            raise serializers.ValidationError(
+                {"email": ["A contact needs an email, a phone or an external_id."]}, code="required"
+            )
+        return attrs
+
+
+class IdentifierInputSerializer(StrictInputSerializer):
+    channel = serializers.ChoiceField(choices=IdentifierChannel.choices)
+    value = serializers.CharField(max_length=512)
+    verified = serializers.BooleanField(required=False, default=False)
+
+
+class IdentifierUpdateSerializer(StrictInputSerializer):
+    verified = serializers.BooleanField()
+
+
+class ResolveQuerySerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=IdentifierChannel.choices)
+    identifier = serializers.CharField(max_length=512)
+
+
+class ContactChangeSerializer(serializers.ModelSerializer):
+    source = serializers.ChoiceField(choices=ChangeSource.choices)
+
+    class Meta:
+        model = ContactChange
+        fields = [
+            "id",
+            "field",
+            "old_value",
+            "new_value",
+            "actor",
+            "source",
+            "changed_at",
+            "correlation_id",
+            "event_id",
+        ]
+
+
+class AttributeDefinitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AttributeDefinition
+        fields = [
+            "id",
+            "key",
+            "label",
+            "type",
+            "choices",
+            "required",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AttributeDefinitionInputSerializer(StrictInputSerializer):
+    key = serializers.CharField(max_length=64)
+    label = serializers.CharField(max_length=150)
+    type = serializers.ChoiceField(choices=AttributeType.choices)
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=500
+    )
+    required = serializers.BooleanField(required=False, default=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

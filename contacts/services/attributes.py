@@ -1,0 +1,144 @@
+"""Per-tenant custom attribute definitions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts.models import AttributeDefinition, AttributeType, Contact
+from contacts.normalization import ATTRIBUTE_KEY_RE, FieldError, clean_choices, reject_nul
+from contacts_service.errors import Conflict, NotFound, ValidationFailed
+from contacts_service.models import Tenant
+
+
+def _check_choices(type_: str, choices: Sequence[str] | None) -> list[str]:
+    if type_ == AttributeType.CHOICE:
+        if not choices:
+            raise ValidationFailed(
+                [{"field": "choices", "code": "required", "message": "A choice attribute needs choices."}]
+            )
+        try:
+            return clean_choices(choices)
+        except FieldError as exc:
+            raise ValidationFailed([exc.as_dict()]) from exc
+    if choices:
+        raise ValidationFailed(
+            [{"field": "choices", "code": "invalid", "message": "Only choice attributes have choices."}]
+        )
+    return []
+
+
+@transaction.atomic
+def attribute_definition_create(
+    *,
+    tenant: Tenant,
+    key: str,
+    label: str,
+    type: str,
+    choices: Sequence[str] | None = None,
+    required: bool = False,
+    description: str = "",
+) -> AttributeDefinition:
+    if not ATTRIBUTE_KEY_RE.match(key):
+        raise ValidationFailed(
+            [
+                {
+                    "field": "key",
+                    "code": "invalid",
+                    "message": "Lower-case letters, digits and _, starting with a letter, at most 64.",
+                }
+            ]
+        )
+    for field, value in (("label", label), ("description", description)):
+        try:
+            reject_nul(value, field)
+        except FieldError as exc:
+            raise ValidationFailed([exc.as_dict()]) from exc
+    cleaned = _check_choices(type, choices)
+    definition = AttributeDefinition(
+        tenant=tenant,
+        key=key,
+        label=label,
+        type=type,
+        choices=cleaned,
+        required=required,
+        description=description,
+    )
+    try:
+        with transaction.atomic():
+            definition.save(force_insert=True)
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            [{"field": "key", "code": "unique", "message": "An attribute with this key exists."}]
+        ) from exc
+    return definition
+
+
+@transaction.atomic
+def attribute_definition_update(
+    *, tenant: Tenant, definition_id: uuid.UUID, changes: dict
+) -> AttributeDefinition:
+    """Label, description, required and choices may change; key and type may not (stored values
+    depend on them). Removing a choice that contacts still use is refused."""
+    definition = (
+        AttributeDefinition.objects.for_tenant(tenant).select_for_update().filter(pk=definition_id).first()
+    )
+    if definition is None:
+        raise NotFound("Attribute definition not found.")
+    for field in ("key", "type"):
+        if field in changes and changes[field] != getattr(definition, field):
+            raise ValidationFailed(
+                [{"field": field, "code": "immutable", "message": f"The {field} cannot be changed."}]
+            )
+    for field in ("label", "description"):
+        if field in changes:
+            try:
+                reject_nul(changes[field], field)
+            except FieldError as exc:
+                raise ValidationFailed([exc.as_dict()]) from exc
+            setattr(definition, field, changes[field])
+    if "choices" in changes:
+        new_choices = _check_choices(definition.type, changes["choices"])
+        removed = set(definition.choices) - set(new_choices)
+        in_use = [
+            choice
+            for choice in sorted(removed)
+            if Contact.objects.for_tenant(tenant).filter(**{f"attributes__{definition.key}": choice}).exists()
+        ]
+        if in_use:
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "choices",
+                        "code": "in_use",
+                        "message": f"Still used by contacts: {', '.join(in_use)}.",
+                    }
+                ]
+            )
+        definition.choices = new_choices
+    if "required" in changes:
+        definition.required = changes["required"]
+    definition.updated_at = timezone.now()
+    definition.save()
+    return definition
+
+
+@transaction.atomic
+def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> None:
+    """Refused while contacts hold a value, so no contact silently loses data."""
+    definition = (
+        AttributeDefinition.objects.for_tenant(tenant).select_for_update().filter(pk=definition_id).first()
+    )
+    if definition is None:
+        raise NotFound("Attribute definition not found.")
+    used = Contact.objects.for_tenant(tenant).filter(attributes__has_key=definition.key).count()
+    if used:
+        raise Conflict(
+            f"{used} contacts still have a value for {definition.key}; clear it first.",
+            code="in_use",
+            in_use=used,
+        )
+    definition.delete()

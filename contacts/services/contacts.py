@@ -1,0 +1,276 @@
+"""Create, update, soft-delete and restore contacts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts.models import AttributeDefinition, ChangeSource, Contact
+from contacts.normalization import (
+    FieldError,
+    derive_display_name,
+    merge_attributes,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    reject_nul,
+)
+from contacts.services.recording import PUBLIC_FIELDS, record_contact_change
+from contacts_service.context import Actor
+from contacts_service.errors import Conflict, NotFound, ValidationFailed
+from contacts_service.models import Tenant
+
+TEXT_FIELDS = ("first_name", "last_name", "company", "city", "source")
+
+
+def _clean(
+    *, tenant: Tenant, current: Contact | None, data: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Normalise the fields present in `data`; return the values to store and all problems."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    for field, value in data.items():
+        try:
+            reject_nul(value, field)
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        return values, errors
+
+    for field in TEXT_FIELDS:
+        if field in data:
+            values[field] = (data[field] or "").strip()
+    if "status" in data:
+        values["status"] = data["status"]
+    if "external_id" in data:
+        values["external_id"] = (data["external_id"] or "").strip() or None
+    if "display_name" in data:
+        values["display_name"] = (data["display_name"] or "").strip()
+    if "email" in data:
+        try:
+            values["email"] = normalize_email(data["email"])
+        except FieldError as exc:
+            errors.append(exc)
+    if "country" in data:
+        try:
+            values["country"] = normalize_country(data["country"])
+        except FieldError as exc:
+            errors.append(exc)
+    if "phone" in data:
+        country = values.get("country", current.country if current else "")
+        try:
+            values["phone"] = normalize_phone(data["phone"], country=country or "")
+        except FieldError as exc:
+            errors.append(exc)
+    if "attributes" in data:
+        definitions = {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
+        values["attributes"], attribute_errors = merge_attributes(
+            definitions=definitions,
+            current=current.attributes if current else {},
+            incoming=data["attributes"],
+            creating=current is None,
+        )
+        errors.extend(attribute_errors)
+    elif current is None:
+        required = AttributeDefinition.objects.for_tenant(tenant).filter(required=True)
+        errors.extend(
+            FieldError(f"attributes.{d.key}", "This attribute is required.", "required") for d in required
+        )
+    return values, errors
+
+
+def _check_unique(*, tenant: Tenant, contact_id: uuid.UUID | None, values: Mapping[str, Any]) -> None:
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    if contact_id is not None:
+        live = live.exclude(pk=contact_id)
+    errors = []
+    for field in ("email", "external_id"):
+        value = values.get(field)
+        if value:
+            existing = live.filter(**{field: value}).values_list("pk", flat=True).first()
+            if existing:
+                errors.append(
+                    {
+                        "field": field,
+                        "code": "unique",
+                        "message": f"Another contact ({existing}) already has this {field}.",
+                    }
+                )
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _apply_display_name(contact: Contact, values: Mapping[str, Any]) -> None:
+    if "display_name" in values:
+        contact.display_name_custom = bool(values["display_name"])
+    if not contact.display_name_custom:
+        contact.display_name = derive_display_name(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+            company=contact.company,
+        )
+
+
+def _save_unique(contact: Contact, **kwargs: Any) -> None:
+    """Save; a uniqueness race lost to a concurrent request is a 400 on the field, not a 500."""
+    try:
+        with transaction.atomic():
+            contact.save(**kwargs)
+    except IntegrityError as exc:
+        field = "external_id" if "external_id" in str(exc) else "email"
+        raise ValidationFailed(
+            [{"field": field, "code": "unique", "message": f"Another contact already has this {field}."}]
+        ) from exc
+
+
+@transaction.atomic
+def contact_create(
+    *, tenant: Tenant, actor: Actor, data: Mapping[str, Any], source: str = ChangeSource.API
+) -> Contact:
+    """Create a contact from API-shaped data; records history and contact.created."""
+    values, errors = _clean(tenant=tenant, current=None, data=data)
+    if errors:
+        raise ValidationFailed([e.as_dict() for e in errors])
+    _check_unique(tenant=tenant, contact_id=None, values=values)
+    now = timezone.now()
+    contact = Contact(tenant=tenant, created_at=now, updated_at=now, event_sequence=1)
+    for field, value in values.items():
+        if field != "display_name":
+            setattr(contact, field, value)
+    if values.get("display_name"):
+        contact.display_name = values["display_name"]
+    if not contact.source:
+        contact.source = source
+    _apply_display_name(contact, values)
+    _save_unique(contact, force_insert=True)
+    changes = {
+        field: (None, getattr(contact, field))
+        for field in PUBLIC_FIELDS
+        if getattr(contact, field) not in (None, "", {})
+    }
+    record_contact_change(
+        tenant=tenant,
+        contact=contact,
+        event_type="contact.created",
+        changes=changes,
+        actor=actor,
+        source=source,
+    )
+    return contact
+
+
+def _lock(*, tenant: Tenant, contact_id: uuid.UUID, deleted: bool = False) -> Contact:
+    contact = (
+        Contact.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(pk=contact_id, deleted_at__isnull=not deleted)
+        .first()
+    )
+    if contact is None:
+        raise NotFound("Contact not found.")
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    contact_id: uuid.UUID,
+    data: Mapping[str, Any],
+    source: str = ChangeSource.API,
+) -> Contact:
+    """Change some fields (attributes merge key by key); records only what really changed."""
+    contact = _lock(tenant=tenant, contact_id=contact_id)
+    values, errors = _clean(tenant=tenant, current=contact, data=data)
+    if errors:
+        raise ValidationFailed([e.as_dict() for e in errors])
+    _check_unique(tenant=tenant, contact_id=contact.pk, values=values)
+    before = {field: getattr(contact, field) for field in PUBLIC_FIELDS}
+    for field, value in values.items():
+        if field != "display_name":
+            setattr(contact, field, value)
+    if values.get("display_name"):
+        contact.display_name = values["display_name"]
+    _apply_display_name(contact, values)
+    changes = {
+        field: (before[field], getattr(contact, field))
+        for field in PUBLIC_FIELDS
+        if before[field] != getattr(contact, field)
+    }
+    if not changes:
+        if "display_name" in values:  # custom flag may have flipped without a visible change
+            contact.save(update_fields=["display_name_custom"])
+        return contact
+    contact.updated_at = timezone.now()
+    contact.event_sequence += 1
+    _save_unique(contact)
+    record_contact_change(
+        tenant=tenant,
+        contact=contact,
+        event_type="contact.updated",
+        changes=changes,
+        actor=actor,
+        source=source,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_delete(
+    *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, source: str = ChangeSource.API
+) -> Contact:
+    """Soft-delete: hidden from every read until restored; emits contact.deleted (reason "deleted")."""
+    contact = _lock(tenant=tenant, contact_id=contact_id)
+    now = timezone.now()
+    contact.deleted_at = now
+    contact.updated_at = now
+    contact.event_sequence += 1
+    contact.save(update_fields=["deleted_at", "updated_at", "event_sequence"])
+    record_contact_change(
+        tenant=tenant,
+        contact=contact,
+        event_type="contact.deleted",
+        changes={"deleted_at": (None, now.isoformat())},
+        actor=actor,
+        source=source,
+        extra_data={"reason": "deleted"},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_restore(
+    *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, source: str = ChangeSource.API
+) -> Contact:
+    """Bring a soft-deleted contact back, unless its email or external_id was taken meanwhile."""
+    contact = _lock(tenant=tenant, contact_id=contact_id, deleted=True)
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    for field in ("email", "external_id"):
+        value = getattr(contact, field)
+        if value:
+            holder = live.filter(**{field: value}).values_list("pk", flat=True).first()
+            if holder:
+                raise Conflict(
+                    f"Cannot restore: contact {holder} now has this {field}.", field=field, code="unique"
+                )
+    deleted_at = contact.deleted_at
+    contact.deleted_at = None
+    contact.updated_at = timezone.now()
+    contact.event_sequence += 1
+    _save_unique(contact, update_fields=["deleted_at", "updated_at", "event_sequence"])
+    record_contact_change(
+        tenant=tenant,
+        contact=contact,
+        event_type="contact.restored",
+        changes={"deleted_at": (deleted_at.isoformat(), None)},
+        actor=actor,
+        source=source,
+    )
+    return contact

@@ -1,0 +1,19 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from contacts.api import AttributeDefinitionViewSet, ContactIdentifierViewSet, ContactViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("attribute-definitions", AttributeDefinitionViewSet, basename="attribute-definition")
+
+identifier_list = ContactIdentifierViewSet.as_view({"get": "list", "post": "create"})
+identifier_detail = ContactIdentifierViewSet.as_view({"patch": "partial_update", "delete": "destroy"})
+
+urlpatterns = [
+    path("contacts/<str:contact_pk>/identifiers/", identifier_list, name="contact-identifier-list"),
+    path(
+        "contacts/<str:contact_pk>/identifiers/<str:pk>/", identifier_detail, name="contact-identifier-detail"
+    ),
+    *router.urls,
+]

@@ -1,0 +1,105 @@
+"""GET /api/health/: database, cache and broker checks with a few counts.
+
+503 only when the database is unreachable (the service cannot work); a cache or broker outage
+reports "degraded" with 200, because the API keeps working and events wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pika
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def _timed(check) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        result = {"status": "ok", **(check() or {})}
+    except Exception as exc:
+        result = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+def check_database() -> dict[str, Any]:
+    from events.models import OutboxEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    pending = OutboxEvent.objects.unscoped().filter(sent_at__isnull=True)
+    oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+    return {
+        "vendor": connection.vendor,
+        "outbox_pending": pending.count(),
+        "outbox_oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1)
+        if oldest
+        else 0,
+    }
+
+
+def check_cache() -> dict[str, Any]:
+    key = f"health:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return the value just written")
+    cache.delete(key)
+    return {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+def check_broker() -> dict[str, Any]:
+    if not settings.RABBITMQ_URL:
+        return {"status": "disabled", "detail": "RABBITMQ_URL not set: events stay in the outbox"}
+    params = pika.URLParameters(settings.RABBITMQ_URL)
+    params.socket_timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    params.blocked_connection_timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    params.connection_attempts = 1
+    params.retry_delay = 0
+    conn = pika.BlockingConnection(params)
+    try:
+        return {"server": conn._impl.server_properties.get("product", b"").decode() or "amqp"}
+    finally:
+        conn.close()
+
+
+HealthSerializer = inline_serializer(
+    "Health",
+    fields={
+        "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
+        "checks": serializers.DictField(),
+        "time": serializers.DateTimeField(),
+    },
+)
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Service health", responses={200: HealthSerializer, 503: HealthSerializer}, auth=[]
+    )
+    def get(self, request: Request) -> Response:
+        checks = {
+            "database": _timed(check_database),
+            "cache": _timed(check_cache),
+            "broker": _timed(check_broker),
+        }
+        if checks["database"]["status"] == "down":
+            overall, code = "down", 503
+        elif any(c["status"] == "down" for c in checks.values()):
+            overall, code = "degraded", 200
+        else:
+            overall, code = "ok", 200
+        return Response({"status": overall, "checks": checks, "time": timezone.now()}, status=code)

@@ -1,0 +1,70 @@
+"""OpenAPI: auth schemes, the X-Tenant-ID header and the error responses of every operation."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from contacts_service.serializers import ErrorSerializer
+from contacts_service.viewsets import TenantScopedMixin
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "contacts_service.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key csk_<prefix>_<secret>`; the key decides the tenant and the role.",
+        }
+
+
+class JWTScheme(OpenApiAuthenticationExtension):
+    target_class = "contacts_service.auth.JWTAuthentication"
+    name = "Bearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+ERRORS = {
+    "400": "Invalid input: the errors list names each field and reason.",
+    "401": "No or invalid credentials.",
+    "403": "Not a member of the tenant, or the role lacks the permission.",
+    "404": "Not found (including another tenant's id).",
+    "413": "Request body too large.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Adds X-Tenant-ID and the shared error responses to every tenant-scoped operation."""
+
+    def get_override_parameters(self):
+        params = super().get_override_parameters()
+        if isinstance(self.view, TenantScopedMixin):
+            params = [
+                *params,
+                OpenApiParameter(
+                    "X-Tenant-ID",
+                    OpenApiTypes.UUID,
+                    OpenApiParameter.HEADER,
+                    required=False,
+                    description="Tenant to act for when authenticated as a user (ignored for API keys, "
+                    "which must not name another tenant).",
+                ),
+            ]
+        return params
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if not isinstance(self.view, TenantScopedMixin):
+            return responses
+        for code, description in ERRORS.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description), code
+                )
+        return responses

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from contacts_service.api import ApiKeyViewSet, MeView
+from contacts_service.health import HealthView
+
+router = SimpleRouter(trailing_slash=True)
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+
+api_v1 = [
+    path("me/", MeView.as_view(), name="me"),
+    *router.urls,
+    path("", include("contacts.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "contacts_service.errors.handler400"
+handler403 = "contacts_service.errors.handler403"
+handler404 = "contacts_service.errors.handler404"
+handler500 = "contacts_service.errors.handler500"

@@ -1,0 +1,94 @@
+"""The base of every tenant-scoped API view: authentication -> tenant -> role permission.
+
+Subclasses say which permission each action needs (`permission_map`) and how to build their
+queryset for a tenant (`get_tenant_queryset`). They may not override `get_queryset`: the scoping
+lives here so no view can forget it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db.models import QuerySet
+from rest_framework import exceptions, permissions, viewsets
+from rest_framework.views import APIView
+
+from contacts_service.auth import TenantAccess, resolve_tenant_access
+from contacts_service.context import Actor, set_current_tenant
+from contacts_service.models import Tenant
+
+
+class HasActionPermission(permissions.BasePermission):
+    """Grants an action only when the caller's role holds the permission the view maps it to.
+    An action missing from the map is denied (fail closed)."""
+
+    message = "Your role does not allow this action."
+
+    def has_permission(self, request, view) -> bool:
+        access: TenantAccess | None = getattr(request, "tenant_access", None)
+        if access is None:
+            return False
+        action = getattr(view, "action", None) or request.method.lower()
+        # "action:method" entries let one action (GET and POST on a sub-resource) need two permissions.
+        needed = view.permission_map.get(f"{action}:{request.method.lower()}") or view.permission_map.get(
+            action
+        )
+        if needed is None:
+            return False
+        self.message = f"Your role ({access.role}) lacks the permission {needed}."
+        return needed in access.permissions
+
+
+class TenantScopedMixin:
+    """Resolves the tenant in `initial()`, before permissions and before any query."""
+
+    permission_classes: ClassVar = [permissions.IsAuthenticated, HasActionPermission]
+    permission_map: ClassVar[dict[str, str]] = {}
+
+    def initial(self, request, *args, **kwargs):
+        self.perform_authentication(request)
+        if request.user and request.user.is_authenticated:
+            request.tenant_access = resolve_tenant_access(request)
+            set_current_tenant(request.tenant_access.tenant)
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.tenant_access.tenant
+
+    @property
+    def actor(self) -> Actor:
+        return self.request.tenant_access.actor
+
+
+class TenantAPIView(TenantScopedMixin, APIView):
+    """A non-model endpoint scoped to the caller's tenant."""
+
+
+class TenantViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """Model endpoints of one tenant. Another tenant's id is a 404, like an id that never existed."""
+
+    lookup_value_regex = "[^/]+"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must not override get_queryset; define get_tenant_queryset")
+
+    def get_tenant_queryset(self, tenant: Tenant) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        access = getattr(self.request, "tenant_access", None)
+        if access is None:  # schema generation
+            return self.queryset.none() if self.queryset is not None else QuerySet().none()
+        return self.get_tenant_queryset(access.tenant).filter(tenant_id=access.tenant.pk)
+
+    def get_object(self):
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            uuid.UUID(str(lookup))
+        except ValueError as exc:
+            raise exceptions.NotFound("Not found: the id is not a valid UUID.") from exc
+        return super().get_object()

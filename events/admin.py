@@ -1,0 +1,35 @@
+from django.contrib import admin
+
+from events.models import OutboxEvent
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Read-only view of the outbox for support."""
+
+    list_display = [
+        "id",
+        "event_type",
+        "tenant",
+        "aggregate_id",
+        "sequence",
+        "created_at",
+        "sent_at",
+        "attempts",
+    ]
+    list_filter = ["event_type", ("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=event_id", "=aggregate_id"]
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return OutboxEvent.objects.unscoped().select_related("tenant")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,54 @@
+"""Timeline entries (what a user reads) and outbox rows (what the relay publishes)."""
+
+from django.db import models
+from django.utils import timezone
+
+from contacts_service.ids import new_id
+from contacts_service.tenancy import TenantOwnedModel
+
+
+class TimelineEntry(TenantOwnedModel):
+    """One thing that happened to a contact, newest first on GET .../timeline/."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    contact_id = models.UUIDField(db_index=False)
+    event_id = models.UUIDField(null=True, blank=True)
+    event_type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    title = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=32, blank=True)
+    correlation_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "contact_id", "-occurred_at"], name="timeline_contact_idx"),
+        ]
+
+
+class OutboxEvent(TenantOwnedModel):
+    """An event waiting for (or done with) publication, written in the transaction of the change.
+
+    The primary key is a bigint on purpose: the relay publishes in id order, and a sequence gives
+    commit-near order cheaply. event_id (UUID) is the identity consumers see.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(default=new_id, editable=False)
+    event_type = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=32)
+    aggregate_id = models.UUIDField()
+    sequence = models.PositiveBigIntegerField()
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="outbox_event_unique")]
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx"),
+            models.Index(fields=["tenant", "aggregate_id", "sequence"], name="outbox_aggregate_idx"),
+        ]
