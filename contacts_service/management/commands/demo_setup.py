@@ -39,7 +39,8 @@ class Command(BaseCommand):
                     "",
                     "Try:",
                     f"  curl -s -H 'Authorization: Api-Key {key}' -H 'Content-Type: application/json' \\",
-                    f'       -d \'{{"email": "ada@example.com", "first_name": "Ada"}}\' {url}/api/v1/contacts/',
+                    "       -d '{\"email\": \"ada@example.com\", \"first_name\": \"Ada\"}' \\",
+                    f"       {url}/api/v1/contacts/",
                     f"  curl -s -H 'Authorization: Api-Key {key}' {url}/api/v1/contacts/",
                     "",
                 ]
