@@ -68,7 +68,8 @@ def check_broker() -> dict[str, Any]:
     params.retry_delay = 0
     conn = pika.BlockingConnection(params)
     try:
-        return {"server": conn._impl.server_properties.get("product", b"").decode() or "amqp"}
+        product = conn._impl.server_properties.get("product", "amqp")
+        return {"server": product.decode() if isinstance(product, bytes) else str(product)}
     finally:
         conn.close()
 

@@ -32,6 +32,10 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
 
     def get_queryset(self) -> TenantQuerySet:
         tenant = get_current_tenant()
+        related_to = getattr(self, "instance", None)  # set on related managers (contact.identifiers)
+        if tenant is None and getattr(related_to, "tenant_id", None) is not None:
+            # Rows related to an already-loaded object belong to that object's tenant.
+            return super().get_queryset().filter(tenant_id=related_to.tenant_id)
         if tenant is None:
             raise TenantScopeError(
                 f"{self.model.__name__} queried without a tenant; use for_tenant(), "

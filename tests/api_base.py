@@ -76,9 +76,7 @@ class TenantAPITestBase:
 
     @staticmethod
     def rows(queryset) -> list[dict]:
-        return sorted(
-            ({**model_to_dict(o), "pk": str(o.pk)} for o in queryset), key=lambda r: r["pk"]
-        )
+        return sorted(({**model_to_dict(o), "pk": str(o.pk)} for o in queryset), key=lambda r: r["pk"])
 
     # -- the checks every endpoint gets -----------------------------------------------------
     @pytest.mark.django_db

@@ -71,7 +71,9 @@ class TestIdentifiersEndpoint(TenantAPITestBase):
 
     def make_object(self, tenant):
         contact = ContactFactory(tenant=tenant)
-        identifier = ContactIdentifier(tenant=tenant, contact=contact, channel="push", value=f"token-{next(_seq)}")
+        identifier = ContactIdentifier(
+            tenant=tenant, contact=contact, channel="push", value=f"token-{next(_seq)}"
+        )
         identifier.save(force_insert=True)
         return identifier
 
@@ -79,7 +81,10 @@ class TestIdentifiersEndpoint(TenantAPITestBase):
         return {"contact_pk": obj.contact_id}
 
     def model_rows(self, tenant):
-        return [self.rows(ContactIdentifier.objects.for_tenant(tenant)), self.rows(Contact.objects.for_tenant(tenant))]
+        return [
+            self.rows(ContactIdentifier.objects.for_tenant(tenant)),
+            self.rows(Contact.objects.for_tenant(tenant)),
+        ]
 
     def create_payload(self):
         return {"channel": "push", "value": f"push-token-{next(_seq)}"}

@@ -78,7 +78,9 @@ def test_phone_is_stored_in_e164(api, phone, country, expected):
 def test_display_name_is_derived_until_set_and_again_when_cleared(api):
     contact = api.post(LIST, {"email": "grace@example.com"}, format="json").json()
     assert contact["display_name"] == "grace@example.com"
-    contact = api.patch(detail(contact["id"]), {"first_name": "Grace", "last_name": "Hopper"}, format="json").json()
+    contact = api.patch(
+        detail(contact["id"]), {"first_name": "Grace", "last_name": "Hopper"}, format="json"
+    ).json()
     assert contact["display_name"] == "Grace Hopper"
     contact = api.patch(detail(contact["id"]), {"display_name": "Amazing Grace"}, format="json").json()
     assert contact["display_name"] == "Amazing Grace"
@@ -114,7 +116,11 @@ def test_restore_is_refused_with_409_when_the_email_was_taken_meanwhile(api):
     response = api.post(reverse("contact-restore", kwargs={"pk": old["id"]}))
     assert response.status_code == 409
     assert response.json()["errors"] == [
-        {"field": "email", "code": "unique", "message": f"Cannot restore: contact {new['id']} now has this email."}
+        {
+            "field": "email",
+            "code": "unique",
+            "message": f"Cannot restore: contact {new['id']} now has this email.",
+        }
     ]
     assert api.get(detail(old["id"])).status_code == 404
 
@@ -130,9 +136,15 @@ def test_another_tenants_deleted_contact_cannot_be_restored(client_for, tenant, 
 
 @pytest.mark.django_db
 def test_filters_combine_and_ordering_applies(api, tenant):
-    ContactFactory(tenant=tenant, email="a@x.com", last_name="Zed", country="FR", city="Paris", status="active")
-    ContactFactory(tenant=tenant, email="b@x.com", last_name="Young", country="FR", city="Lyon", status="blocked")
-    ContactFactory(tenant=tenant, email="c@x.com", last_name="Xu", country="DE", city="Berlin", company="Initech")
+    ContactFactory(
+        tenant=tenant, email="a@x.com", last_name="Zed", country="FR", city="Paris", status="active"
+    )
+    ContactFactory(
+        tenant=tenant, email="b@x.com", last_name="Young", country="FR", city="Lyon", status="blocked"
+    )
+    ContactFactory(
+        tenant=tenant, email="c@x.com", last_name="Xu", country="DE", city="Berlin", company="Initech"
+    )
 
     def emails(**query):
         response = api.get(LIST, query)
@@ -153,9 +165,17 @@ def test_filters_combine_and_ordering_applies(api, tenant):
 
 @pytest.mark.django_db
 def test_search_matches_email_fragment_names_company_and_phone(api, tenant):
-    ContactFactory(tenant=tenant, email="john.doe@acme.io", first_name="John", last_name="Doe", company="Acme")
-    ContactFactory(tenant=tenant, email="jane@globex.io", first_name="Jane", last_name="Roe", company="Globex",
-                   phone="+33612345678")
+    ContactFactory(
+        tenant=tenant, email="john.doe@acme.io", first_name="John", last_name="Doe", company="Acme"
+    )
+    ContactFactory(
+        tenant=tenant,
+        email="jane@globex.io",
+        first_name="Jane",
+        last_name="Roe",
+        company="Globex",
+        phone="+33612345678",
+    )
 
     def found(text):
         return sorted(r["email"] for r in api.get(LIST, {"search": text}).json()["results"])
@@ -224,8 +244,9 @@ def test_malformed_json_wrong_types_and_huge_bodies_are_clear_4xx(api, tenant):
     wrong_type = api.patch(detail(contact.pk), {"status": 5, "attributes": []}, format="json")
     assert wrong_type.status_code == 400
     assert {e["field"] for e in wrong_type.json()["errors"]} == {"status", "attributes"}
-    huge = api.generic("POST", LIST, '{"first_name": "' + "x" * (10 * 1024 * 1024) + '"}',
-                       content_type="application/json")
+    huge = api.generic(
+        "POST", LIST, '{"first_name": "' + "x" * (10 * 1024 * 1024) + '"}', content_type="application/json"
+    )
     assert huge.status_code == 413 and huge.json()["code"] == "payload_too_large"
     form = api.generic("POST", LIST, "email=a@b.c", content_type="application/x-www-form-urlencoded")
     assert form.status_code == 415

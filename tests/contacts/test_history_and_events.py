@@ -24,7 +24,10 @@ def outbox(contact_id) -> list[OutboxEvent]:
 def test_history_records_field_old_new_actor_source_and_correlation_id(api):
     contact = api.post(LIST, {"email": "h@example.com", "city": "Paris"}, format="json").json()
     response = api.patch(
-        detail(contact["id"]), {"city": "Lyon", "first_name": "Hedy"}, format="json", HTTP_X_CORRELATION_ID="req-42"
+        detail(contact["id"]),
+        {"city": "Lyon", "first_name": "Hedy"},
+        format="json",
+        HTTP_X_CORRELATION_ID="req-42",
     )
     assert response.status_code == 200
     assert response["X-Correlation-ID"] == "req-42"
@@ -36,7 +39,11 @@ def test_history_records_field_old_new_actor_source_and_correlation_id(api):
     assert set(latest) == {"city", "first_name", "display_name"}
     assert latest["city"]["old_value"] == "Paris" and latest["city"]["new_value"] == "Lyon"
     assert latest["city"]["source"] == "api"
-    assert latest["city"]["actor"] == {"type": "api_key", "id": str(api.api_key.pk), "label": api.api_key.display_prefix}
+    assert latest["city"]["actor"] == {
+        "type": "api_key",
+        "id": str(api.api_key.pk),
+        "label": api.api_key.display_prefix,
+    }
 
 
 @pytest.mark.django_db
@@ -55,12 +62,27 @@ def test_each_write_emits_its_event_with_the_envelope_in_per_contact_sequence(ap
     api.post(detail(contact["id"], "restore"))
 
     events = outbox(contact["id"])
-    assert [e.event_type for e in events] == ["contact.created", "contact.updated", "contact.deleted", "contact.restored"]
+    assert [e.event_type for e in events] == [
+        "contact.created",
+        "contact.updated",
+        "contact.deleted",
+        "contact.restored",
+    ]
     assert [e.sequence for e in events] == [1, 2, 3, 4]
     created = events[0].payload
     assert set(created) == {
-        "event_id", "event_type", "version", "occurred_at", "tenant_id", "source", "correlation_id",
-        "aggregate_type", "aggregate_id", "sequence", "actor", "data",
+        "event_id",
+        "event_type",
+        "version",
+        "occurred_at",
+        "tenant_id",
+        "source",
+        "correlation_id",
+        "aggregate_type",
+        "aggregate_id",
+        "sequence",
+        "actor",
+        "data",
     }
     assert created["event_id"] == str(events[0].event_id)
     assert uuid.UUID(created["event_id"])
@@ -76,7 +98,10 @@ def test_each_write_emits_its_event_with_the_envelope_in_per_contact_sequence(ap
 
     timeline = api.get(detail(contact["id"], "timeline")).json()
     assert [t["event_type"] for t in timeline["results"]] == [
-        "contact.restored", "contact.deleted", "contact.updated", "contact.created",
+        "contact.restored",
+        "contact.deleted",
+        "contact.updated",
+        "contact.created",
     ]
     assert timeline["results"][-1]["event_id"] == created["event_id"]
 
@@ -92,7 +117,9 @@ def failing_trigger(db):
                 "CREATE OR REPLACE FUNCTION test_refuse_insert() RETURNS trigger AS $$ "
                 "BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$ LANGUAGE plpgsql"
             )
-            cursor.execute(f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()")
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()"
+            )
         created.append(table)
 
     yield install
@@ -105,8 +132,11 @@ def failing_trigger(db):
 @pytest.mark.parametrize("table", ["events_outboxevent", "contacts_contactchange", "events_timelineentry"])
 def test_a_write_whose_history_or_outbox_fails_leaves_nothing_behind(api, tenant, failing_trigger, table):
     contact = api.post(LIST, {"email": "atomic@example.com", "city": "Paris"}, format="json").json()
-    before = (ContactChange.objects.for_tenant(tenant).count(), OutboxEvent.objects.unscoped().count(),
-              TimelineEntry.objects.unscoped().count())
+    before = (
+        ContactChange.objects.for_tenant(tenant).count(),
+        OutboxEvent.objects.unscoped().count(),
+        TimelineEntry.objects.unscoped().count(),
+    )
     failing_trigger(table)
     api.raise_request_exception = False
 
@@ -117,6 +147,9 @@ def test_a_write_whose_history_or_outbox_fails_leaves_nothing_behind(api, tenant
     assert update.json()["code"] == "server_error"
     assert Contact.objects.for_tenant(tenant).get(pk=contact["id"]).city == "Paris"
     assert not Contact.objects.for_tenant(tenant).filter(email="second@example.com").exists()
-    after = (ContactChange.objects.for_tenant(tenant).count(), OutboxEvent.objects.unscoped().count(),
-             TimelineEntry.objects.unscoped().count())
+    after = (
+        ContactChange.objects.for_tenant(tenant).count(),
+        OutboxEvent.objects.unscoped().count(),
+        TimelineEntry.objects.unscoped().count(),
+    )
     assert after == before

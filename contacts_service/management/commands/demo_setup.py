@@ -39,7 +39,7 @@ class Command(BaseCommand):
                     "",
                     "Try:",
                     f"  curl -s -H 'Authorization: Api-Key {key}' -H 'Content-Type: application/json' \\",
-                    "       -d '{\"email\": \"ada@example.com\", \"first_name\": \"Ada\"}' \\",
+                    '       -d \'{"email": "ada@example.com", "first_name": "Ada"}\' \\',
                     f"       {url}/api/v1/contacts/",
                     f"  curl -s -H 'Authorization: Api-Key {key}' {url}/api/v1/contacts/",
                     "",
