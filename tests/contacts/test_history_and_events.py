@@ -118,7 +118,8 @@ def failing_trigger(db):
                 "BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$ LANGUAGE plpgsql"
             )
             cursor.execute(
-                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()"
+                f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()"
             )
         created.append(table)
 
