@@ -18,6 +18,22 @@ class TenantAdminMixin:
     def get_queryset(self, request):
         return self.model.objects.unscoped().select_related("tenant")
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Inline formsets query related models through their default (tenant-scoped) manager:
+        # run the page inside the object's own tenant.
+        obj = (
+            self.model.objects.unscoped().filter(pk=object_id).select_related("tenant").first()
+            if object_id
+            else None
+        )
+        if obj is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with tenant_context(obj.tenant):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # templates render lazily; do it while the tenant is in scope
+            return response
+
 
 class IdentifierInline(admin.TabularInline):
     model = ContactIdentifier
