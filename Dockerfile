@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY contacts_service ./contacts_service
+COPY contacts ./contacts
+COPY events ./events
+COPY manage.py ./
+RUN pip install --no-cache-dir .
+RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["gunicorn", "contacts_service.wsgi", "-b", "0.0.0.0:8000", "-w", "4", "--access-logfile", "-"]
