@@ -19,6 +19,7 @@ from contacts.models import AttributeDefinition, AttributeType
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ATTRIBUTE_STRING = 2000
+DISPLAY_NAME_MAX = 300  # Contact.display_name max_length
 # ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).
 _EXTRA_COUNTRIES = {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
 COUNTRY_CODES = (
@@ -100,7 +101,7 @@ def derive_display_name(
     *, first_name: str, last_name: str, email: str | None, phone: str | None, company: str
 ) -> str:
     full = f"{first_name} {last_name}".strip()
-    return full or email or phone or company or ""
+    return (full or email or phone or company or "")[:DISPLAY_NAME_MAX]
 
 
 def attribute_value(definition: AttributeDefinition, value: Any, field: str) -> Any:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -36,12 +39,13 @@ class ApiKeyPrincipal:
         return self.api_key.display_prefix
 
 
+_API_KEY_RE = re.compile(rf"^{API_KEY_PREFIX}_([a-z0-9]{{1,16}})_[A-Za-z0-9_\-]{{16,128}}$")
+
+
 def parse_api_key(raw: str) -> tuple[str, str] | None:
     """'csk_<prefix>_<secret>' -> (prefix, full key) or None when it cannot be one of ours."""
-    parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
-        return None
-    return parts[1], raw
+    match = _API_KEY_RE.match(raw)
+    return (match.group(1), raw) if match else None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -101,7 +105,9 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Token expired.") from exc
         except jwt.PyJWTError as exc:
             raise exceptions.AuthenticationFailed(f"Invalid token: {exc}") from exc
-        subject = str(claims["sub"])[:255]
+        subject = str(claims["sub"])
+        if not subject or len(subject) > 255 or "\x00" in subject:
+            raise exceptions.AuthenticationFailed("Invalid token: unusable subject.")
         user = User.objects.filter(auth_subject=subject).first()
         if user is None:
             user = _user_from_claims(subject, claims)
@@ -114,11 +120,24 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
 
 def _user_from_claims(subject: str, claims: dict) -> User:
-    email = str(claims.get("email") or "")[:254]
-    user, _ = User.objects.get_or_create(
-        auth_subject=subject,
-        defaults={"username": f"auth:{subject}"[:150], "email": email},
-    )
+    """First sight of a platform user: link them to the local user with the same verified email
+    (an owner created with tenant_create), or cache a new user keyed on the subject."""
+    email = str(claims.get("email") or "").strip().lower()
+    if len(email) > 254 or "\x00" in email:
+        email = ""
+    with transaction.atomic():
+        if email:
+            existing = User.objects.select_for_update().filter(email__iexact=email).first()
+            if existing is not None:
+                if existing.auth_subject is None and claims.get("email_verified") is True:
+                    existing.auth_subject = subject
+                    existing.save(update_fields=["auth_subject"])
+                    return existing
+                email = ""  # held by another local user: never merge identities on an unverified claim
+        username = "auth:" + hashlib.sha256(subject.encode()).hexdigest()[:40]
+        user, _ = User.objects.get_or_create(
+            auth_subject=subject, defaults={"username": username, "email": email}
+        )
     return user
 
 

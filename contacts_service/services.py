@@ -46,6 +46,10 @@ def apikey_create(
     _check_role(role)
     if not name.strip():
         raise ValidationFailed([{"field": "name", "code": "blank", "message": "A key needs a name."}])
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed(
+            [{"field": "expires_at", "code": "invalid", "message": "Must be in the future."}]
+        )
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(10))
     key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

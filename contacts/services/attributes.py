@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from contacts.models import AttributeDefinition, AttributeType, Contact
@@ -88,6 +89,10 @@ def attribute_definition_update(
     )
     if definition is None:
         raise NotFound("Attribute definition not found.")
+    if not changes:
+        raise ValidationFailed(
+            [{"field": None, "code": "empty", "message": "Send at least one field to change."}]
+        )
     for field in ("key", "type"):
         if field in changes and changes[field] != getattr(definition, field):
             raise ValidationFailed(
@@ -103,11 +108,12 @@ def attribute_definition_update(
     if "choices" in changes:
         new_choices = _check_choices(definition.type, changes["choices"])
         removed = set(definition.choices) - set(new_choices)
-        in_use = [
-            choice
-            for choice in sorted(removed)
-            if Contact.objects.for_tenant(tenant).filter(**{f"attributes__{definition.key}": choice}).exists()
-        ]
+        # KeyTextTransform, not attributes__<key>: a key such as "isnull" or "contains" would be
+        # read as a lookup name.
+        values = Contact.objects.for_tenant(tenant).annotate(
+            _value=KeyTextTransform(definition.key, "attributes")
+        )
+        in_use = [choice for choice in sorted(removed) if values.filter(_value=choice).exists()]
         if in_use:
             raise ValidationFailed(
                 [

@@ -25,6 +25,7 @@ from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
 
 TEXT_FIELDS = ("first_name", "last_name", "company", "city", "source")
+NEEDS_IDENTITY = "A contact needs an email, a phone or an external_id."
 
 
 def _clean(
@@ -135,6 +136,8 @@ def contact_create(
 ) -> Contact:
     """Create a contact from API-shaped data; records history and contact.created."""
     values, errors = _clean(tenant=tenant, current=None, data=data)
+    if not errors and not (values.get("email") or values.get("phone") or values.get("external_id")):
+        errors.append(FieldError("email", NEEDS_IDENTITY, "required"))
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     _check_unique(tenant=tenant, contact_id=None, values=values)
@@ -198,6 +201,8 @@ def contact_update(
             setattr(contact, field, value)
     if values.get("display_name"):
         contact.display_name = values["display_name"]
+    if not (contact.email or contact.phone or contact.external_id):
+        raise ValidationFailed([{"field": "email", "code": "required", "message": NEEDS_IDENTITY}])
     _apply_display_name(contact, values)
     changes = {
         field: (before[field], getattr(contact, field))

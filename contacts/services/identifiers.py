@@ -128,7 +128,12 @@ def identifier_update(
         tenant=tenant,
         contact=contact,
         event_type="contact.updated",
-        changes={f"identifiers.{identifier.channel}.{identifier.value}.verified": (not verified, verified)},
+        changes={
+            f"identifiers.{identifier.channel}.verified": (
+                {"value": identifier.value, "verified": not verified},
+                {"value": identifier.value, "verified": verified},
+            )
+        },
         actor=actor,
         source=source,
     )
