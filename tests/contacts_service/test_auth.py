@@ -63,11 +63,14 @@ def test_api_key_is_stored_hashed_with_a_visible_prefix_and_can_be_revoked(clien
 @pytest.mark.django_db
 def test_expired_key_is_refused(tenant):
     issued = services.apikey_create(
-        tenant=tenant, name="old", role=Role.OWNER, expires_at=timezone.now() - dt.timedelta(seconds=1)
+        tenant=tenant, name="old", role=Role.OWNER, expires_at=timezone.now() + dt.timedelta(hours=1)
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {issued.key}")
-    assert client.get(LIST).status_code == 401
+    assert client.get(LIST).status_code == 200
+    ApiKey.objects.filter(pk=issued.api_key.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = client.get(LIST)
+    assert response.status_code == 401 and "expired" in response.json()["message"]
 
 
 @pytest.mark.django_db
