@@ -32,6 +32,8 @@ from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
 from events.selectors import timeline_for_contact
 from events.serializers import TimelineEntrySerializer
+from tags import services as tag_services
+from tags.serializers import ContactTagsInputSerializer
 
 
 @extend_schema_view(
@@ -66,6 +68,8 @@ class ContactViewSet(
         "partial_update": Perm.CONTACTS_UPDATE,
         "destroy": Perm.CONTACTS_DELETE,
         "restore": Perm.CONTACTS_DELETE,
+        "add_tags": Perm.TAGS_MANAGE,
+        "remove_tag": Perm.TAGS_MANAGE,
     }
 
     def get_tenant_queryset(self, tenant):
@@ -88,6 +92,30 @@ class ContactViewSet(
 
     def perform_destroy(self, instance: Contact) -> None:
         services.contact_delete(tenant=self.tenant, actor=self.actor, contact_id=instance.pk)
+
+    @extend_schema(
+        summary="Tag a contact by tag names (unknown names are created)",
+        request=ContactTagsInputSerializer,
+        responses=ContactSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="tags", filterset_class=None)
+    def add_tags(self, request: Request, pk: str) -> Response:
+        contact = self.get_object()
+        payload = ContactTagsInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        tag_services.contact_tag(
+            tenant=self.tenant, actor=self.actor, contact_id=contact.pk, names=payload.validated_data["tags"]
+        )
+        return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data)
+
+    @extend_schema(summary="Untag a contact", request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"tags/(?P<tag_id>[^/]+)", filterset_class=None)
+    def remove_tag(self, request: Request, pk: str, tag_id: str) -> Response:
+        contact = self.get_object()
+        tag_services.contact_untag(
+            tenant=self.tenant, actor=self.actor, contact_id=contact.pk, tag_id=_parse_id(tag_id)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Restore a soft-deleted contact", request=None, responses=ContactSerializer)
     @action(detail=True, methods=["post"])

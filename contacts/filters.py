@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
 
@@ -53,6 +55,12 @@ class ContactFilter(django_filters.FilterSet):
         max_length=200,
         help_text="Words matched against email, names, company and phone.",
     )
+    tags = django_filters.CharFilter(
+        method="filter_tags_any", help_text="Comma-separated tag names or ids: contacts with any of them."
+    )
+    tags_all = django_filters.CharFilter(
+        method="filter_tags_all", help_text="Comma-separated tag names or ids: contacts with all of them."
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("created_at", "created_at"),
@@ -77,6 +85,19 @@ class ContactFilter(django_filters.FilterSet):
     def filter_email(self, queryset, name, value):
         return queryset.filter(email=value.strip().lower())
 
+    def filter_tags_any(self, queryset, name, value):
+        tag_ids = _tag_ids(value, name)
+        return queryset.filter(_has_any_tag(tag_ids))
+
+    def filter_tags_all(self, queryset, name, value):
+        wanted = [part for part in (p.strip() for p in value.split(",")) if part]
+        tag_ids = _tag_ids(value, name)
+        if len(tag_ids) < len({w.lower() for w in wanted}):
+            return queryset.none()  # a tag that does not exist: nobody has all of them
+        for tag_id in tag_ids:
+            queryset = queryset.filter(_has_any_tag([tag_id]))
+        return queryset
+
     def filter_search(self, queryset, name, value):
         return search_contacts(queryset, value)
 
@@ -88,3 +109,26 @@ class ContactFilter(django_filters.FilterSet):
         else:
             queryset = queryset.order_by(*queryset.query.order_by, "-id")
         return queryset
+
+
+def _tag_ids(value: str, param: str) -> list[uuid.UUID]:
+    """Tag names (any case) or ids of the tenant in scope; unknown names match nothing."""
+    from tags.models import Tag
+
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if len(parts) > 50:
+        raise ValidationError({param: ["At most 50 tags."]})
+    by_id, by_name = [], Q()
+    for part in parts:
+        try:
+            by_id.append(uuid.UUID(part))
+        except ValueError:
+            by_name |= Q(name__iexact=part)
+    condition = Q(pk__in=by_id) | by_name if by_name else Q(pk__in=by_id)
+    return list(Tag.objects.filter(condition).values_list("pk", flat=True)) if parts else []
+
+
+def _has_any_tag(tag_ids: list[uuid.UUID]) -> Exists:
+    from tags.models import TagAssignment
+
+    return Exists(TagAssignment.objects.filter(contact_id=OuterRef("pk"), tag_id__in=tag_ids))

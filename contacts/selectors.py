@@ -12,11 +12,16 @@ from contacts_service.models import Tenant
 
 
 def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
+    from tags.models import TagAssignment
+
     identifiers = ContactIdentifier.objects.for_tenant(tenant).order_by("channel", "created_at")
+    tags = TagAssignment.objects.for_tenant(tenant).select_related("tag")
     return (
         Contact.objects.for_tenant(tenant)
         .filter(deleted_at__isnull=True)
-        .prefetch_related(Prefetch("identifiers", queryset=identifiers))
+        .prefetch_related(
+            Prefetch("identifiers", queryset=identifiers), Prefetch("tag_assignments", queryset=tags)
+        )
     )
 
 
@@ -57,3 +62,47 @@ def contact_resolve(*, tenant: Tenant, channel: str, identifier: str) -> Contact
 
 def attribute_definition_list(*, tenant: Tenant) -> QuerySet[AttributeDefinition]:
     return AttributeDefinition.objects.for_tenant(tenant).order_by("key")
+
+
+def contact_selection(
+    *, tenant: Tenant, contact_ids: list[uuid.UUID] | None = None, filter_params: dict | None = None
+) -> QuerySet[Contact]:
+    """The live contacts a bulk operation targets. Every explicit id must be a live contact of
+    this tenant: another tenant's id is refused (400 naming it), never silently skipped."""
+    from django.http import QueryDict
+
+    from contacts.filters import ContactFilter
+    from contacts_service.errors import ValidationFailed
+
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    if contact_ids is not None:
+        wanted = set(contact_ids)
+        found = set(live.filter(pk__in=wanted).values_list("pk", flat=True))
+        missing = sorted(str(i) for i in wanted - found)
+        if missing:
+            raise ValidationFailed(
+                [{"field": "contact_ids", "code": "not_found",
+                  "message": f"{len(missing)} ids are not live contacts of this tenant: "
+                             f"{', '.join(missing[:20])}"}]
+            )  # fmt: skip
+        return live.filter(pk__in=wanted)
+    query = QueryDict(mutable=True)
+    for key, value in (filter_params or {}).items():
+        if key in {"page", "page_size", "ordering"}:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            query.appendlist(key, "" if item is None else str(item))
+    filterset = ContactFilter(data=query, queryset=live)
+    unknown = sorted(set(query) - set(filterset.filters))
+    if unknown:
+        raise ValidationFailed(
+            [{"field": f"filter.{name}", "code": "unknown", "message": "Unknown filter."} for name in unknown]
+        )
+    if not filterset.is_valid():
+        raise ValidationFailed(
+            [
+                {"field": f"filter.{name}", "code": "invalid", "message": " ".join(str(m) for m in messages)}
+                for name, messages in filterset.errors.items()
+            ]
+        )
+    return filterset.qs

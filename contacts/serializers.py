@@ -1,5 +1,6 @@
 """Input and output shapes of the contacts API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import (
@@ -21,8 +22,23 @@ class IdentifierSerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "value", "verified", "verified_at", "created_at"]
 
 
+class ContactTagSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
 class ContactSerializer(serializers.ModelSerializer):
     identifiers = IdentifierSerializer(many=True, read_only=True)
+    tags = serializers.SerializerMethodField()
+
+    @extend_schema_field(ContactTagSerializer(many=True))
+    def get_tags(self, contact: Contact) -> list[dict]:
+        assignments = contact.tag_assignments.all()  # prefetched with their tag by the list selector
+        return sorted(
+            ({"id": a.tag.pk, "name": a.tag.name, "color": a.tag.color} for a in assignments),
+            key=lambda t: t["name"].lower(),
+        )
 
     class Meta:
         model = Contact
@@ -41,6 +57,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "external_id",
             "attributes",
             "identifiers",
+            "tags",
             "created_at",
             "updated_at",
             "last_activity_at",
@@ -152,3 +169,24 @@ class AttributeDefinitionInputSerializer(StrictInputSerializer):
     )
     required = serializers.BooleanField(required=False, default=False)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+MAX_BULK_IDS = 10_000
+
+
+class ContactSelectionSerializer(StrictInputSerializer):
+    """Which contacts a bulk operation applies to: explicit ids, or a filter of the contacts list."""
+
+    contact_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, allow_empty=False, max_length=MAX_BULK_IDS
+    )
+    filter = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text='Query parameters of GET /api/v1/contacts/, e.g. {"country": "FR", "tags": "VIP"}.',
+    )
+
+    def validate(self, attrs):
+        if ("contact_ids" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError({"contact_ids": ["Send either contact_ids or filter."]})
+        return attrs

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "contacts_service",
     "events",
     "contacts",
+    "tags",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ api_v1 = [
     path("me/", MeView.as_view(), name="me"),
     *router.urls,
     path("", include("contacts.urls")),
+    path("", include("tags.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,204 @@
+"""Every write to tags and tag assignments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from contacts.models import ChangeSource, Contact
+from contacts.normalization import FieldError, reject_nul
+from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
+from contacts_service.context import Actor
+from contacts_service.errors import NotFound, ValidationFailed
+from contacts_service.models import Tenant
+from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
+
+MAX_TAG_NAME = 100
+
+
+def _clean_name(name: str, field: str = "name") -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise ValidationFailed([{"field": field, "code": "blank", "message": "A tag needs a name."}])
+    if len(cleaned) > MAX_TAG_NAME:
+        raise ValidationFailed(
+            [{"field": field, "code": "max_length", "message": f"At most {MAX_TAG_NAME} characters."}]
+        )
+    try:
+        reject_nul(cleaned, field)
+    except FieldError as exc:
+        raise ValidationFailed([exc.as_dict()]) from exc
+    return cleaned
+
+
+def _clean_color(color: str | None) -> str:
+    color = (color or DEFAULT_COLOR).strip()
+    try:
+        color_validator(color)
+    except Exception as exc:
+        raise ValidationFailed(
+            [{"field": "color", "code": "invalid", "message": "Must be a colour as #RRGGBB."}]
+        ) from exc
+    return color.upper()
+
+
+def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
+    clash = Tag.objects.for_tenant(tenant).filter(name__iexact=name)
+    if exclude:
+        clash = clash.exclude(pk=exclude)
+    holder = clash.values_list("pk", flat=True).first()
+    if holder:
+        raise ValidationFailed(
+            [
+                {
+                    "field": "name",
+                    "code": "unique",
+                    "message": f"Tag {holder} already has this name (ignoring case).",
+                }
+            ]
+        )
+
+
+@transaction.atomic
+def tag_create(*, tenant: Tenant, name: str, color: str | None = None, description: str = "") -> Tag:
+    name = _clean_name(name)
+    _name_taken(tenant, name)
+    tag = Tag(tenant=tenant, name=name, color=_clean_color(color), description=description or "")
+    try:
+        with transaction.atomic():
+            tag.save(force_insert=True)
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            [{"field": "name", "code": "unique", "message": "A tag with this name exists."}]
+        ) from exc
+    return tag
+
+
+@transaction.atomic
+def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
+    """Rename, recolour or describe a tag (assignments keep pointing at it)."""
+    tag = Tag.objects.for_tenant(tenant).select_for_update().filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound("Tag not found.")
+    if not changes:
+        raise ValidationFailed(
+            [{"field": None, "code": "empty", "message": "Send at least one field to change."}]
+        )
+    if "name" in changes:
+        tag.name = _clean_name(changes["name"])
+        _name_taken(tenant, tag.name, exclude=tag.pk)
+    if "color" in changes:
+        tag.color = _clean_color(changes["color"])
+    if "description" in changes:
+        tag.description = changes["description"] or ""
+    tag.updated_at = timezone.now()
+    tag.save()
+    return tag
+
+
+def _target(tag: Tag) -> LinkTarget:
+    return LinkTarget(
+        model=TagAssignment,
+        column="tag_id",
+        target_id=tag.pk,
+        linked_event="contact.tagged",
+        unlinked_event="contact.untagged",
+        data={"tag": {"id": str(tag.pk), "name": tag.name, "color": tag.color}},
+        title_linked=f"Tagged {tag.name}",
+        title_unlinked=f"Untagged {tag.name}",
+    )
+
+
+@transaction.atomic
+def tag_delete(*, tenant: Tenant, actor: Actor, tag_id: uuid.UUID, source: str = ChangeSource.API) -> int:
+    """Delete a tag; each contact that had it is untagged (with its event). Returns that count."""
+    tag = Tag.objects.for_tenant(tenant).select_for_update().filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound("Tag not found.")
+    tagged = Contact.objects.for_tenant(tenant).filter(tag_assignments__tag=tag)
+    removed = contacts_unlink(
+        tenant=tenant, target=_target(tag), selection=tagged, actor=actor, source=source
+    )
+    tag.delete()
+    return removed
+
+
+def tags_get_or_create(*, tenant: Tenant, names: Sequence[str]) -> list[Tag]:
+    """Tags by name (any case), created when unknown; in the order given, without duplicates."""
+    wanted: dict[str, str] = {}
+    for index, name in enumerate(names):
+        cleaned = _clean_name(name, field=f"tags.{index}")
+        wanted.setdefault(cleaned.lower(), cleaned)
+    existing: dict[str, Tag] = {}
+    if wanted:
+        any_name = Q()
+        for lower in wanted:
+            any_name |= Q(name__iexact=lower)
+        existing = {tag.name.lower(): tag for tag in Tag.objects.for_tenant(tenant).filter(any_name)}
+    tags = []
+    for lower, name in wanted.items():
+        tag = existing.get(lower)
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
+            except IntegrityError:  # created meanwhile by a concurrent request
+                tag = Tag.objects.for_tenant(tenant).get(name__iexact=name)
+        tags.append(tag)
+    return tags
+
+
+@transaction.atomic
+def contact_tag(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    contact_id: uuid.UUID,
+    names: Sequence[str],
+    source: str = ChangeSource.API,
+) -> list[Tag]:
+    """Put tags (by name; unknown names are created) on one contact."""
+    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
+        raise NotFound("Contact not found.")
+    tags = tags_get_or_create(tenant=tenant, names=names)
+    selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
+    for tag in tags:
+        contacts_link(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+    return tags
+
+
+@transaction.atomic
+def contact_untag(
+    *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, tag_id: uuid.UUID, source: str = ChangeSource.API
+) -> None:
+    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
+        raise NotFound("Contact not found.")
+    tag = Tag.objects.for_tenant(tenant).filter(pk=tag_id).first()
+    if (
+        tag is None
+        or not TagAssignment.objects.for_tenant(tenant).filter(tag=tag, contact_id=contact_id).exists()
+    ):
+        raise NotFound("This contact does not have this tag.")
+    selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
+    contacts_unlink(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+
+
+def tag_bulk(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    tag_id: uuid.UUID,
+    selection: QuerySet[Contact],
+    remove: bool = False,
+    source: str = ChangeSource.API,
+) -> int:
+    """Apply (or remove) one tag for every contact of a selection in one statement."""
+    tag = Tag.objects.for_tenant(tenant).filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound("Tag not found.")
+    operation = contacts_unlink if remove else contacts_link
+    return operation(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
