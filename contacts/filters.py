@@ -61,6 +61,7 @@ class ContactFilter(django_filters.FilterSet):
     tags_all = django_filters.CharFilter(
         method="filter_tags_all", help_text="Comma-separated tag names or ids: contacts with all of them."
     )
+    list = django_filters.UUIDFilter(method="filter_list", help_text="Members of this list (id).")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("created_at", "created_at"),
@@ -97,6 +98,13 @@ class ContactFilter(django_filters.FilterSet):
         for tag_id in tag_ids:
             queryset = queryset.filter(_has_any_tag([tag_id]))
         return queryset
+
+    def filter_list(self, queryset, name, value):
+        from lists.models import ListMembership
+
+        return queryset.filter(
+            Exists(ListMembership.objects.filter(contact_id=OuterRef("pk"), contact_list_id=value))
+        )
 
     def filter_search(self, queryset, name, value):
         return search_contacts(queryset, value)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "events",
     "contacts",
     "tags",
+    "lists",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ContactStatusEnum": "contacts.models.ContactStatus",
+        "ListStatusEnum": "lists.models.ListStatus",
         "HealthStatusEnum": ["ok", "degraded", "down"],
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",

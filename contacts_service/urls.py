@@ -14,6 +14,7 @@ api_v1 = [
     *router.urls,
     path("", include("contacts.urls")),
     path("", include("tags.urls")),
+    path("", include("lists.urls")),
 ]
 
 urlpatterns = [

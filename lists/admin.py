@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from lists.models import ContactList
+
+
+@admin.register(ContactList)
+class ContactListAdmin(admin.ModelAdmin):
+    """Lists of every tenant (read-only: membership changes go through the API so events are written)."""
+
+    list_display = ["name", "kind", "status", "tenant", "created_at"]
+    list_filter = ["tenant", "kind", "status"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "tenant",
+        "name",
+        "description",
+        "kind",
+        "status",
+        "rules",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_queryset(self, request):
+        return ContactList.objects.unscoped().select_related("tenant")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,113 @@
+"""Lists API: CRUD and static membership."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts.selectors import contact_selection
+from contacts.serializers import ContactSelectionSerializer
+from contacts_service.roles import Perm
+from contacts_service.viewsets import TenantViewSet
+from lists import selectors, services
+from lists.models import ContactList
+from lists.serializers import ContactListInputSerializer, ContactListSerializer, ListMemberSerializer
+from tags.serializers import BulkResultSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Lists with their member counts"),
+    retrieve=extend_schema(summary="Get a list"),
+    create=extend_schema(
+        summary="Create a list", request=ContactListInputSerializer, responses={201: ContactListSerializer}
+    ),
+    partial_update=extend_schema(
+        summary="Rename, describe, archive a list", request=ContactListInputSerializer
+    ),
+    destroy=extend_schema(summary="Delete a list (members leave it, with events)", responses={204: None}),
+)
+class ContactListViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantViewSet,
+):
+    queryset = ContactList.objects.none()
+    serializer_class = ContactListSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_VIEW,
+        "retrieve": Perm.CONTACTS_VIEW,
+        "contacts:get": Perm.CONTACTS_VIEW,
+        "contacts:post": Perm.LISTS_MANAGE,
+        "remove_contacts": Perm.LISTS_MANAGE,
+        "create": Perm.LISTS_MANAGE,
+        "partial_update": Perm.LISTS_MANAGE,
+        "destroy": Perm.LISTS_MANAGE,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return selectors.list_list(tenant=tenant)
+
+    def _render(self, list_id, code=status.HTTP_200_OK) -> Response:
+        return Response(
+            ContactListSerializer(selectors.list_list(tenant=self.tenant).get(pk=list_id)).data, status=code
+        )
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = ContactListInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        contact_list = services.list_create(tenant=self.tenant, actor=self.actor, **payload.validated_data)
+        return self._render(contact_list.pk, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        contact_list = self.get_object()
+        payload = ContactListInputSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        services.list_update(tenant=self.tenant, list_id=contact_list.pk, changes=payload.validated_data)
+        return self._render(contact_list.pk)
+
+    def perform_destroy(self, instance: ContactList) -> None:
+        services.list_delete(tenant=self.tenant, actor=self.actor, list_id=instance.pk)
+
+    def _change(self, request: Request, remove: bool) -> Response:
+        contact_list = self.get_object()
+        payload = ContactSelectionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        selection = contact_selection(
+            tenant=self.tenant,
+            contact_ids=payload.validated_data.get("contact_ids"),
+            filter_params=payload.validated_data.get("filter"),
+        )
+        changed = services.list_members_change(
+            tenant=self.tenant, actor=self.actor, list_id=contact_list.pk, selection=selection, remove=remove
+        )
+        return Response({"changed": changed})
+
+    @extend_schema(
+        methods=["GET"], summary="Members of a list, newest first", responses=ListMemberSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add up to 10,000 contacts by id, or every contact matching a filter, to a static list",
+        request=ContactSelectionSerializer,
+        responses=BulkResultSerializer,
+    )
+    @action(detail=True, methods=["get", "post"])
+    def contacts(self, request: Request, pk: str) -> Response:
+        if request.method == "POST":
+            return self._change(request, remove=False)
+        contact_list = self.get_object()
+        page = self.paginate_queryset(selectors.list_members(tenant=self.tenant, list_id=contact_list.pk))
+        return self.get_paginated_response(ListMemberSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Remove contacts by id or by filter from a static list",
+        request=ContactSelectionSerializer,
+        responses=BulkResultSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="contacts/remove")
+    def remove_contacts(self, request: Request, pk: str) -> Response:
+        return self._change(request, remove=True)

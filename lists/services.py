@@ -1,0 +1,146 @@
+"""Every write to lists and list membership."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.models import ChangeSource, Contact
+from contacts.normalization import FieldError, reject_nul
+from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
+from contacts_service.context import Actor
+from contacts_service.errors import Conflict, NotFound, ValidationFailed
+from contacts_service.models import Tenant
+from lists.models import ContactList, ListKind, ListMembership, ListStatus
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise ValidationFailed([{"field": "name", "code": "blank", "message": "A list needs a name."}])
+    try:
+        reject_nul(cleaned, "name")
+    except FieldError as exc:
+        raise ValidationFailed([exc.as_dict()]) from exc
+    return cleaned
+
+
+def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
+    clash = ContactList.objects.for_tenant(tenant).filter(name__iexact=name)
+    if exclude:
+        clash = clash.exclude(pk=exclude)
+    holder = clash.values_list("pk", flat=True).first()
+    if holder:
+        raise ValidationFailed(
+            [{"field": "name", "code": "unique", "message": f"List {holder} already has this name."}]
+        )
+
+
+def _save(contact_list: ContactList, **kwargs) -> None:
+    try:
+        with transaction.atomic():
+            contact_list.save(**kwargs)
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            [{"field": "name", "code": "unique", "message": "A list with this name exists."}]
+        ) from exc
+
+
+@transaction.atomic
+def list_create(
+    *, tenant: Tenant, actor: Actor, name: str, description: str = "", kind: str = ListKind.STATIC,
+    status: str = ListStatus.ACTIVE,
+) -> ContactList:  # fmt: skip
+    name = _clean_name(name)
+    _name_taken(tenant, name)
+    if kind != ListKind.STATIC:
+        raise ValidationFailed(
+            [{"field": "kind", "code": "invalid", "message": "Only static lists for now."}]
+        )
+    contact_list = ContactList(
+        tenant=tenant,
+        name=name,
+        description=description or "",
+        kind=kind,
+        status=status,
+        created_by=actor.as_dict(),
+    )
+    _save(contact_list, force_insert=True)
+    return contact_list
+
+
+@transaction.atomic
+def list_update(*, tenant: Tenant, list_id: uuid.UUID, changes: dict) -> ContactList:
+    contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
+    if contact_list is None:
+        raise NotFound("List not found.")
+    if not changes:
+        raise ValidationFailed(
+            [{"field": None, "code": "empty", "message": "Send at least one field to change."}]
+        )
+    if "kind" in changes and changes["kind"] != contact_list.kind:
+        raise ValidationFailed(
+            [{"field": "kind", "code": "immutable", "message": "The kind of a list cannot change."}]
+        )
+    if "name" in changes:
+        contact_list.name = _clean_name(changes["name"])
+        _name_taken(tenant, contact_list.name, exclude=contact_list.pk)
+    for field in ("description", "status"):
+        if field in changes:
+            setattr(contact_list, field, changes[field] or "")
+    contact_list.updated_at = timezone.now()
+    _save(contact_list)
+    return contact_list
+
+
+def _target(contact_list: ContactList) -> LinkTarget:
+    return LinkTarget(
+        model=ListMembership,
+        column="contact_list_id",
+        target_id=contact_list.pk,
+        linked_event="contact.added_to_list",
+        unlinked_event="contact.removed_from_list",
+        data={"list": {"id": str(contact_list.pk), "name": contact_list.name, "kind": contact_list.kind}},
+        title_linked=f"Added to list {contact_list.name}",
+        title_unlinked=f"Removed from list {contact_list.name}",
+    )
+
+
+@transaction.atomic
+def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str = ChangeSource.API) -> int:
+    """Delete a list; every member leaves it (with its event). Returns how many left."""
+    contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
+    if contact_list is None:
+        raise NotFound("List not found.")
+    members = Contact.objects.for_tenant(tenant).filter(list_memberships__contact_list=contact_list)
+    removed = contacts_unlink(
+        tenant=tenant, target=_target(contact_list), selection=members, actor=actor, source=source
+    )
+    contact_list.delete()
+    return removed
+
+
+def list_members_change(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    list_id: uuid.UUID,
+    selection: QuerySet[Contact],
+    remove: bool = False,
+    source: str = ChangeSource.API,
+) -> int:
+    """Add (or remove) the selected contacts to a static list in one statement; returns the count changed."""
+    contact_list = ContactList.objects.for_tenant(tenant).filter(pk=list_id).first()
+    if contact_list is None:
+        raise NotFound("List not found.")
+    if contact_list.kind != ListKind.STATIC:
+        raise Conflict(
+            "Members of a dynamic list follow its rules; they cannot be changed by hand.", code="dynamic"
+        )
+    operation = contacts_unlink if remove else contacts_link
+    return operation(
+        tenant=tenant, target=_target(contact_list), selection=selection, actor=actor, source=source
+    )
