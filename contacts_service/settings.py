@@ -186,6 +186,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# Dynamic segments: with more active segments than this, a contact's segments are refreshed in a
+# task right after commit instead of inside the request.
+SEGMENTS_INLINE_LIMIT = env_int("SEGMENTS_INLINE_LIMIT", 20)
+
 # Events: the outbox always records them; the relay publishes to RABBITMQ_URL when set.
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "")
 EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "contacts.events")

@@ -7,12 +7,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts.selectors import contact_selection
-from contacts.serializers import ContactSelectionSerializer
+from contacts.serializers import ContactSelectionSerializer, ContactSerializer
 from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
 from lists import selectors, services
 from lists.models import ContactList
-from lists.serializers import ContactListInputSerializer, ContactListSerializer, ListMemberSerializer
+from lists.serializers import (
+    ContactListInputSerializer,
+    ContactListSerializer,
+    ListMemberSerializer,
+    SegmentPreviewInputSerializer,
+    SegmentPreviewSerializer,
+)
 from tags.serializers import BulkResultSerializer
 
 
@@ -43,6 +49,7 @@ class ContactListViewSet(
         "contacts:get": Perm.CONTACTS_VIEW,
         "contacts:post": Perm.LISTS_MANAGE,
         "remove_contacts": Perm.LISTS_MANAGE,
+        "preview": Perm.CONTACTS_VIEW,
         "create": Perm.LISTS_MANAGE,
         "partial_update": Perm.LISTS_MANAGE,
         "destroy": Perm.LISTS_MANAGE,
@@ -66,7 +73,9 @@ class ContactListViewSet(
         contact_list = self.get_object()
         payload = ContactListInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        services.list_update(tenant=self.tenant, list_id=contact_list.pk, changes=payload.validated_data)
+        services.list_update(
+            tenant=self.tenant, actor=self.actor, list_id=contact_list.pk, changes=payload.validated_data
+        )
         return self._render(contact_list.pk)
 
     def perform_destroy(self, instance: ContactList) -> None:
@@ -102,6 +111,19 @@ class ContactListViewSet(
         contact_list = self.get_object()
         page = self.paginate_queryset(selectors.list_members(tenant=self.tenant, list_id=contact_list.pk))
         return self.get_paginated_response(ListMemberSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Count and first page of the contacts matching segment rules, without saving",
+        request=SegmentPreviewInputSerializer,
+        responses=SegmentPreviewSerializer,
+    )
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request) -> Response:
+        payload = SegmentPreviewInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        matching = selectors.segment_preview(tenant=self.tenant, rules=payload.validated_data["rules"])
+        page = self.paginate_queryset(matching)
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Remove contacts by id or by filter from a static list",

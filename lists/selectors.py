@@ -30,3 +30,14 @@ def list_members(*, tenant: Tenant, list_id: uuid.UUID) -> QuerySet[Contact]:
         .annotate(added_at=Subquery(added_at.values("added_at")[:1]))
         .order_by("-added_at", "-id")
     )
+
+
+def segment_preview(*, tenant: Tenant, rules) -> QuerySet[Contact]:
+    """Live contacts matching rules, newest first (raises a 400 naming invalid rules)."""
+    from lists.segments import compile_rules
+
+    return (
+        contact_list(tenant=tenant)
+        .filter(compile_rules(tenant=tenant, rules=rules))
+        .order_by("-created_at", "-id")
+    )

@@ -11,16 +11,9 @@ class ContactListSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactList
         fields = [
-            "id",
-            "name",
-            "description",
-            "kind",
-            "status",
-            "member_count",
-            "created_by",
-            "created_at",
-            "updated_at",
-        ]
+            "id", "name", "description", "kind", "status", "rules", "member_count", "created_by",
+            "created_at", "updated_at",
+        ]  # fmt: skip
 
 
 class ContactListInputSerializer(StrictInputSerializer):
@@ -28,6 +21,9 @@ class ContactListInputSerializer(StrictInputSerializer):
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     kind = serializers.ChoiceField(choices=ListKind.choices, required=False)
     status = serializers.ChoiceField(choices=ListStatus.choices, required=False)
+    rules = serializers.JSONField(
+        required=False, help_text="Dynamic lists: {operator: and|or, rules: [{field, op, value} | group]}."
+    )
 
 
 class ListMemberSerializer(ContactSerializer):
@@ -35,3 +31,14 @@ class ListMemberSerializer(ContactSerializer):
 
     class Meta(ContactSerializer.Meta):
         fields = [*ContactSerializer.Meta.fields, "added_at"]
+
+
+class SegmentPreviewInputSerializer(StrictInputSerializer):
+    rules = serializers.JSONField()
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = ContactSerializer(many=True)

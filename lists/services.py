@@ -14,7 +14,9 @@ from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
+from lists.dynamic import segment_rebuild, segments_rebuild_later
 from lists.models import ContactList, ListKind, ListMembership, ListStatus
+from lists.segments import compile_rules
 
 
 def _clean_name(name: str) -> str:
@@ -52,28 +54,32 @@ def _save(contact_list: ContactList, **kwargs) -> None:
 @transaction.atomic
 def list_create(
     *, tenant: Tenant, actor: Actor, name: str, description: str = "", kind: str = ListKind.STATIC,
-    status: str = ListStatus.ACTIVE,
+    status: str = ListStatus.ACTIVE, rules: dict | None = None,
 ) -> ContactList:  # fmt: skip
     name = _clean_name(name)
     _name_taken(tenant, name)
-    if kind != ListKind.STATIC:
+    if kind == ListKind.DYNAMIC:
+        if rules is None:
+            raise ValidationFailed(
+                [{"field": "rules", "code": "required", "message": "A dynamic list needs rules."}]
+            )
+        compile_rules(tenant=tenant, rules=rules)
+    elif rules is not None:
         raise ValidationFailed(
-            [{"field": "kind", "code": "invalid", "message": "Only static lists for now."}]
+            [{"field": "rules", "code": "invalid", "message": "Only dynamic lists have rules."}]
         )
     contact_list = ContactList(
-        tenant=tenant,
-        name=name,
-        description=description or "",
-        kind=kind,
-        status=status,
+        tenant=tenant, name=name, description=description or "", kind=kind, status=status, rules=rules,
         created_by=actor.as_dict(),
-    )
+    )  # fmt: skip
     _save(contact_list, force_insert=True)
+    if kind == ListKind.DYNAMIC:
+        segment_rebuild(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
     return contact_list
 
 
 @transaction.atomic
-def list_update(*, tenant: Tenant, list_id: uuid.UUID, changes: dict) -> ContactList:
+def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: dict) -> ContactList:
     contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
     if contact_list is None:
         raise NotFound("List not found.")
@@ -91,8 +97,20 @@ def list_update(*, tenant: Tenant, list_id: uuid.UUID, changes: dict) -> Contact
     for field in ("description", "status"):
         if field in changes:
             setattr(contact_list, field, changes[field] or "")
+    rules_changed = "rules" in changes and changes["rules"] != contact_list.rules
+    if "rules" in changes:
+        if contact_list.kind != ListKind.DYNAMIC:
+            raise ValidationFailed(
+                [{"field": "rules", "code": "invalid", "message": "Only dynamic lists have rules."}]
+            )
+        compile_rules(tenant=tenant, rules=changes["rules"])
+        contact_list.rules = changes["rules"]
     contact_list.updated_at = timezone.now()
     _save(contact_list)
+    if rules_changed or (
+        changes.get("status") == ListStatus.ACTIVE and contact_list.kind == ListKind.DYNAMIC
+    ):
+        segment_rebuild(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
     return contact_list
 
 
@@ -141,6 +159,9 @@ def list_members_change(
             "Members of a dynamic list follow its rules; they cannot be changed by hand.", code="dynamic"
         )
     operation = contacts_unlink if remove else contacts_link
-    return operation(
+    changed = operation(
         tenant=tenant, target=_target(contact_list), selection=selection, actor=actor, source=source
     )
+    if changed:
+        segments_rebuild_later(tenant=tenant)  # segments may have rules on static lists
+    return changed

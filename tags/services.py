@@ -15,6 +15,7 @@ from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
+from lists.dynamic import segments_rebuild_later, segments_refresh_contact
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
 MAX_TAG_NAME = 100
@@ -124,6 +125,8 @@ def tag_delete(*, tenant: Tenant, actor: Actor, tag_id: uuid.UUID, source: str =
         tenant=tenant, target=_target(tag), selection=tagged, actor=actor, source=source
     )
     tag.delete()
+    if removed:
+        segments_rebuild_later(tenant=tenant)
     return removed
 
 
@@ -166,8 +169,13 @@ def contact_tag(
         raise NotFound("Contact not found.")
     tags = tags_get_or_create(tenant=tenant, names=names)
     selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
+    changed = 0
     for tag in tags:
-        contacts_link(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+        changed += contacts_link(
+            tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source
+        )
+    if changed:
+        segments_refresh_contact(tenant=tenant, contact_id=contact_id, actor=actor, source=source)
     return tags
 
 
@@ -185,6 +193,7 @@ def contact_untag(
         raise NotFound("This contact does not have this tag.")
     selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
     contacts_unlink(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+    segments_refresh_contact(tenant=tenant, contact_id=contact_id, actor=actor, source=source)
 
 
 def tag_bulk(
@@ -201,4 +210,7 @@ def tag_bulk(
     if tag is None:
         raise NotFound("Tag not found.")
     operation = contacts_unlink if remove else contacts_link
-    return operation(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+    changed = operation(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+    if changed:
+        segments_rebuild_later(tenant=tenant)
+    return changed

@@ -165,7 +165,14 @@ def contact_create(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
     return contact
+
+
+def _refresh_segments(*, tenant: Tenant, contact: Contact, actor: Actor, source: str) -> None:
+    from lists.dynamic import segments_refresh_contact  # lists builds on contacts
+
+    segments_refresh_contact(tenant=tenant, contact_id=contact.pk, actor=actor, source=source)
 
 
 def _lock(*, tenant: Tenant, contact_id: uuid.UUID, deleted: bool = False) -> Contact:
@@ -224,6 +231,7 @@ def contact_update(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
     return contact
 
 
@@ -278,4 +286,5 @@ def contact_restore(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
     return contact

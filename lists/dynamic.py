@@ -1,0 +1,90 @@
+"""Stored membership of dynamic segments: rebuild a segment, refresh one contact's segments.
+
+Membership lives in ListMembership like static lists, so reads never re-evaluate rules; writes go
+through the same set-based link/unlink statements and emit added_to_list / removed_from_list.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+
+from contacts.models import ChangeSource, Contact
+from contacts.services.links import contacts_link, contacts_unlink
+from contacts_service.context import SYSTEM_ACTOR, Actor
+from contacts_service.errors import ValidationFailed
+from contacts_service.models import Tenant
+from lists.models import ContactList, ListKind, ListStatus
+from lists.segments import compile_rules
+
+logger = logging.getLogger(__name__)
+
+
+def _dynamic_lists(tenant: Tenant):
+    return ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC, status=ListStatus.ACTIVE)
+
+
+@transaction.atomic
+def segment_rebuild(
+    *, tenant: Tenant, list_id: uuid.UUID, actor: Actor = SYSTEM_ACTOR, source: str = ChangeSource.SYSTEM
+) -> tuple[int, int]:
+    """Make the stored members of a dynamic list exactly the live contacts matching its rules.
+    Returns (added, removed)."""
+    from lists.services import _target
+
+    contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
+    if contact_list is None or contact_list.kind != ListKind.DYNAMIC:
+        return 0, 0
+    try:
+        q = compile_rules(tenant=tenant, rules=contact_list.rules)
+    except ValidationFailed as exc:  # e.g. a tag the rules name was deleted: keep members, say why
+        logger.warning("segment %s not rebuilt: %s", list_id, exc.errors)
+        return 0, 0
+    target = _target(contact_list)
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    added = contacts_link(tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source)
+    members = live.filter(list_memberships__contact_list_id=contact_list.pk)
+    removed = contacts_unlink(
+        tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
+    )
+    return added, removed
+
+
+def segments_refresh_contact(*, tenant: Tenant, contact_id: uuid.UUID, actor: Actor, source: str) -> None:
+    """After a contact changed: it enters or leaves the dynamic lists it now (no longer) matches.
+    Inline when the tenant has few segments; in a task right after commit otherwise."""
+    segments = list(_dynamic_lists(tenant))
+    if not segments:
+        return
+    if len(segments) > settings.SEGMENTS_INLINE_LIMIT:
+        from lists.tasks import segments_refresh_contact_task
+
+        transaction.on_commit(lambda: segments_refresh_contact_task.delay(str(tenant.pk), str(contact_id)))
+        return
+    _refresh(tenant=tenant, contact_id=contact_id, segments=segments, actor=actor, source=source)
+
+
+def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, source: str) -> None:
+    from lists.services import _target
+
+    one = Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True)
+    for contact_list in segments:
+        try:
+            q = compile_rules(tenant=tenant, rules=contact_list.rules)
+        except ValidationFailed:
+            continue
+        target = _target(contact_list)
+        contacts_link(tenant=tenant, target=target, selection=one.filter(q), actor=actor, source=source)
+        contacts_unlink(tenant=tenant, target=target, selection=one.exclude(q), actor=actor, source=source)
+
+
+def segments_rebuild_later(*, tenant: Tenant) -> None:
+    """After a bulk change (tags, static lists): rebuild the tenant's segments once it commits."""
+    if not _dynamic_lists(tenant).exists():
+        return
+    from lists.tasks import segments_rebuild_tenant_task
+
+    transaction.on_commit(lambda: segments_rebuild_tenant_task.delay(str(tenant.pk)))

@@ -1,0 +1,44 @@
+"""Celery tasks keeping dynamic segments current; idempotent, safe to retry."""
+
+from celery import shared_task
+
+from contacts.models import ChangeSource
+from contacts_service.context import SYSTEM_ACTOR, tenant_context
+from contacts_service.models import Tenant
+
+
+@shared_task(acks_late=True)
+def segment_rebuild_task(tenant_id: str, list_id: str) -> dict:
+    from lists.dynamic import segment_rebuild
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        added, removed = segment_rebuild(tenant=tenant, list_id=list_id)
+    return {"added": added, "removed": removed}
+
+
+@shared_task(acks_late=True)
+def segments_rebuild_tenant_task(tenant_id: str) -> int:
+    from lists.dynamic import _dynamic_lists, segment_rebuild
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        ids = list(_dynamic_lists(tenant).values_list("pk", flat=True))
+        for list_id in ids:
+            segment_rebuild(tenant=tenant, list_id=list_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def segments_refresh_contact_task(tenant_id: str, contact_id: str) -> None:
+    from lists.dynamic import _dynamic_lists, _refresh
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        _refresh(
+            tenant=tenant,
+            contact_id=contact_id,
+            segments=list(_dynamic_lists(tenant)),
+            actor=SYSTEM_ACTOR,
+            source=ChangeSource.SYSTEM,
+        )
