@@ -18,6 +18,16 @@ from django.core.validators import validate_email
 from contacts.models import AttributeDefinition, AttributeType
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def reserved_attribute_keys() -> frozenset[str]:
+    """Names Django would read as a lookup in attributes__<key>__..., so keys may not use them."""
+    from django.db.models import JSONField
+    from django.db.models.fields.json import KeyTransform
+
+    return frozenset(JSONField.get_lookups()) | frozenset(KeyTransform.get_lookups())
+
+
 MAX_ATTRIBUTE_STRING = 2000
 DISPLAY_NAME_MAX = 300  # Contact.display_name max_length
 # ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).

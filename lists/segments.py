@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -178,29 +177,23 @@ class _Compiler:
             AttributeType.DATE: {"eq", "neq", "before", "after", "is_empty", "is_not_empty"},
         }.get(kind, TEXT_OPS)
         self._check_op(op, allowed, path)
+        path_ = f"attributes__{key}"  # safe: attribute keys may not be lookup names
         if op in ("is_empty", "is_not_empty"):
-            empty = ~has_key | Q(self._lookup(KeyTransform(key, "attributes"), "isnull", True))
+            empty = ~has_key | Q(**{f"{path_}__isnull": True})
             return empty if op == "is_empty" else ~empty
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 raise _Invalid(f"{path}.value", "Must be a non-empty list.")
-            values = [self._typed(definition, v, path) for v in value]
-            q = Q(self._lookup(KeyTransform(key, "attributes"), "in", values))
+            q = Q(**{f"{path_}__in": [self._typed(definition, v, path) for v in value]})
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
         if kind in (AttributeType.STRING, AttributeType.CHOICE) and op in ("contains", "starts_with"):
-            text = KeyTextTransform(key, "attributes")
-            return Q(self._lookup(text, "icontains" if op == "contains" else "istartswith", typed))
+            return Q(**{f"{path_}__{'icontains' if op == 'contains' else 'istartswith'}": typed})
         if kind == AttributeType.DATE and op in ("before", "after"):
-            text = KeyTextTransform(key, "attributes")
-            return has_key & Q(self._lookup(text, "lt" if op == "before" else "gt", typed))
+            return has_key & Q(**{f"{path_}__{'lt' if op == 'before' else 'gt'}": typed})
         lookup = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
-        q = Q(self._lookup(KeyTransform(key, "attributes"), lookup, typed))
+        q = Q(**{f"{path_}__{lookup}": typed})
         return (has_key & ~q) if op == "neq" else q
-
-    @staticmethod
-    def _lookup(lhs, name: str, value):
-        return lhs.get_lookup(name)(lhs, value)
 
     @staticmethod
     def _typed(definition: AttributeDefinition, value: Any, path: str) -> Any:

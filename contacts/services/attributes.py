@@ -10,7 +10,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from contacts.models import AttributeDefinition, AttributeType, Contact
-from contacts.normalization import ATTRIBUTE_KEY_RE, FieldError, clean_choices, reject_nul
+from contacts.normalization import (
+    ATTRIBUTE_KEY_RE,
+    FieldError,
+    clean_choices,
+    reject_nul,
+    reserved_attribute_keys,
+)
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
 
@@ -45,13 +51,12 @@ def attribute_definition_create(
 ) -> AttributeDefinition:
     if not ATTRIBUTE_KEY_RE.match(key):
         raise ValidationFailed(
-            [
-                {
-                    "field": "key",
-                    "code": "invalid",
-                    "message": "Lower-case letters, digits and _, starting with a letter, at most 64.",
-                }
-            ]
+            [{"field": "key", "code": "invalid",
+              "message": "Lower-case letters, digits and _, starting with a letter, at most 64."}]
+        )  # fmt: skip
+    if key in reserved_attribute_keys():
+        raise ValidationFailed(
+            [{"field": "key", "code": "reserved", "message": f"{key!r} is reserved (a query operator name)."}]
         )
     for field, value in (("label", label), ("description", description)):
         try:
