@@ -1,0 +1,170 @@
+"""Bulk tag, bulk list add and segment rebuild vs a plain INSERT ... SELECT of the same rows.
+
+    .venv/bin/python bench/bulk_links.py [--contacts 1000000]
+
+Seeds one tenant with COPY (10% in NL, 10% in BE), then in the same run:
+  - tag the 10% NL contacts with one bulk call (link rows + sequence bump + timeline + outbox),
+  - add the same contacts to a static list,
+  - build a dynamic segment "country in NL, BE" (~20%),
+and for each, a bare INSERT INTO <same table> SELECT ... of the same rows (no events) as baseline.
+Uses BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/contacts_bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/contacts_bench"
+)
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 40)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contacts_service.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+COUNTRIES = ["NL", "BE", "FR", "FR", "DE", "DE", "US", "US", "GB", "ES"]
+
+
+def seed(tenant_id, count: int) -> None:
+    from django.db import connection
+
+    from contacts_service.ids import new_id
+
+    buf = io.StringIO()
+    for n in range(count):
+        buf.write(
+            f"{new_id()}\t{tenant_id}\tp{n}@bulk.test\tF{n % 999}\tL{n % 777}\tF L\tf\tCo\t\\N\t{COUNTRIES[n % 10]}\t"
+            f"City\tactive\tbench\t\\N\t{{}}\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\t\\N\t\\N\t1\n"
+        )
+    buf.seek(0)
+    columns = (
+        "id, tenant_id, email, first_name, last_name, display_name, display_name_custom, company, phone, "
+        "country, city, status, source, external_id, attributes, created_at, updated_at, last_activity_at, "
+        "deleted_at, event_sequence"
+    )
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY contacts_contact ({columns}) FROM STDIN") as copy,
+    ):
+        while chunk := buf.read(1 << 20):
+            copy.write(chunk)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from bench.contacts_api import ensure_database
+
+    ensure_database(os.environ["DATABASE_URL"])
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from contacts.models import Contact
+    from contacts_service.context import SYSTEM_ACTOR, tenant_context
+    from contacts_service.models import Tenant
+    from lists import services as list_services
+    from lists.dynamic import segment_rebuild
+    from lists.models import ContactList
+    from tags import services as tag_services
+
+    call_command("migrate", verbosity=0)
+    name = f"bulk-{args.contacts}"
+    tenant = Tenant.objects.filter(name=name).first()
+    if tenant is None:
+        tenant = Tenant.objects.create(name=name)
+        print(f"seeding {args.contacts:,} contacts ...", flush=True)
+        _, seconds = timed(lambda: seed(tenant.pk, args.contacts))
+        print(f"seeded in {seconds:.1f}s")
+
+    def baseline(table: str, column: str, target_id, where: str) -> tuple[int, float]:
+        sql = (
+            f"INSERT INTO {table} (id, tenant_id, contact_id, {column}, added_at, added_by) "
+            f"SELECT gen_random_uuid(), c.tenant_id, c.id, %s, now(), '{{}}'::jsonb FROM contacts_contact c "
+            f"WHERE c.tenant_id = %s AND c.deleted_at IS NULL AND {where}"
+        )
+
+        def run():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [target_id, tenant.pk])
+                return cursor.rowcount
+
+        with transaction.atomic():
+            rows, seconds = timed(run)
+            transaction.set_rollback(True)
+        return rows, seconds
+
+    rows_out = []
+    with tenant_context(tenant):
+        live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+        tag = tag_services.tag_create(tenant=tenant, name=f"bench-{time.time_ns()}")
+        changed, seconds = timed(
+            lambda: tag_services.tag_bulk(
+                tenant=tenant, actor=SYSTEM_ACTOR, tag_id=tag.pk, selection=live.filter(country="NL")
+            )
+        )
+        base_rows, base_seconds = baseline("tags_tagassignment", "tag_id", (probe := tag_services.tag_create(
+            tenant=tenant, name=f"probe-{time.time_ns()}")).pk, "c.country = 'NL'")  # fmt: skip
+        rows_out.append(("bulk tag", changed, seconds, base_rows, base_seconds))
+
+        static = list_services.list_create(tenant=tenant, actor=SYSTEM_ACTOR, name=f"bench-{time.time_ns()}")
+        selection = live.filter(country="NL")
+        changed, seconds = timed(
+            lambda: list_services.list_members_change(
+                tenant=tenant, actor=SYSTEM_ACTOR, list_id=static.pk, selection=selection
+            )
+        )
+        probe_list = ContactList.objects.for_tenant(tenant).create(
+            tenant=tenant, name=f"probe-{time.time_ns()}"
+        )
+        base_rows, base_seconds = baseline(
+            "lists_listmembership", "contact_list_id", probe_list.pk, "c.country = 'NL'"
+        )
+        rows_out.append(("list add", changed, seconds, base_rows, base_seconds))
+
+        segment = ContactList.objects.for_tenant(tenant).create(
+            tenant=tenant, name=f"seg-{time.time_ns()}", kind="dynamic",
+            rules={"operator": "and", "rules": [{"field": "country", "op": "in", "value": ["NL", "BE"]}]},
+        )  # fmt: skip
+        (added, _removed), seconds = timed(lambda: segment_rebuild(tenant=tenant, list_id=segment.pk))
+        base_rows, base_seconds = baseline(
+            "lists_listmembership", "contact_list_id", probe_list.pk, "c.country IN ('NL', 'BE')"
+        )
+        rows_out.append(("segment rebuild", added, seconds, base_rows, base_seconds))
+        probe.delete()
+        probe_list.delete()
+
+    print(f"\n{args.contacts:,} contacts in the tenant")
+    print(
+        f"{'operation':18} {'rows':>9} {'seconds':>8} {'rows/s':>9} | {'INSERT..SELECT':>14} {'rows/s':>9} | ratio"
+    )
+    for label, rows, seconds, base_rows, base_seconds in rows_out:
+        print(
+            f"{label:18} {rows:>9,} {seconds:>8.2f} {rows / seconds:>9,.0f} | {base_seconds:>13.2f}s "
+            f"{base_rows / base_seconds:>9,.0f} | {seconds / base_seconds:.1f}x"
+        )
+    print(
+        "(our rows include, per contact: the link row, the sequence bump, a timeline entry and an outbox row)"
+    )
+
+
+if __name__ == "__main__":
+    main()
