@@ -190,3 +190,13 @@ class ContactSelectionSerializer(StrictInputSerializer):
         if ("contact_ids" in attrs) == ("filter" in attrs):
             raise serializers.ValidationError({"contact_ids": ["Send either contact_ids or filter."]})
         return attrs
+
+    def selection(self, *, tenant):
+        """The validated selection as a queryset of live contacts of `tenant` (call after is_valid)."""
+        from contacts.selectors import contact_selection
+
+        return contact_selection(
+            tenant=tenant,
+            contact_ids=self.validated_data.get("contact_ids"),
+            filter_params=self.validated_data.get("filter"),
+        )

@@ -9,36 +9,22 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.normalization import FieldError, reject_nul
 from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
+from contacts_service.names import name_check_free, name_clean
 from lists.dynamic import segment_rebuild, segments_rebuild_later
 from lists.models import ContactList, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
 
 
 def _clean_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise ValidationFailed([{"field": "name", "code": "blank", "message": "A list needs a name."}])
-    try:
-        reject_nul(cleaned, "name")
-    except FieldError as exc:
-        raise ValidationFailed([exc.as_dict()]) from exc
-    return cleaned
+    return name_clean(name, label="list", max_length=150)
 
 
 def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
-    clash = ContactList.objects.for_tenant(tenant).filter(name__iexact=name)
-    if exclude:
-        clash = clash.exclude(pk=exclude)
-    holder = clash.values_list("pk", flat=True).first()
-    if holder:
-        raise ValidationFailed(
-            [{"field": "name", "code": "unique", "message": f"List {holder} already has this name."}]
-        )
+    name_check_free(ContactList.objects.for_tenant(tenant), name, label="List", exclude=exclude)
 
 
 def _save(contact_list: ContactList, **kwargs) -> None:

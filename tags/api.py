@@ -6,7 +6,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts.selectors import contact_selection
 from contacts.serializers import ContactSelectionSerializer
 from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
@@ -70,11 +69,7 @@ class TagViewSet(
         tag = self.get_object()
         payload = ContactSelectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        selection = contact_selection(
-            tenant=self.tenant,
-            contact_ids=payload.validated_data.get("contact_ids"),
-            filter_params=payload.validated_data.get("filter"),
-        )
+        selection = payload.selection(tenant=self.tenant)
         changed = services.tag_bulk(
             tenant=self.tenant, actor=self.actor, tag_id=tag.pk, selection=selection, remove=remove
         )

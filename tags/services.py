@@ -10,11 +10,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.normalization import FieldError, reject_nul
 from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
+from contacts_service.names import name_check_free, name_clean
 from lists.dynamic import segments_rebuild_later, segments_refresh_contact
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
@@ -22,18 +22,11 @@ MAX_TAG_NAME = 100
 
 
 def _clean_name(name: str, field: str = "name") -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise ValidationFailed([{"field": field, "code": "blank", "message": "A tag needs a name."}])
-    if len(cleaned) > MAX_TAG_NAME:
-        raise ValidationFailed(
-            [{"field": field, "code": "max_length", "message": f"At most {MAX_TAG_NAME} characters."}]
-        )
-    try:
-        reject_nul(cleaned, field)
-    except FieldError as exc:
-        raise ValidationFailed([exc.as_dict()]) from exc
-    return cleaned
+    return name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME)
+
+
+def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
+    name_check_free(Tag.objects.for_tenant(tenant), name, label="Tag", exclude=exclude)
 
 
 def _clean_color(color: str | None) -> str:
@@ -45,23 +38,6 @@ def _clean_color(color: str | None) -> str:
             [{"field": "color", "code": "invalid", "message": "Must be a colour as #RRGGBB."}]
         ) from exc
     return color.upper()
-
-
-def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
-    clash = Tag.objects.for_tenant(tenant).filter(name__iexact=name)
-    if exclude:
-        clash = clash.exclude(pk=exclude)
-    holder = clash.values_list("pk", flat=True).first()
-    if holder:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "name",
-                    "code": "unique",
-                    "message": f"Tag {holder} already has this name (ignoring case).",
-                }
-            ]
-        )
 
 
 @transaction.atomic

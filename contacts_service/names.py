@@ -1,0 +1,43 @@
+"""Names unique per tenant ignoring case (tags, lists): cleaning and the clash check."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from contacts_service.errors import ValidationFailed
+
+
+def name_clean(name: str | None, *, label: str, field: str = "name", max_length: int | None = None) -> str:
+    """Collapse whitespace; refuse blank, over-long or NUL-bearing names with a 400 on `field`."""
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise ValidationFailed([{"field": field, "code": "blank", "message": f"A {label} needs a name."}])
+    if max_length is not None and len(cleaned) > max_length:
+        raise ValidationFailed(
+            [{"field": field, "code": "max_length", "message": f"At most {max_length} characters."}]
+        )
+    if "\x00" in cleaned:
+        raise ValidationFailed(
+            [{"field": field, "code": "invalid", "message": "Must not contain NUL characters."}]
+        )
+    return cleaned
+
+
+def name_check_free(queryset: QuerySet, name: str, *, label: str, exclude: uuid.UUID | None = None) -> None:
+    """400 naming the holder when another row of `queryset` (one tenant's) has this name in any case."""
+    clash = queryset.filter(name__iexact=name)
+    if exclude:
+        clash = clash.exclude(pk=exclude)
+    holder = clash.values_list("pk", flat=True).first()
+    if holder:
+        raise ValidationFailed(
+            [
+                {
+                    "field": "name",
+                    "code": "unique",
+                    "message": f"{label} {holder} already has this name (ignoring case).",
+                }
+            ]
+        )
