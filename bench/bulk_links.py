@@ -34,8 +34,7 @@ COUNTRIES = ["NL", "BE", "FR", "FR", "DE", "DE", "US", "US", "GB", "ES"]
 
 
 def seed(tenant_id, count: int) -> None:
-    from django.db import connection
-
+    from bench.contacts_api import copy_contacts
     from contacts_service.ids import new_id
 
     buf = io.StringIO()
@@ -44,20 +43,7 @@ def seed(tenant_id, count: int) -> None:
             f"{new_id()}\t{tenant_id}\tp{n}@bulk.test\tF{n % 999}\tL{n % 777}\tF L\tf\tCo\t\\N\t{COUNTRIES[n % 10]}\t"
             f"City\tactive\tbench\t\\N\t{{}}\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\t\\N\t\\N\t1\n"
         )
-    buf.seek(0)
-    columns = (
-        "id, tenant_id, email, first_name, last_name, display_name, display_name_custom, company, phone, "
-        "country, city, status, source, external_id, attributes, created_at, updated_at, last_activity_at, "
-        "deleted_at, event_sequence"
-    )
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY contacts_contact ({columns}) FROM STDIN") as copy,
-    ):
-        while chunk := buf.read(1 << 20):
-            copy.write(chunk)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE contacts_contact")
+    copy_contacts(buf)
 
 
 def timed(fn):

@@ -211,3 +211,32 @@ def test_marketing_manager_can_tag_but_viewer_cannot(client_for, tenant):
     denied = tag_contact(client_for(tenant, "contacts_viewer"), contact.pk, "Lead")
     assert denied.status_code == 403
     assert not Tag.objects.for_tenant(tenant).filter(name="Lead").exists()
+
+
+@pytest.mark.django_db
+def test_bulk_events_have_the_same_envelope_as_single_events(api, tenant):
+    """The bulk path builds the envelope in SQL, the single path in Python: they must agree."""
+    contact = api.post(
+        CONTACTS, {"email": "env@example.com"}, format="json", HTTP_X_CORRELATION_ID="c-9"
+    ).json()
+    tag = api.post(TAGS, {"name": "Env"}, format="json").json()
+    api.post(
+        reverse("tag-apply", kwargs={"pk": tag["id"]}),
+        {"contact_ids": [contact["id"]]},
+        format="json",
+        HTTP_X_CORRELATION_ID="c-9",
+    )
+    created, tagged = OutboxEvent.objects.unscoped().filter(aggregate_id=contact["id"]).order_by("sequence")
+    assert set(created.payload) == set(tagged.payload)
+    for key in (
+        "version",
+        "tenant_id",
+        "source",
+        "correlation_id",
+        "aggregate_type",
+        "aggregate_id",
+        "actor",
+    ):
+        assert created.payload[key] == tagged.payload[key], key
+    assert tagged.payload["sequence"] == 2 and tagged.payload["event_type"] == "contact.tagged"
+    assert tagged.payload["occurred_at"].endswith("Z") and created.payload["occurred_at"].endswith("Z")
