@@ -14,7 +14,10 @@ from lists.models import ContactList
 from lists.serializers import (
     ContactListInputSerializer,
     ContactListSerializer,
+    ListCombineInputSerializer,
+    ListCopyInputSerializer,
     ListMemberSerializer,
+    ListMergeInputSerializer,
     SegmentPreviewInputSerializer,
     SegmentPreviewSerializer,
 )
@@ -49,6 +52,9 @@ class ContactListViewSet(
         "contacts:post": Perm.LISTS_MANAGE,
         "remove_contacts": Perm.LISTS_MANAGE,
         "preview": Perm.CONTACTS_VIEW,
+        "copy": Perm.LISTS_MANAGE,
+        "merge": Perm.LISTS_MANAGE,
+        "combine": Perm.LISTS_MANAGE,
         "create": Perm.LISTS_MANAGE,
         "partial_update": Perm.LISTS_MANAGE,
         "destroy": Perm.LISTS_MANAGE,
@@ -128,3 +134,45 @@ class ContactListViewSet(
     @action(detail=True, methods=["post"], url_path="contacts/remove")
     def remove_contacts(self, request: Request, pk: str) -> Response:
         return self._change(request, remove=True)
+
+    @extend_schema(
+        summary="Copy a list under a new name (static copy = current members; dynamic copy = same rules)",
+        request=ListCopyInputSerializer,
+        responses={201: ContactListSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def copy(self, request: Request, pk: str) -> Response:
+        original = self.get_object()
+        payload = ListCopyInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        copy, _ = services.list_copy(
+            tenant=self.tenant, actor=self.actor, list_id=original.pk, **payload.validated_data
+        )
+        return self._render(copy.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Merge other lists into this static list (optionally deleting them)",
+        request=ListMergeInputSerializer,
+        responses=BulkResultSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str) -> Response:
+        target = self.get_object()
+        payload = ListMergeInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changed = services.list_merge(
+            tenant=self.tenant, actor=self.actor, list_id=target.pk, **payload.validated_data
+        )
+        return Response({"changed": changed})
+
+    @extend_schema(
+        summary="New static list from the union, intersection, difference or 'in at least N' of lists",
+        request=ListCombineInputSerializer,
+        responses={201: ContactListSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def combine(self, request: Request) -> Response:
+        payload = ListCombineInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        new_list, _ = services.list_combine(tenant=self.tenant, actor=self.actor, **payload.validated_data)
+        return self._render(new_list.pk, status.HTTP_201_CREATED)

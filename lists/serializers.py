@@ -3,6 +3,7 @@ from rest_framework import serializers
 from contacts.serializers import ContactSerializer
 from contacts_service.serializers import StrictInputSerializer
 from lists.models import ContactList, ListKind, ListStatus
+from lists.services import SetOperation
 
 
 class ContactListSerializer(serializers.ModelSerializer):
@@ -42,3 +43,39 @@ class SegmentPreviewSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = ContactSerializer(many=True)
+
+
+class ListCopyInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=150)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="Defaults to the original's."
+    )
+    kind = serializers.ChoiceField(
+        choices=ListKind.choices,
+        required=False,
+        help_text="Defaults to the original's kind; `static` copies a dynamic list's current members.",
+    )
+
+
+class ListMergeInputSerializer(StrictInputSerializer):
+    lists = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=50,
+        help_text="Lists whose members join this one.",
+    )
+    delete_merged = serializers.BooleanField(
+        default=False, help_text="Delete the merged lists afterwards (their members leave them, with events)."
+    )
+
+
+class ListCombineInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=150)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    operation = serializers.ChoiceField(
+        choices=SetOperation.choices,
+        help_text="union: in any list; intersection: in every list; difference: in the first list and none "
+        "of the others; at_least: in at least `min_lists` of them.",
+    )
+    lists = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=50)
+    min_lists = serializers.IntegerField(required=False, min_value=1, help_text="For at_least only.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
@@ -151,3 +151,167 @@ def list_members_change(
     if changed:
         segments_rebuild_later(tenant=tenant)  # segments may have rules on static lists
     return changed
+
+
+# --- Set operations: copy, merge, combine -------------------------------------------------------
+
+MAX_SET_LISTS = 50
+
+
+class SetOperation(models.TextChoices):
+    UNION = "union", "In any of the lists"
+    INTERSECTION = "intersection", "In every list"
+    DIFFERENCE = "difference", "In the first list and in none of the others"
+    AT_LEAST = "at_least", "In at least `min_lists` of the lists"
+
+
+def _source_lists(tenant: Tenant, list_ids: list[uuid.UUID], field: str = "lists") -> list[ContactList]:
+    """The tenant's lists with these ids, in the order given; any unknown (or other tenant's) id is a 400
+    naming it, so nothing is combined from a list the caller cannot see."""
+    if not list_ids:
+        raise ValidationFailed([{"field": field, "code": "required", "message": "Name at least one list."}])
+    if len(list_ids) > MAX_SET_LISTS:
+        raise ValidationFailed(
+            [{"field": field, "code": "max_length", "message": f"At most {MAX_SET_LISTS} lists."}]
+        )
+    if len(set(list_ids)) != len(list_ids):
+        raise ValidationFailed([{"field": field, "code": "duplicate", "message": "A list is named twice."}])
+    found = {lst.pk: lst for lst in ContactList.objects.for_tenant(tenant).filter(pk__in=list_ids)}
+    missing = [str(list_id) for list_id in list_ids if list_id not in found]
+    if missing:
+        raise ValidationFailed(
+            [
+                {
+                    "field": field,
+                    "code": "not_found",
+                    "message": f"No such list in this tenant: {', '.join(missing)}.",
+                }
+            ]
+        )
+    return [found[list_id] for list_id in list_ids]
+
+
+def _members_of(tenant: Tenant, lists: list[ContactList]) -> QuerySet:
+    return ListMembership.objects.for_tenant(tenant).filter(contact_list_id__in=[lst.pk for lst in lists])
+
+
+def combined_selection(
+    *, tenant: Tenant, lists: list[ContactList], operation: str, min_lists: int | None = None
+) -> QuerySet[Contact]:
+    """The contacts a set operation over lists selects, as one query (no ids in Python)."""
+    contacts = Contact.objects.for_tenant(tenant)
+    if operation == SetOperation.DIFFERENCE:
+        base, others = lists[0], lists[1:]
+        ids = _members_of(tenant, [base]).exclude(
+            contact_id__in=_members_of(tenant, others).values("contact_id")
+        )
+        return contacts.filter(id__in=ids.values("contact_id"))
+    if operation == SetOperation.UNION:
+        return contacts.filter(id__in=_members_of(tenant, lists).values("contact_id"))
+    needed = len(lists) if operation == SetOperation.INTERSECTION else min_lists
+    # One membership row per (list, contact), so the number of rows of a contact is its number of lists.
+    ids = (
+        _members_of(tenant, lists)
+        .values("contact_id")
+        .annotate(in_lists=Count("id"))
+        .filter(in_lists__gte=needed)
+        .values("contact_id")
+    )
+    return contacts.filter(id__in=ids)
+
+
+def _check_operation(operation: str, lists: list, min_lists: int | None) -> None:
+    if operation == SetOperation.DIFFERENCE and len(lists) < 2:
+        raise ValidationFailed(
+            [{"field": "lists", "code": "min_length", "message": "A difference needs at least two lists."}]
+        )
+    if operation == SetOperation.AT_LEAST:
+        if min_lists is None:
+            raise ValidationFailed(
+                [{"field": "min_lists", "code": "required", "message": "at_least needs min_lists."}]
+            )
+        if not 1 <= min_lists <= len(lists):
+            raise ValidationFailed(
+                [{"field": "min_lists", "code": "invalid",
+                  "message": f"min_lists must be between 1 and the number of lists ({len(lists)})."}]
+            )  # fmt: skip
+    elif min_lists is not None:
+        raise ValidationFailed(
+            [{"field": "min_lists", "code": "invalid", "message": "min_lists only applies to at_least."}]
+        )
+
+
+def _fill(
+    tenant: Tenant, actor: Actor, target: ContactList, selection: QuerySet[Contact], source: str
+) -> int:
+    added = contacts_link(
+        tenant=tenant, target=_target(target), selection=selection, actor=actor, source=source
+    )
+    if added:
+        segments_rebuild_later(tenant=tenant)  # segments may have rules on list membership
+    return added
+
+
+@transaction.atomic
+def list_combine(
+    *, tenant: Tenant, actor: Actor, name: str, operation: str, lists: list[uuid.UUID],
+    min_lists: int | None = None, description: str = "", source: str = ChangeSource.API,
+) -> tuple[ContactList, int]:  # fmt: skip
+    """A new static list holding the union, intersection, difference or "in at least N" of lists.
+    Returns the list and how many contacts it got."""
+    sources = _source_lists(tenant, lists)
+    _check_operation(operation, sources, min_lists)
+    selection = combined_selection(tenant=tenant, lists=sources, operation=operation, min_lists=min_lists)
+    new_list = list_create(tenant=tenant, actor=actor, name=name, description=description)
+    return new_list, _fill(tenant, actor, new_list, selection, source)
+
+
+@transaction.atomic
+def list_copy(
+    *, tenant: Tenant, actor: Actor, list_id: uuid.UUID, name: str, description: str | None = None,
+    kind: str | None = None, source: str = ChangeSource.API,
+) -> tuple[ContactList, int]:  # fmt: skip
+    """Copy a list under a new name. A static copy gets the members the original has now (a dynamic
+    list copied as static is a snapshot); a dynamic copy gets the same rules and follows them."""
+    (original,) = _source_lists(tenant, [list_id], field="id")
+    kind = kind or original.kind
+    if kind == ListKind.DYNAMIC and original.kind != ListKind.DYNAMIC:
+        raise ValidationFailed(
+            [{"field": "kind", "code": "invalid", "message": "A static list has no rules to copy."}]
+        )
+    description = original.description if description is None else description
+    if kind == ListKind.DYNAMIC:
+        copy = list_create(
+            tenant=tenant, actor=actor, name=name, description=description, kind=kind, rules=original.rules
+        )
+        return copy, ListMembership.objects.for_tenant(tenant).filter(contact_list=copy).count()
+    copy = list_create(tenant=tenant, actor=actor, name=name, description=description)
+    selection = combined_selection(tenant=tenant, lists=[original], operation=SetOperation.UNION)
+    return copy, _fill(tenant, actor, copy, selection, source)
+
+
+@transaction.atomic
+def list_merge(
+    *, tenant: Tenant, actor: Actor, list_id: uuid.UUID, lists: list[uuid.UUID], delete_merged: bool = False,
+    source: str = ChangeSource.API,
+) -> int:  # fmt: skip
+    """Add the members of `lists` to the static list `list_id`; with delete_merged, delete those lists
+    afterwards (their members leave them, with events). Returns how many contacts joined."""
+    target = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
+    if target is None:
+        raise NotFound("List not found.")
+    if target.kind != ListKind.STATIC:
+        raise Conflict(
+            "Members of a dynamic list follow its rules; merge into a static list.", code="dynamic"
+        )
+    if list_id in lists:
+        raise ValidationFailed(
+            [{"field": "lists", "code": "invalid", "message": "A list cannot be merged into itself."}]
+        )
+    sources = _source_lists(tenant, lists)
+    selection = combined_selection(tenant=tenant, lists=sources, operation=SetOperation.UNION)
+    added = _fill(tenant, actor, target, selection, source)
+    if delete_merged:
+        for merged in sources:
+            list_delete(tenant=tenant, actor=actor, list_id=merged.pk, source=source)
+    return added
