@@ -50,12 +50,20 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "guardian",
     "contacts_service",
     "events",
     "contacts",
     "tags",
     "lists",
 ]
+
+# Object permissions (django-guardian): one list can be shared with one user beyond their role.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous callers never hold grants
 
 MIDDLEWARE = [
     "contacts_service.middleware.RequestContextMiddleware",

@@ -1,11 +1,13 @@
 from django.contrib import admin
+from guardian.admin import GuardedModelAdmin
 
 from lists.models import ContactList
 
 
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
-    """Lists of every tenant (read-only: membership changes go through the API so events are written)."""
+class ContactListAdmin(GuardedModelAdmin):
+    """Lists of every tenant (read-only: membership changes go through the API so events are written).
+    "Object permissions" shows and edits who a list is shared with (manage_list)."""
 
     list_display = ["name", "kind", "status", "tenant", "created_at"]
     list_filter = ["tenant", "kind", "status"]

@@ -1,12 +1,16 @@
-"""Lists API: CRUD and static membership."""
+"""Lists API: CRUD, static membership, set operations, sharing."""
+
+import uuid
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts.serializers import ContactSelectionSerializer, ContactSerializer
+from contacts_service.errors import NotFound
 from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
 from lists import selectors, services
@@ -18,6 +22,8 @@ from lists.serializers import (
     ListCopyInputSerializer,
     ListMemberSerializer,
     ListMergeInputSerializer,
+    ListShareInputSerializer,
+    ListShareSerializer,
     SegmentPreviewInputSerializer,
     SegmentPreviewSerializer,
 )
@@ -58,6 +64,15 @@ class ContactListViewSet(
         "create": Perm.LISTS_MANAGE,
         "partial_update": Perm.LISTS_MANAGE,
         "destroy": Perm.LISTS_MANAGE,
+        "shares": Perm.LISTS_MANAGE,
+        "unshare": Perm.LISTS_MANAGE,
+    }
+    # A member the list is shared with (object permission) may change it as if holding lists.manage.
+    object_grants = {
+        "contacts:post": services.MANAGE_LIST,
+        "remove_contacts": services.MANAGE_LIST,
+        "partial_update": services.MANAGE_LIST,
+        "merge": services.MANAGE_LIST,
     }
 
     def get_tenant_queryset(self, tenant):
@@ -160,6 +175,12 @@ class ContactListViewSet(
         target = self.get_object()
         payload = ListMergeInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        if (
+            payload.validated_data["delete_merged"]
+            and Perm.LISTS_MANAGE not in request.tenant_access.permissions
+        ):
+            # A share grants this list only; deleting the merged lists needs the role's lists.manage.
+            raise PermissionDenied(f"Deleting the merged lists needs the permission {Perm.LISTS_MANAGE}.")
         changed = services.list_merge(
             tenant=self.tenant, actor=self.actor, list_id=target.pk, **payload.validated_data
         )
@@ -176,3 +197,40 @@ class ContactListViewSet(
         payload.is_valid(raise_exception=True)
         new_list, _ = services.list_combine(tenant=self.tenant, actor=self.actor, **payload.validated_data)
         return self._render(new_list.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Members of the tenant this list is shared with",
+        responses=ListShareSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Share this list with one member: they may manage it whatever their role",
+        request=ListShareInputSerializer,
+        responses={201: ListShareSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def shares(self, request: Request, pk: str) -> Response:
+        contact_list = self.get_object()
+        if request.method == "POST":
+            payload = ListShareInputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            membership = services.list_share(
+                tenant=self.tenant, actor=self.actor, list_id=contact_list.pk, **payload.validated_data
+            )
+            return Response(ListShareSerializer(membership).data, status=status.HTTP_201_CREATED)
+        shares = selectors.list_shares(tenant=self.tenant, list_id=contact_list.pk)
+        return Response(ListShareSerializer(shares, many=True).data)
+
+    @extend_schema(summary="Stop sharing this list with a member", responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"shares/(?P<user_id>[0-9a-fA-F-]{32,36})")
+    def unshare(self, request: Request, pk: str, user_id: str) -> Response:
+        contact_list = self.get_object()
+        try:
+            user_uuid = uuid.UUID(user_id)
+        except ValueError as exc:
+            raise NotFound("This list is not shared with that user.") from exc
+        services.list_unshare(
+            tenant=self.tenant, actor=self.actor, list_id=contact_list.pk, user_id=user_uuid
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

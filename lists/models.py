@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
 
 from contacts_service.ids import new_id
 from contacts_service.tenancy import TenantOwnedModel
@@ -34,6 +35,9 @@ class ContactList(TenantOwnedModel):
     class Meta:
         constraints = [models.UniqueConstraint("tenant", Lower("name"), name="list_name_unique_ci")]
         ordering = ["name"]
+        # Granted per list with django-guardian (POST /lists/{id}/shares/): lets a member whose role
+        # lacks lists.manage change this one list's members and settings.
+        permissions = [("manage_list", "Can manage this list's members and settings")]
 
     def __str__(self) -> str:
         return self.name
@@ -58,3 +62,9 @@ class ListMembership(TenantOwnedModel):
             models.Index(fields=["tenant", "contact"], name="list_membership_contact_idx"),
             models.Index(fields=["tenant", "contact_list", "-added_at"], name="list_membership_added_idx"),
         ]
+
+
+class ContactListUserPermission(UserObjectPermissionBase):
+    """Guardian grant on one list (direct foreign key: deleted with the list, joinable in SQL)."""
+
+    content_object = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="user_grants")

@@ -6,7 +6,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from contacts.models import Contact
 from contacts.selectors import contact_list
-from contacts_service.models import Tenant
+from contacts_service.models import Membership, Tenant
 from lists.models import ContactList, ListMembership
 
 
@@ -40,4 +40,14 @@ def segment_preview(*, tenant: Tenant, rules) -> QuerySet[Contact]:
         contact_list(tenant=tenant)
         .filter(compile_rules(tenant=tenant, rules=rules))
         .order_by("-created_at", "-id")
+    )
+
+
+def list_shares(*, tenant: Tenant, list_id: uuid.UUID) -> QuerySet[Membership]:
+    """Members of the tenant a list is shared with (object permission manage_list), by email."""
+    return (
+        Membership.objects.select_related("user")
+        .filter(tenant=tenant, user__contactlistuserpermission__content_object_id=list_id)
+        .distinct()
+        .order_by("user__email", "user_id")
     )

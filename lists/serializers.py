@@ -79,3 +79,23 @@ class ListCombineInputSerializer(StrictInputSerializer):
     )
     lists = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=50)
     min_lists = serializers.IntegerField(required=False, min_value=1, help_text="For at_least only.")
+
+
+class ListShareInputSerializer(StrictInputSerializer):
+    user_id = serializers.UUIDField(required=False, help_text="A member of the tenant (or give `email`).")
+    email = serializers.EmailField(required=False, help_text="Email of a member of the tenant.")
+
+    def validate(self, attrs):
+        if ("user_id" in attrs) == ("email" in attrs):
+            raise serializers.ValidationError({"user_id": "Give exactly one of user_id or email."})
+        return attrs
+
+
+class ListShareSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField(source="user.pk")
+    email = serializers.EmailField(source="user.email")
+    role = serializers.CharField(help_text="The member's role in the tenant.")
+    permission = serializers.SerializerMethodField()
+
+    def get_permission(self, obj) -> str:
+        return "manage_list"

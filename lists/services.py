@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from contacts.models import ChangeSource, Contact
 from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
-from contacts_service.models import Tenant
+from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
 from lists.dynamic import segment_rebuild, segments_rebuild_later
-from lists.models import ContactList, ListKind, ListMembership, ListStatus
+from lists.models import ContactList, ContactListUserPermission, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
+
+logger = logging.getLogger(__name__)
 
 
 def _clean_name(name: str) -> str:
@@ -315,3 +319,60 @@ def list_merge(
         for merged in sources:
             list_delete(tenant=tenant, actor=actor, list_id=merged.pk, source=source)
     return added
+
+
+# --- Sharing one list with one user (django-guardian object permission) -------------------------
+
+MANAGE_LIST = "lists.manage_list"
+
+
+def _member(tenant: Tenant, *, user_id: uuid.UUID | None, email: str | None) -> Membership:
+    memberships = Membership.objects.select_related("user").filter(tenant=tenant)
+    if user_id is not None:
+        found = list(memberships.filter(user_id=user_id)[:2])
+        field = "user_id"
+    else:
+        found = list(memberships.filter(user__email__iexact=email)[:2])
+        field = "email"
+    if len(found) != 1:
+        reason = "No member of this tenant has it." if not found else "Several members have it; use user_id."
+        raise ValidationFailed(
+            [{"field": field, "code": "not_found" if not found else "ambiguous", "message": reason}]
+        )
+    return found[0]
+
+
+def _list(tenant: Tenant, list_id: uuid.UUID) -> ContactList:
+    contact_list = ContactList.objects.for_tenant(tenant).filter(pk=list_id).first()
+    if contact_list is None:
+        raise NotFound("List not found.")
+    return contact_list
+
+
+@transaction.atomic
+def list_share(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    list_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+) -> Membership:
+    """Let one member of the tenant manage this list (members, name, rules) whatever their role.
+    Sharing twice is a no-op. Returns the member's membership."""
+    contact_list = _list(tenant, list_id)
+    membership = _member(tenant, user_id=user_id, email=email)
+    assign_perm(MANAGE_LIST, membership.user, contact_list)
+    logger.info("list %s shared with user %s by %s", contact_list.pk, membership.user_id, actor.label)
+    return membership
+
+
+@transaction.atomic
+def list_unshare(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    contact_list = _list(tenant, list_id)
+    removed, _ = ContactListUserPermission.objects.filter(
+        content_object=contact_list, user_id=user_id
+    ).delete()
+    if not removed:
+        raise NotFound("This list is not shared with that user.")
+    logger.info("list %s unshared from user %s by %s", contact_list.pk, user_id, actor.label)

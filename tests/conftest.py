@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Callable
 
+import jwt
 import pytest
+from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts_service import services
-from contacts_service.models import Tenant
+from contacts_service.models import Tenant, User
 from contacts_service.roles import Role
-from tests.factories import TenantFactory
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
 
 @pytest.fixture
@@ -46,3 +51,26 @@ def api(client_for, tenant) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def user_client_for(db) -> Callable[..., tuple[APIClient, User]]:
+    """user_client_for(tenant, role) -> (client, user): a platform user (JWT bearer token, as the auth
+    service issues) who is a member of `tenant` with that role."""
+
+    def make(tenant: Tenant, role: str = Role.OWNER) -> tuple[APIClient, User]:
+        user = UserFactory(auth_subject=f"sub-{uuid.uuid4()}")
+        MembershipFactory(tenant=tenant, user=user, role=role)
+        claims = {
+            "sub": user.auth_subject,
+            "email": user.email,
+            "aud": settings.JWT_AUDIENCE,
+            "iss": settings.JWT_ISSUER,
+            "exp": timezone.now() + dt.timedelta(minutes=5),
+        }
+        token = jwt.encode(claims, settings.JWT_VERIFYING_KEY, algorithm="HS256")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client, user
+
+    return make
