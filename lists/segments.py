@@ -184,7 +184,7 @@ class _Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 raise _Invalid(f"{path}.value", "Must be a non-empty list.")
-            q = Q(**{f"{path_}__in": [self._typed(definition, v, path) for v in value]})
+            q = has_key & Q(**{f"{path_}__in": [self._typed(definition, v, path) for v in value]})
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
         if kind in (AttributeType.STRING, AttributeType.CHOICE) and op in ("contains", "starts_with"):
@@ -192,8 +192,10 @@ class _Compiler:
         if kind == AttributeType.DATE and op in ("before", "after"):
             return has_key & Q(**{f"{path_}__{'lt' if op == 'before' else 'gt'}": typed})
         lookup = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
-        q = Q(**{f"{path_}__{lookup}": typed})
-        return (has_key & ~q) if op == "neq" else q
+        q = has_key & Q(**{f"{path_}__{lookup}": typed})
+        # Negative operators are the complement of positive ones: a contact without the attribute is
+        # "not equal to 5" (and "not in [..]"), as a contact without a country is "not FR".
+        return ~q if op == "neq" else q
 
     @staticmethod
     def _typed(definition: AttributeDefinition, value: Any, path: str) -> Any:
