@@ -81,7 +81,9 @@ def test_non_staff_cannot_open_the_admin(client, db):
 def test_admin_shows_who_a_list_is_shared_with(operator_client, api, tenant, user_client_for):
     contact_list = api.post(reverse("list-list"), {"name": "Shared"}, format="json").json()
     _, user = user_client_for(tenant, "contacts_viewer")
-    api.post(reverse("list-shares", kwargs={"pk": contact_list["id"]}), {"user_id": str(user.pk)}, format="json")
+    api.post(
+        reverse("list-shares", kwargs={"pk": contact_list["id"]}), {"user_id": str(user.pk)}, format="json"
+    )
     url = reverse("admin:lists_contactlist_permissions", args=[contact_list["id"]])
     page = operator_client.get(url)
     assert page.status_code == 200

@@ -1,0 +1,325 @@
+"""The outbox relay: publish unsent outbox rows to RabbitMQ, mark them sent only once confirmed.
+
+A batch is one database transaction:
+
+    1. pg_try_advisory_xact_lock: one publisher at a time, so events leave in outbox id order (which
+       follows each contact's sequence: its writers take the contact's row lock); a second relay or
+       the Celery straggler task waits its turn instead of interleaving;
+    2. SELECT ... WHERE sent_at IS NULL ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED;
+    3. publish every row (persistent, message_id = event_id) without waiting, then wait for the
+       broker's confirms of the whole batch (pika's BlockingChannel would wait for each message in
+       turn, ~700 msg/s);
+    4. mark the confirmed rows sent (nacked ones keep sent_at NULL with the error), commit.
+
+A crash anywhere before the commit leaves the rows unsent: they are published again (same
+event_id, so consumers drop the duplicate). Nothing confirmed is published twice in the normal case.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pika
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from pika.adapters.select_connection import SelectConnection
+from pika.spec import Basic
+
+from events.broker import connection_parameters
+
+logger = logging.getLogger(__name__)
+
+RELAY_LOCK_KEY = 0x636F6E74  # "cont": pg advisory lock held by the publishing relay for one batch
+
+
+class BrokerUnavailable(Exception):
+    """RabbitMQ could not be reached, closed the connection, or did not confirm in time."""
+
+
+@dataclass
+class Message:
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+
+@dataclass
+class PublishResult:
+    acked: list[int] = field(default_factory=list)  # indexes into the batch
+    nacked: list[int] = field(default_factory=list)
+    error: BrokerUnavailable | None = None  # the rest were not confirmed
+
+
+class ConfirmingPublisher:
+    """A blocking facade over pika's asynchronous SelectConnection: publish a batch, then wait for
+    the broker's confirms of all of it. The caller drives the I/O loop; no threads."""
+
+    def __init__(self, url: str | None = None, exchange: str | None = None, timeout: float | None = None):
+        self.url = url or settings.RABBITMQ_URL
+        self.exchange = exchange or settings.EVENTS_EXCHANGE
+        self.timeout = timeout or settings.EVENTS_RELAY_CONFIRM_TIMEOUT_SECONDS
+        self._conn: SelectConnection | None = None
+        self._channel = None
+        self._error: str | None = None
+        self._next_tag = 0
+        self._pending: dict[int, int] = {}  # delivery tag -> index in the batch
+        self._result = PublishResult()
+
+    @property
+    def is_open(self) -> bool:
+        return self._channel is not None and self._channel.is_open and self._error is None
+
+    def open(self) -> None:
+        self._error, self._channel, self._next_tag = None, None, 0
+        self._conn = SelectConnection(
+            connection_parameters(self.url),
+            on_open_callback=lambda conn: conn.channel(on_open_callback=self._on_channel),
+            on_open_error_callback=lambda _conn, exc: self._fail(f"cannot connect: {exc!r}"),
+            on_close_callback=lambda _conn, exc: self._fail(f"connection closed: {exc!r}"),
+        )
+        self._conn.ioloop.activate_poller()  # we drive the loop ourselves (poll + process_timeouts)
+        self._pump(lambda: self.is_open, what="connect")
+
+    def _on_channel(self, channel) -> None:
+        channel.add_on_close_callback(lambda _ch, exc: self._fail(f"channel closed: {exc!r}"))
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: setattr(self, "_channel", channel))
+
+    def _fail(self, reason: str) -> None:
+        self._error = self._error or reason
+
+    def _on_confirm(self, frame) -> None:
+        method = frame.method
+        tags = (
+            [t for t in self._pending if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        outcome = self._result.acked if isinstance(method, Basic.Ack) else self._result.nacked
+        for tag in tags:
+            index = self._pending.pop(tag, None)
+            if index is not None:
+                outcome.append(index)
+
+    def _pump(self, done: Callable[[], bool], *, what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        ioloop = self._conn.ioloop
+        while not done():
+            if self._error:
+                raise BrokerUnavailable(self._error)
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"no answer from RabbitMQ within {self.timeout:g}s ({what})")
+            ioloop.poll()
+            ioloop.process_timeouts()
+
+    def publish(self, messages: list[Message]) -> PublishResult:
+        """Publish all, wait for their confirms. Never raises: what was not confirmed is reported."""
+        self._result, self._pending = PublishResult(), {}
+        try:
+            if not self.is_open:
+                raise BrokerUnavailable(self._error or "not connected")
+            for index, message in enumerate(messages):
+                self._channel.basic_publish(
+                    self.exchange, message.routing_key, message.body, message.properties
+                )
+                self._next_tag += 1
+                self._pending[self._next_tag] = index
+            self._pump(lambda: not self._pending, what="confirms")
+        except BrokerUnavailable as exc:
+            self._result.error = exc
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            self._fail(repr(exc))
+            self._result.error = BrokerUnavailable(repr(exc))
+        return self._result
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is None:
+            return
+        if conn.is_closed:
+            conn.ioloop.close()
+            return
+        try:
+            if not conn.is_closing:
+                conn.close()
+            deadline = time.monotonic() + 2
+            while not conn.is_closed and time.monotonic() < deadline:
+                conn.ioloop.poll()
+                conn.ioloop.process_timeouts()
+        except Exception:  # closing a broken connection must not raise
+            logger.debug("error while closing the RabbitMQ connection", exc_info=True)
+        finally:
+            conn.ioloop.close()
+
+
+_CLAIM_SQL = """
+    SELECT id, event_id, event_type, tenant_id, payload::text, created_at
+    FROM events_outboxevent
+    WHERE sent_at IS NULL
+    ORDER BY id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+"""
+
+
+def _message(row) -> Message:
+    _id, event_id, event_type, tenant_id, payload, created_at = row
+    return Message(
+        routing_key=event_type,
+        body=payload.encode(),
+        properties=pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=str(event_id),
+            type=event_type,
+            app_id=settings.EVENTS_SOURCE,
+            timestamp=int(created_at.timestamp()),
+            headers={"tenant_id": str(tenant_id), "event_type": event_type},
+        ),
+    )
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    nacked: int = 0
+    batches: int = 0
+
+
+class OutboxRelay:
+    """Publishes the outbox. `drain()` until nothing is pending; `run()` forever (manage.py relay_events)."""
+
+    def __init__(
+        self, *, url: str | None = None, exchange: str | None = None, batch_size: int | None = None,
+        publisher: ConfirmingPublisher | None = None,
+    ) -> None:  # fmt: skip
+        self.batch_size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+        self.publisher = publisher or ConfirmingPublisher(url=url, exchange=exchange)
+        self.stats = RelayStats()
+        self.stop = threading.Event()
+        self._down_since: float | None = None
+        self._backoff = 0.0
+        self._last_prune = 0.0
+
+    # -- one batch ---------------------------------------------------------------------------------
+
+    def publish_batch(self) -> int | None:
+        """Publish one batch. Returns how many rows were claimed (0: nothing pending), or None when
+        another relay holds the publishing lock. Raises BrokerUnavailable after committing what was
+        confirmed."""
+        if not self.publisher.is_open:
+            self.publisher.close()
+            self.publisher.open()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return None
+            cursor.execute(_CLAIM_SQL, [self.batch_size])
+            rows = cursor.fetchall()
+            if not rows:
+                return 0
+            result = self.publisher.publish([_message(row) for row in rows])
+            if result.acked:
+                cursor.execute(
+                    "UPDATE events_outboxevent SET sent_at = now(), attempts = attempts + 1, last_error = '' "
+                    "WHERE id = ANY(%s)",
+                    [[rows[i][0] for i in result.acked]],
+                )
+            failed = (
+                result.nacked if result.error is None else sorted(set(range(len(rows))) - set(result.acked))
+            )
+            if failed:
+                reason = "nacked by RabbitMQ" if result.error is None else str(result.error)
+                cursor.execute(
+                    "UPDATE events_outboxevent SET attempts = attempts + 1, last_error = %s "
+                    "WHERE id = ANY(%s)",
+                    [reason[:1000], [rows[i][0] for i in failed]],
+                )
+        self.stats.published += len(result.acked)
+        self.stats.nacked += len(result.nacked)
+        self.stats.batches += 1
+        if result.error is not None:
+            raise result.error
+        return len(rows)
+
+    # -- loops -------------------------------------------------------------------------------------
+
+    def drain(self, *, max_seconds: float | None = None, wait_for_lock: bool = True) -> int:
+        """Publish until nothing is pending or max_seconds passed. While another relay holds the
+        publishing lock, wait for it (or return at once with wait_for_lock=False).
+        Raises BrokerUnavailable. Returns how many events were published."""
+        started, before = time.monotonic(), self.stats.published
+        while not self.stop.is_set():
+            claimed = self.publish_batch()
+            if claimed is None and wait_for_lock:
+                self.stop.wait(0.05)
+            elif not claimed:
+                break
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                break
+        return self.stats.published - before
+
+    def run(self, *, once: bool = False) -> None:
+        """Publish forever (or until drained with once=True), riding out RabbitMQ outages with
+        backoff. The outage is logged once when it starts and once when it ends."""
+        while not self.stop.is_set():
+            try:
+                self.drain()
+                self._recovered()
+                if once:
+                    return
+                self._prune_if_due()
+                self.stop.wait(settings.EVENTS_RELAY_IDLE_SECONDS)
+            except BrokerUnavailable as exc:
+                self.publisher.close()
+                self._outage(exc)
+                self.stop.wait(self._backoff)
+
+    def _outage(self, exc: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            logger.warning("RabbitMQ unavailable (%s); events wait in the outbox, retrying with backoff", exc)
+        else:
+            logger.debug("RabbitMQ still unavailable: %s", exc)
+        self._backoff = min(max(self._backoff * 2, 0.5), settings.EVENTS_RELAY_MAX_BACKOFF_SECONDS)
+
+    def _recovered(self) -> None:
+        if self._down_since is not None:
+            logger.warning(
+                "RabbitMQ reachable again after %.1fs; relaying resumed", time.monotonic() - self._down_since
+            )
+        self._down_since, self._backoff = None, 0.0
+
+    def _prune_if_due(self) -> None:
+        if time.monotonic() - self._last_prune > 600:
+            self._last_prune = time.monotonic()
+            outbox_prune()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+
+def outbox_prune(*, older_than: timedelta | None = None, chunk: int = 10_000) -> int:
+    """Delete sent outbox rows older than EVENTS_RETENTION_DAYS, in chunks; returns how many."""
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.EVENTS_RETENTION_DAYS))
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM events_outboxevent WHERE id IN (SELECT id FROM events_outboxevent "
+                "WHERE sent_at IS NOT NULL AND sent_at < %s ORDER BY id LIMIT %s)",
+                [cutoff, chunk],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < chunk:
+                break
+    if deleted:
+        logger.info("pruned %d sent outbox events older than %s", deleted, cutoff.isoformat())
+    return deleted
