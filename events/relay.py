@@ -138,6 +138,17 @@ class ConfirmingPublisher:
             self._result.error = BrokerUnavailable(repr(exc))
         return self._result
 
+    def wait(self, seconds: float) -> None:
+        """Idle for `seconds` while keeping the connection serviced (heartbeats, close frames)."""
+        if self._conn is None or self._conn.is_closed:
+            time.sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        self._conn.ioloop.call_later(seconds, lambda: None)  # wakes poll() at the deadline
+        while time.monotonic() < deadline and not self._conn.is_closed:
+            self._conn.ioloop.poll()
+            self._conn.ioloop.process_timeouts()
+
     def close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is None:
@@ -275,7 +286,7 @@ class OutboxRelay:
                 if once:
                     return
                 self._prune_if_due()
-                self.stop.wait(settings.EVENTS_RELAY_IDLE_SECONDS)
+                self.publisher.wait(settings.EVENTS_RELAY_IDLE_SECONDS)
             except BrokerUnavailable as exc:
                 self.publisher.close()
                 self._outage(exc)
