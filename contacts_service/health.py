@@ -1,6 +1,7 @@
-"""GET /api/health/: database, cache and broker checks with a few counts.
+"""GET /api/health/: database, cache, broker and relay-lag checks.
 
-503 only when the database is unreachable (the service cannot work); a cache or broker outage
+503 when the database is unreachable (the service cannot work) or the oldest unsent event is older
+than EVENTS_LAG_UNHEALTHY_SECONDS (consumers are that far behind); a cache or broker outage alone
 reports "degraded" with 200, because the API keeps working and events wait in the outbox.
 """
 
@@ -34,18 +35,32 @@ def _timed(check) -> dict[str, Any]:
 
 
 def check_database() -> dict[str, Any]:
-    from events.models import OutboxEvent
+    from events.selectors import outbox_lag
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    pending = OutboxEvent.objects.unscoped().filter(sent_at__isnull=True)
-    oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+    lag = outbox_lag()
     return {
         "vendor": connection.vendor,
-        "outbox_pending": pending.count(),
-        "outbox_oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1)
-        if oldest
-        else 0,
+        "outbox_pending": lag["pending"],
+        "outbox_oldest_pending_age_seconds": lag["oldest_pending_age_seconds"],
+    }
+
+
+def check_relay(database: dict[str, Any]) -> dict[str, Any]:
+    """The relay's lag: age of the oldest unsent event. Past EVENTS_LAG_UNHEALTHY_SECONDS the
+    service is unhealthy: consumers are that far behind."""
+    if not settings.RABBITMQ_URL:
+        return {"status": "disabled", "detail": "RABBITMQ_URL not set: events stay in the outbox"}
+    if database.get("status") != "ok":
+        return {"status": "unknown"}
+    lag = database["outbox_oldest_pending_age_seconds"]
+    threshold = settings.EVENTS_LAG_UNHEALTHY_SECONDS
+    return {
+        "status": "lagging" if lag > threshold else "ok",
+        "lag_seconds": lag,
+        "pending": database["outbox_pending"],
+        "threshold_seconds": threshold,
     }
 
 
@@ -97,7 +112,8 @@ class HealthView(APIView):
             "cache": _timed(check_cache),
             "broker": _timed(check_broker),
         }
-        if checks["database"]["status"] == "down":
+        checks["relay"] = check_relay(checks["database"])
+        if checks["database"]["status"] == "down" or checks["relay"]["status"] == "lagging":
             overall, code = "down", 503
         elif any(c["status"] == "down" for c in checks.values()):
             overall, code = "degraded", 200

@@ -23,6 +23,7 @@ class Perm:
     TAGS_MANAGE = "tags.manage"
     CONSENT_MANAGE = "consent.manage"
     EVENTS_VIEW = "events.view"
+    EVENTS_REPLAY = "events.replay"
     ATTRIBUTES_MANAGE = "attributes.manage"
     API_KEYS_MANAGE = "api_keys.manage"
 
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.TAGS_MANAGE,
             Perm.CONSENT_MANAGE,
             Perm.EVENTS_VIEW,
+            Perm.EVENTS_REPLAY,
             Perm.ATTRIBUTES_MANAGE,
         }
     ),

@@ -193,6 +193,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BEAT_SCHEDULE = {
+    # Publishes what the relay process has not (or everything, where no relay process runs).
+    "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
+    "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
+}
 
 # Dynamic segments: with more active segments than this, a contact's segments are refreshed in a
 # task right after commit instead of inside the request.

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("contacts.urls")),
     path("", include("tags.urls")),
     path("", include("lists.urls")),
+    path("", include("events.urls")),
 ]
 
 urlpatterns = [

@@ -16,3 +16,20 @@ def timeline_for_contact(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[T
 
 def outbox_for_aggregate(*, tenant: Tenant, aggregate_id: uuid.UUID) -> QuerySet[OutboxEvent]:
     return OutboxEvent.objects.for_tenant(tenant).filter(aggregate_id=aggregate_id).order_by("sequence")
+
+
+def outbox_list(*, tenant: Tenant) -> QuerySet[OutboxEvent]:
+    """The tenant's outbox, newest first."""
+    return OutboxEvent.objects.for_tenant(tenant).order_by("-id")
+
+
+def outbox_lag() -> dict:
+    """Pending events of every tenant and the age of the oldest, for health and metrics."""
+    from django.utils import timezone
+
+    pending = OutboxEvent.objects.unscoped().filter(sent_at__isnull=True)
+    oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+    return {
+        "pending": pending.count(),
+        "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0,
+    }

@@ -80,3 +80,20 @@ def event_record(
     )
     transaction.on_commit(lambda: logger.info("event recorded %s %s seq=%s", event_type, event_id, sequence))
     return outbox
+
+
+def outbox_replay(*, tenant: Tenant, actor: Actor, condition) -> int:
+    """Mark the tenant's sent events matching `condition` unsent, so the relay publishes them again
+    with the same event_id. Events already pruned (EVENTS_RETENTION_DAYS) cannot come back."""
+    from contacts_service.errors import ValidationFailed
+
+    selected = OutboxEvent.objects.for_tenant(tenant).filter(condition, sent_at__isnull=False)
+    limit = settings.EVENTS_REPLAY_MAX_EVENTS
+    if selected[limit : limit + 1].exists():
+        raise ValidationFailed(
+            [{"field": "created_after", "code": "too_many",
+              "message": f"More than {limit} events in this range (EVENTS_REPLAY_MAX_EVENTS): narrow it."}]
+        )  # fmt: skip
+    replayed = selected.update(sent_at=None)
+    logger.info("replay of %d events requested by %s", replayed, actor.label)
+    return replayed
