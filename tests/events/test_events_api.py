@@ -128,3 +128,20 @@ def test_the_beat_task_delivers_stragglers_without_a_relay_process(api, settings
         assert not OutboxEvent.objects.unscoped().filter(sent_at__isnull=True).exists()
     finally:
         broker.cleanup()
+
+
+@pytest.mark.django_db
+def test_sent_events_are_pruned_after_the_retention_period(api, settings):
+    from events.relay import outbox_prune
+
+    for n in range(3):
+        _contact(api, f"p{n}@x.com")
+    old, recent, unsent = OutboxEvent.objects.unscoped().order_by("id")
+    OutboxEvent.objects.unscoped().filter(pk=old.pk).update(sent_at=timezone.now() - dt.timedelta(days=8))
+    OutboxEvent.objects.unscoped().filter(pk=recent.pk).update(sent_at=timezone.now() - dt.timedelta(days=1))
+    OutboxEvent.objects.unscoped().filter(pk=unsent.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=30)
+    )
+    settings.EVENTS_RETENTION_DAYS = 7
+    assert outbox_prune() == 1
+    assert set(OutboxEvent.objects.unscoped().values_list("pk", flat=True)) == {recent.pk, unsent.pk}
