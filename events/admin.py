@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from events.models import OutboxEvent
+from events.models import OutboxEvent, ProcessedMessage
 
 
 @admin.register(OutboxEvent)
@@ -24,6 +24,26 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return OutboxEvent.objects.unscoped().select_related("tenant")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProcessedMessage)
+class ProcessedMessageAdmin(admin.ModelAdmin):
+    """Read-only: the messages consumers applied (deduplication by event_id)."""
+
+    list_display = ["event_id", "consumer", "event_type", "subject", "occurred_at", "processed_at", "outcome"]
+    list_filter = ["consumer", "event_type", "outcome"]
+    search_fields = ["=event_id", "=subject"]
+    readonly_fields = [f.name for f in ProcessedMessage._meta.fields]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

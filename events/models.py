@@ -52,3 +52,30 @@ class OutboxEvent(TenantOwnedModel):
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx"),
             models.Index(fields=["tenant", "aggregate_id", "sequence"], name="outbox_aggregate_idx"),
         ]
+
+
+class ProcessedMessage(models.Model):
+    """A message a consumer of this service has applied, written in the same transaction as the change
+    it made: a redelivery (same consumer, same event_id) is recognised and dropped. `subject` and
+    `occurred_at` let a consumer ignore an event older than one already applied to the same subject.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    consumer = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, default="applied")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_message_unique")
+        ]
+        indexes = [
+            models.Index(fields=["consumer", "subject", "occurred_at"], name="processed_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}:{self.event_id}"
