@@ -43,6 +43,9 @@ class OutboxEvent(TenantOwnedModel):
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set when a sent event is queued again by a replay: the relay's lag counts from here, not from
+    # created_at (a replayed week-old event is not a week of lag).
+    replayed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

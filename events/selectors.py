@@ -2,7 +2,8 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
+from django.utils import timezone
 
 from contacts_service.models import Tenant
 from events.models import OutboxEvent, TimelineEntry
@@ -25,10 +26,12 @@ def outbox_list(*, tenant: Tenant) -> QuerySet[OutboxEvent]:
 
 def outbox_lag() -> dict:
     """Pending events of every tenant and the age of the oldest, for health and metrics."""
-    from django.utils import timezone
-
     pending = OutboxEvent.objects.unscoped().filter(sent_at__isnull=True)
-    oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+    # The oldest by id is the next the relay publishes; replayed rows count from their replay.
+    first_new = pending.filter(replayed_at__isnull=True).order_by("id").values_list("created_at", flat=True)
+    first_replayed = pending.filter(replayed_at__isnull=False).aggregate(at=Min("replayed_at"))
+    candidates = [at for at in (first_new.first(), first_replayed["at"]) if at is not None]
+    oldest = min(candidates) if candidates else None
     return {
         "pending": pending.count(),
         "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0,

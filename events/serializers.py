@@ -29,7 +29,7 @@ class OutboxEventSerializer(serializers.ModelSerializer):
         model = OutboxEvent
         fields = [
             "id", "event_id", "event_type", "aggregate_type", "aggregate_id", "sequence", "status",
-            "created_at", "sent_at", "attempts", "last_error", "payload",
+            "created_at", "sent_at", "replayed_at", "attempts", "last_error", "payload",
         ]  # fmt: skip
 
     def get_status(self, obj: OutboxEvent) -> str:

@@ -94,6 +94,6 @@ def outbox_replay(*, tenant: Tenant, actor: Actor, condition) -> int:
             [{"field": "created_after", "code": "too_many",
               "message": f"More than {limit} events in this range (EVENTS_REPLAY_MAX_EVENTS): narrow it."}]
         )  # fmt: skip
-    replayed = selected.update(sent_at=None)
+    replayed = selected.update(sent_at=None, replayed_at=timezone.now())
     logger.info("replay of %d events requested by %s", replayed, actor.label)
     return replayed

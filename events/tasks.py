@@ -31,6 +31,15 @@ def relay_stragglers(max_seconds: float = 50.0) -> int:
 
 @shared_task(ignore_result=True)
 def prune_outbox() -> int:
+    """Sent outbox rows, and consumers' processed-message records, older than EVENTS_RETENTION_DAYS."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.models import ProcessedMessage
+
+    cutoff = timezone.now() - timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    ProcessedMessage.objects.filter(processed_at__lt=cutoff).delete()
     if connection.vendor != "postgresql":
         return 0
     return outbox_prune()

@@ -69,7 +69,12 @@ def test_replay_marks_a_range_unsent_for_this_tenant_only(client_for, tenant, ot
         "created_after": (now - dt.timedelta(hours=1)).isoformat(),
         "created_before": (now + dt.timedelta(hours=1)).isoformat(),
     }
-    assert api.post(REPLAY, body, format="json").json() == {"replayed": 3}
+    OutboxEvent.objects.unscoped().update(created_at=now - dt.timedelta(minutes=30))
+    assert api.post(
+        REPLAY, body | {"created_after": (now - dt.timedelta(hours=2)).isoformat()}, format="json"
+    ).json() == {"replayed": 3}
+    health = api.get("/api/health/")  # a replay of old events is not relay lag
+    assert health.status_code == 200 and health.json()["checks"]["relay"]["lag_seconds"] < 60
     assert OutboxEvent.objects.unscoped().filter(tenant=tenant, sent_at__isnull=True).count() == 3
     assert OutboxEvent.objects.unscoped().filter(tenant=other_tenant, sent_at__isnull=True).count() == 0
     for bad, field in [
