@@ -7,7 +7,7 @@ events.services.event_record's with a small contact.updated change: ~600 bytes a
 them, of which ~520 are the envelope's fixed fields), then times OutboxRelay(batch_size=...).drain() publishing
 all of them to a throwaway exchange (declared with events.broker.declare_topology, one durable
 queue bound with "#"). In the same run, baselines publish the same messages (built by the relay's
-own _message) to the same exchange:
+own _messages) to the same exchange:
   - bare confirmed:   SelectConnection + confirm_delivery, a window of --window unconfirmed messages
                       refilled from the confirm callback (pika's "asynchronous publisher" pattern),
   - bare no confirms: BlockingConnection.basic_publish in a loop (the upper bound, not safe),
@@ -80,9 +80,10 @@ FROM (
 """
 
 ROWS_SQL = """
-    SELECT id, event_id, event_type, tenant_id, payload::text, created_at
+    SELECT id, event_id::text, event_type, tenant_id::text, payload::text,
+           floor(extract(epoch FROM created_at))::bigint
     FROM events_outboxevent WHERE sent_at IS NULL ORDER BY id
-"""
+"""  # the relay's claim columns (events.relay._CLAIM_SQL), without the lock
 
 
 def ensure_database(url: str) -> None:
@@ -356,7 +357,7 @@ def main() -> None:
 def run_all(args, tenant, url: str, exchange: str, queue: str) -> None:
     from django.db import connection
 
-    from events.relay import _message
+    from events.relay import _messages
 
     n = args.events
     runs: dict[str, list[tuple[int, float, float]]] = {}  # name -> [(messages, seconds, client cpu seconds)]
@@ -379,7 +380,7 @@ def run_all(args, tenant, url: str, exchange: str, queue: str) -> None:
     print(f"seeded {n:,} pending outbox rows in {seconds:.1f}s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute(ROWS_SQL)
-        messages = [_message(row) for row in cursor.fetchall()]
+        messages = list(_messages(cursor.fetchall()))
         cursor.execute("SELECT avg(octet_length(payload::text))::int FROM events_outboxevent")
         print(f"average body {cursor.fetchone()[0]} bytes, persistent, with headers", flush=True)
 

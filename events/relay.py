@@ -1,15 +1,16 @@
 """The outbox relay: publish unsent outbox rows to RabbitMQ, mark them sent only once confirmed.
 
-A batch is one database transaction:
+Publishing:
 
-    1. pg_try_advisory_xact_lock: one publisher at a time, so events leave in outbox id order (which
-       follows each contact's sequence: its writers take the contact's row lock); a second relay or
-       the Celery straggler task waits its turn instead of interleaving;
-    2. SELECT ... WHERE sent_at IS NULL ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED;
-    3. publish every row (persistent, message_id = event_id) without waiting, then wait for the
-       broker's confirms of the whole batch (pika's BlockingChannel would wait for each message in
-       turn, ~700 msg/s);
-    4. mark the confirmed rows sent (nacked ones keep sent_at NULL with the error), commit.
+    1. pg_try_advisory_lock (session): one publisher at a time, so events leave in outbox id order
+       (which follows each contact's sequence: its writers take the contact's row lock); a second
+       relay or the Celery straggler task waits its turn instead of interleaving;
+    2. each transaction claims a batch (SELECT ... WHERE sent_at IS NULL ORDER BY id LIMIT n FOR
+       UPDATE SKIP LOCKED, leaving out the batch in flight) and sends it persistent, message_id =
+       event_id, without waiting; then waits for the broker's confirms of the previous batch and
+       marks those rows sent (nacked ones keep sent_at NULL with the error), and commits. So the
+       database work overlaps the broker's, and no message waits for its own confirm (pika's
+       BlockingChannel would, ~700 msg/s).
 
 A crash anywhere before the commit leaves the rows unsent: they are published again (same
 event_id, so consumers drop the duplicate). Nothing confirmed is published twice in the normal case.
@@ -27,7 +28,7 @@ from datetime import timedelta
 
 import pika
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
@@ -52,9 +53,17 @@ class Message:
 
 @dataclass
 class PublishResult:
+    """Outcome of one sent batch; complete once `outstanding` is 0 or `error` is set."""
+
+    size: int = 0
     acked: list[int] = field(default_factory=list)  # indexes into the batch
     nacked: list[int] = field(default_factory=list)
-    error: BrokerUnavailable | None = None  # the rest were not confirmed
+    outstanding: int = 0
+    error: BrokerUnavailable | None = None  # set when some messages will never be confirmed
+
+    @property
+    def unconfirmed(self) -> list[int]:
+        return sorted(set(range(self.size)) - set(self.acked) - set(self.nacked))
 
 
 class ConfirmingPublisher:
@@ -69,15 +78,14 @@ class ConfirmingPublisher:
         self._channel = None
         self._error: str | None = None
         self._next_tag = 0
-        self._pending: dict[int, int] = {}  # delivery tag -> index in the batch
-        self._result = PublishResult()
+        self._pending: dict[int, tuple[PublishResult, int]] = {}  # delivery tag -> (batch, index)
 
     @property
     def is_open(self) -> bool:
         return self._channel is not None and self._channel.is_open and self._error is None
 
     def open(self) -> None:
-        self._error, self._channel, self._next_tag = None, None, 0
+        self._error, self._channel, self._next_tag, self._pending = None, None, 0, {}
         self._conn = SelectConnection(
             connection_parameters(self.url),
             on_open_callback=lambda conn: conn.channel(on_open_callback=self._on_channel),
@@ -101,11 +109,13 @@ class ConfirmingPublisher:
             if method.multiple
             else [method.delivery_tag]
         )
-        outcome = self._result.acked if isinstance(method, Basic.Ack) else self._result.nacked
+        acked = isinstance(method, Basic.Ack)
         for tag in tags:
-            index = self._pending.pop(tag, None)
-            if index is not None:
-                outcome.append(index)
+            entry = self._pending.pop(tag, None)
+            if entry is not None:
+                result, index = entry
+                (result.acked if acked else result.nacked).append(index)
+                result.outstanding -= 1
 
     def _pump(self, done: Callable[[], bool], *, what: str) -> None:
         deadline = time.monotonic() + self.timeout
@@ -118,13 +128,13 @@ class ConfirmingPublisher:
             ioloop.poll()
             ioloop.process_timeouts()
 
-    FLUSH_EVERY = 200  # messages between I/O steps while publishing
+    FLUSH_EVERY = 200  # messages between I/O steps while sending
 
-    def publish(self, messages: Iterable[Message]) -> PublishResult:
-        """Publish all, wait for their confirms. Never raises: what was not confirmed is reported.
-        Frames go out (and confirms come back) every FLUSH_EVERY messages, so the broker works
-        while the rest of the batch is still being built."""
-        self._result, self._pending = PublishResult(), {}
+    def send(self, messages: Iterable[Message]) -> PublishResult:
+        """Publish a batch without waiting for its confirms (see confirm()). Frames go out, and
+        confirms of earlier batches come back, every FLUSH_EVERY messages, so the broker works while
+        the batch is still being built. Never raises: a failure is in the result's `error`."""
+        result = PublishResult()
         try:
             if not self.is_open:
                 raise BrokerUnavailable(self._error or "not connected")
@@ -134,19 +144,36 @@ class ConfirmingPublisher:
                     self.exchange, message.routing_key, message.body, message.properties
                 )
                 self._next_tag += 1
-                self._pending[self._next_tag] = index
+                self._pending[self._next_tag] = (result, index)
+                result.size += 1
+                result.outstanding += 1
                 if index % self.FLUSH_EVERY == self.FLUSH_EVERY - 1:
                     ioloop.poll()  # returns at once: there is output to write
                     ioloop.process_timeouts()
                     if self._error:
                         raise BrokerUnavailable(self._error)
-            self._pump(lambda: not self._pending, what="confirms")
         except BrokerUnavailable as exc:
-            self._result.error = exc
+            result.error = exc
         except (pika.exceptions.AMQPError, OSError) as exc:
             self._fail(repr(exc))
-            self._result.error = BrokerUnavailable(repr(exc))
-        return self._result
+            result.error = BrokerUnavailable(repr(exc))
+        return result
+
+    def confirm(self, result: PublishResult) -> PublishResult:
+        """Wait until every message of a sent batch is acked or nacked, or the broker fails."""
+        if result.error is None:
+            try:
+                self._pump(lambda: result.outstanding <= 0, what="confirms")
+            except BrokerUnavailable as exc:
+                result.error = exc
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                self._fail(repr(exc))
+                result.error = BrokerUnavailable(repr(exc))
+        return result
+
+    def publish(self, messages: Iterable[Message]) -> PublishResult:
+        """Send a batch and wait for its confirms."""
+        return self.confirm(self.send(messages))
 
     def wait(self, seconds: float) -> None:
         """Idle for `seconds` while keeping the connection serviced (heartbeats, close frames)."""
@@ -183,7 +210,7 @@ _CLAIM_SQL = """
     SELECT id, event_id::text, event_type, tenant_id::text, payload::text,
            floor(extract(epoch FROM created_at))::bigint
     FROM events_outboxevent
-    WHERE sent_at IS NULL
+    WHERE sent_at IS NULL AND NOT (id = ANY(%s))
     ORDER BY id
     LIMIT %s
     FOR UPDATE SKIP LOCKED
@@ -231,62 +258,87 @@ class OutboxRelay:
         self._backoff = 0.0
         self._last_prune = 0.0
 
-    # -- one batch ---------------------------------------------------------------------------------
+    # -- batches ----------------------------------------------------------------------------------
 
-    def publish_batch(self) -> int | None:
-        """Publish one batch. Returns how many rows were claimed (0: nothing pending), or None when
-        another relay holds the publishing lock. Raises BrokerUnavailable after committing what was
-        confirmed."""
-        if not self.publisher.is_open:
-            self.publisher.close()
-            self.publisher.open()
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                return None
-            cursor.execute(_CLAIM_SQL, [self.batch_size])
-            rows = cursor.fetchall()
-            if not rows:
-                return 0
-            result = self.publisher.publish(_messages(rows))
-            if result.acked:
-                cursor.execute(
-                    "UPDATE events_outboxevent SET sent_at = now(), attempts = attempts + 1, last_error = '' "
-                    "WHERE id = ANY(%s)",
-                    [[rows[i][0] for i in result.acked]],
-                )
-            failed = (
-                result.nacked if result.error is None else sorted(set(range(len(rows))) - set(result.acked))
+    def _claim(self, cursor, exclude: list[int]) -> list[tuple]:
+        cursor.execute(_CLAIM_SQL, [exclude, self.batch_size])
+        return cursor.fetchall()
+
+    def _settle(self, cursor, rows: list[tuple], result: PublishResult) -> None:
+        """Wait for a sent batch's confirms; mark the acked rows sent, count an attempt on the rest."""
+        self.publisher.confirm(result)
+        if result.acked:
+            cursor.execute(
+                "UPDATE events_outboxevent SET sent_at = now(), attempts = attempts + 1, last_error = '' "
+                "WHERE id = ANY(%s)",
+                [[rows[i][0] for i in result.acked]],
             )
-            if failed:
-                reason = "nacked by RabbitMQ" if result.error is None else str(result.error)
-                cursor.execute(
-                    "UPDATE events_outboxevent SET attempts = attempts + 1, last_error = %s "
-                    "WHERE id = ANY(%s)",
-                    [reason[:1000], [rows[i][0] for i in failed]],
-                )
+        failed = result.nacked + (result.unconfirmed if result.error is not None else [])
+        if failed:
+            reason = str(result.error) if result.error is not None else "nacked by RabbitMQ"
+            cursor.execute(
+                "UPDATE events_outboxevent SET attempts = attempts + 1, last_error = %s WHERE id = ANY(%s)",
+                [reason[:1000], [rows[i][0] for i in failed]],
+            )
         self.stats.published += len(result.acked)
         self.stats.nacked += len(result.nacked)
         self.stats.batches += 1
-        if result.error is not None:
-            raise result.error
-        return len(rows)
+
+    def _lock(self, cursor, wait: bool) -> bool:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY])
+            if cursor.fetchone()[0]:
+                return True
+            if not wait or self.stop.wait(0.05):
+                return False
 
     # -- loops -------------------------------------------------------------------------------------
 
     def drain(self, *, max_seconds: float | None = None, wait_for_lock: bool = True) -> int:
         """Publish until nothing is pending or max_seconds passed. While another relay holds the
         publishing lock, wait for it (or return at once with wait_for_lock=False).
-        Raises BrokerUnavailable. Returns how many events were published."""
+        Raises BrokerUnavailable after recording what was confirmed. Returns how many were published.
+
+        Pipelined: each transaction claims (and sends) batch k+1, then waits for the confirms of
+        batch k and marks it sent, so the database work overlaps the broker's. The session advisory
+        lock keeps every other publisher out meanwhile; rows of the batch in flight are excluded
+        from the next claim."""
         started, before = time.monotonic(), self.stats.published
-        while not self.stop.is_set():
-            claimed = self.publish_batch()
-            if claimed is None and wait_for_lock:
-                self.stop.wait(0.05)
-            elif not claimed:
-                break
-            if max_seconds is not None and time.monotonic() - started > max_seconds:
-                break
+        if not self.publisher.is_open:
+            self.publisher.close()
+            self.publisher.open()
+        with connection.cursor() as cursor:
+            if not self._lock(cursor, wait_for_lock):
+                return 0
+            in_flight: tuple[list[tuple], PublishResult] | None = None
+            try:
+                while True:
+                    done = self.stop.is_set() or (
+                        max_seconds is not None and time.monotonic() - started > max_seconds
+                    )
+                    with transaction.atomic():
+                        rows = (
+                            []
+                            if done
+                            else self._claim(cursor, [r[0] for r in in_flight[0]] if in_flight else [])
+                        )
+                        sent = self.publisher.send(_messages(rows)) if rows else None
+                        if in_flight is not None:
+                            self._settle(cursor, *in_flight)
+                    failed = (in_flight[1].error if in_flight else None) or (sent.error if sent else None)
+                    in_flight = (rows, sent) if rows else None
+                    if failed is not None:
+                        raise failed
+                    if in_flight is None:
+                        break
+            finally:
+                if in_flight is not None:  # an error left a sent batch unsettled: record what was confirmed
+                    with transaction.atomic():
+                        self._settle(cursor, *in_flight)
+                try:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [RELAY_LOCK_KEY])
+                except DatabaseError:  # the connection is gone, and the session lock with it
+                    logger.debug("could not release the relay lock", exc_info=True)
         return self.stats.published - before
 
     def run(self, *, once: bool = False) -> None:
