@@ -90,3 +90,38 @@ def test_a_rolled_back_transaction_leaves_no_event(tenant, broker):
     assert relay.drain() == 0
     relay.publisher.close()
     assert broker.messages() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_at_once_publish_each_event_once_in_order(tenant, broker):
+    import threading
+
+    from django.db import connection
+
+    from tests.events.test_relay_failures import _seed_outbox
+
+    _seed_outbox(tenant, 3000)
+    relays = [OutboxRelay(batch_size=100) for _ in range(2)]
+    errors = []
+
+    def run(relay):
+        try:
+            relay.drain()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            relay.publisher.close()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(relay,)) for relay in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    received = [p.message_id for p, _ in broker.messages()]
+    in_id_order = [
+        str(e) for e in OutboxEvent.objects.unscoped().order_by("id").values_list("event_id", flat=True)
+    ]
+    assert received == in_id_order  # no duplicates, nothing missing, outbox order kept
+    assert sum(relay.stats.published for relay in relays) == 3000
