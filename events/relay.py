@@ -152,6 +152,9 @@ class ConfirmingPublisher:
                     ioloop.process_timeouts()
                     if self._error:
                         raise BrokerUnavailable(self._error)
+            if result.size % self.FLUSH_EVERY:
+                ioloop.poll()  # write the tail now, not at the next batch
+                ioloop.process_timeouts()
         except BrokerUnavailable as exc:
             result.error = exc
         except (pika.exceptions.AMQPError, OSError) as exc:
@@ -256,7 +259,7 @@ class OutboxRelay:
         self.stop = threading.Event()
         self._down_since: float | None = None
         self._backoff = 0.0
-        self._last_prune = 0.0
+        self._last_prune = time.monotonic()  # first prune 10 minutes in, never during start-up
 
     # -- batches ----------------------------------------------------------------------------------
 
@@ -289,8 +292,9 @@ class OutboxRelay:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY])
             if cursor.fetchone()[0]:
                 return True
-            if not wait or self.stop.wait(0.05):
+            if not wait or self.stop.is_set():
                 return False
+            self.publisher.wait(0.05)  # keeps heartbeats going while another relay publishes
 
     # -- loops -------------------------------------------------------------------------------------
 
@@ -326,19 +330,27 @@ class OutboxRelay:
                         if in_flight is not None:
                             self._settle(cursor, *in_flight)
                     failed = (in_flight[1].error if in_flight else None) or (sent.error if sent else None)
+                    if failed is None and in_flight is not None and in_flight[1].nacked:
+                        # The broker refuses (e.g. a full queue with reject-publish): back off instead
+                        # of re-sending those rows in a tight loop.
+                        failed = BrokerUnavailable(f"RabbitMQ nacked {len(in_flight[1].nacked)} messages")
                     in_flight = (rows, sent) if rows else None
                     if failed is not None:
                         raise failed
                     if in_flight is None:
                         break
             finally:
-                if in_flight is not None:  # an error left a sent batch unsettled: record what was confirmed
-                    with transaction.atomic():
-                        self._settle(cursor, *in_flight)
                 try:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [RELAY_LOCK_KEY])
-                except DatabaseError:  # the connection is gone, and the session lock with it
-                    logger.debug("could not release the relay lock", exc_info=True)
+                    if (
+                        in_flight is not None
+                    ):  # an error left a sent batch unsettled: record what was confirmed
+                        with transaction.atomic():
+                            self._settle(cursor, *in_flight)
+                finally:
+                    try:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [RELAY_LOCK_KEY])
+                    except DatabaseError:  # the connection is gone, and the session lock with it
+                        logger.debug("could not release the relay lock", exc_info=True)
         return self.stats.published - before
 
     def run(self, *, once: bool = False) -> None:
@@ -348,7 +360,7 @@ class OutboxRelay:
             try:
                 self.drain()
                 self._recovered()
-                if once:
+                if once or self.stop.is_set():
                     return
                 self._prune_if_due()
                 self.publisher.wait(settings.EVENTS_RELAY_IDLE_SECONDS)
@@ -356,13 +368,17 @@ class OutboxRelay:
                 self.publisher.close()
                 self._outage(exc)
                 self.stop.wait(self._backoff)
+            except DatabaseError as exc:  # PostgreSQL restarting: rows wait; reconnect and go on
+                connection.close()
+                self._outage(exc, what="PostgreSQL")
+                self.stop.wait(self._backoff)
 
-    def _outage(self, exc: Exception) -> None:
+    def _outage(self, exc: Exception, what: str = "RabbitMQ") -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
-            logger.warning("RabbitMQ unavailable (%s); events wait in the outbox, retrying with backoff", exc)
+            logger.warning("%s unavailable (%s); events wait in the outbox, retrying with backoff", what, exc)
         else:
-            logger.debug("RabbitMQ still unavailable: %s", exc)
+            logger.debug("%s still unavailable: %s", what, exc)
         self._backoff = min(max(self._backoff * 2, 0.5), settings.EVENTS_RELAY_MAX_BACKOFF_SECONDS)
 
     def _recovered(self) -> None:
