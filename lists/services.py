@@ -31,6 +31,15 @@ def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> 
     name_check_free(ContactList.objects.for_tenant(tenant), name, label="List", exclude=exclude)
 
 
+def _list(tenant: Tenant, list_id: uuid.UUID, *, lock: bool = False) -> ContactList:
+    """The tenant's list (row-locked with lock=True), or a 404."""
+    lists = ContactList.objects.for_tenant(tenant)
+    contact_list = (lists.select_for_update() if lock else lists).filter(pk=list_id).first()
+    if contact_list is None:
+        raise NotFound("List not found.")
+    return contact_list
+
+
 def _save(contact_list: ContactList, **kwargs) -> None:
     try:
         with transaction.atomic():
@@ -70,9 +79,7 @@ def list_create(
 
 @transaction.atomic
 def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: dict) -> ContactList:
-    contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
-    if contact_list is None:
-        raise NotFound("List not found.")
+    contact_list = _list(tenant, list_id, lock=True)
     if not changes:
         raise ValidationFailed(
             [{"field": None, "code": "empty", "message": "Send at least one field to change."}]
@@ -120,9 +127,7 @@ def _target(contact_list: ContactList) -> LinkTarget:
 @transaction.atomic
 def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str = ChangeSource.API) -> int:
     """Delete a list; every member leaves it (with its event). Returns how many left."""
-    contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
-    if contact_list is None:
-        raise NotFound("List not found.")
+    contact_list = _list(tenant, list_id, lock=True)
     members = Contact.objects.for_tenant(tenant).filter(list_memberships__contact_list=contact_list)
     removed = contacts_unlink(
         tenant=tenant, target=_target(contact_list), selection=members, actor=actor, source=source
@@ -141,9 +146,7 @@ def list_members_change(
     source: str = ChangeSource.API,
 ) -> int:
     """Add (or remove) the selected contacts to a static list in one statement; returns the count changed."""
-    contact_list = ContactList.objects.for_tenant(tenant).filter(pk=list_id).first()
-    if contact_list is None:
-        raise NotFound("List not found.")
+    contact_list = _list(tenant, list_id)
     if contact_list.kind != ListKind.STATIC:
         raise Conflict(
             "Members of a dynamic list follow its rules; they cannot be changed by hand.", code="dynamic"
@@ -301,9 +304,7 @@ def list_merge(
 ) -> int:  # fmt: skip
     """Add the members of `lists` to the static list `list_id`; with delete_merged, delete those lists
     afterwards (their members leave them, with events). Returns how many contacts joined."""
-    target = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
-    if target is None:
-        raise NotFound("List not found.")
+    target = _list(tenant, list_id, lock=True)
     if target.kind != ListKind.STATIC:
         raise Conflict(
             "Members of a dynamic list follow its rules; merge into a static list.", code="dynamic"
@@ -340,13 +341,6 @@ def _member(tenant: Tenant, *, user_id: uuid.UUID | None, email: str | None) -> 
             [{"field": field, "code": "not_found" if not found else "ambiguous", "message": reason}]
         )
     return found[0]
-
-
-def _list(tenant: Tenant, list_id: uuid.UUID) -> ContactList:
-    contact_list = ContactList.objects.for_tenant(tenant).filter(pk=list_id).first()
-    if contact_list is None:
-        raise NotFound("List not found.")
-    return contact_list
 
 
 @transaction.atomic
