@@ -31,15 +31,19 @@ def event_record(
     source: str,
     title: str = "",
     timeline_data: dict[str, Any] | None = None,
+    occurred_at=None,
+    timeline: bool = True,
 ) -> OutboxEvent:
     """Record an event of one aggregate (a contact): its timeline entry and its outbox row.
 
     Must run inside the transaction that made the change, so both exist exactly when the change
     does. `sequence` is the aggregate's own counter, taken under its row lock by the caller.
+    `occurred_at` defaults to now (an activity reported later passes its own time); `timeline=False`
+    publishes without a timeline entry (the erasure of a contact leaves no trace on a timeline).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change")
-    occurred_at = timezone.now()
+    occurred_at = occurred_at or timezone.now()
     event_id = uuid.uuid4()
     correlation_id = get_correlation_id()
     envelope = {
@@ -56,18 +60,19 @@ def event_record(
         "actor": actor.as_dict(),
         "data": data,
     }
-    TimelineEntry.objects.for_tenant(tenant).create(
-        tenant=tenant,
-        contact_id=aggregate_id,
-        event_id=event_id,
-        event_type=event_type,
-        occurred_at=occurred_at,
-        title=title,
-        data=timeline_data if timeline_data is not None else data,
-        actor=actor.as_dict(),
-        source=source,
-        correlation_id=correlation_id,
-    )
+    if timeline:
+        TimelineEntry.objects.for_tenant(tenant).create(
+            tenant=tenant,
+            contact_id=aggregate_id,
+            event_id=event_id,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            title=title,
+            data=timeline_data if timeline_data is not None else data,
+            actor=actor.as_dict(),
+            source=source,
+            correlation_id=correlation_id,
+        )
     outbox = OutboxEvent.objects.for_tenant(tenant).create(
         tenant=tenant,
         event_id=event_id,
@@ -76,7 +81,7 @@ def event_record(
         aggregate_id=aggregate_id,
         sequence=sequence,
         payload=envelope,
-        created_at=occurred_at,
+        created_at=timezone.now(),  # when it was recorded: the relay's lag counts from here
     )
     transaction.on_commit(lambda: logger.info("event recorded %s %s seq=%s", event_type, event_id, sequence))
     return outbox
