@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "contacts",
     "tags",
     "lists",
+    "consent",
 ]
 
 # Object permissions (django-guardian): one list can be shared with one user beyond their role.
@@ -171,6 +172,9 @@ SPECTACULAR_SETTINGS = {
         "ContactStatusEnum": "contacts.models.ContactStatus",
         "ListStatusEnum": "lists.models.ListStatus",
         "HealthStatusEnum": ["ok", "degraded", "down"],
+        "ConsentChannelEnum": "consent.models.ConsentChannel",
+        "ConsentStatusEnum": "consent.models.ConsentStatus",
+        "IdentifierChannelEnum": "contacts.models.IdentifierChannel",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }
@@ -202,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
 # Dynamic segments: with more active segments than this, a contact's segments are refreshed in a
 # task right after commit instead of inside the request.
 SEGMENTS_INLINE_LIMIT = env_int("SEGMENTS_INLINE_LIMIT", 20)
+
+# Double opt-in: how long a confirmation token stays valid, and the link sent to the contact
+# ("{token}" is replaced; empty = this service's own GET /api/v1/consent/confirm/{token}/).
+CONSENT_CONFIRMATION_MAX_AGE = env_int("CONSENT_CONFIRMATION_MAX_AGE", 7 * 24 * 3600)
+CONSENT_CONFIRM_URL = os.environ.get("CONSENT_CONFIRM_URL", "")
 
 # Events: the outbox always records them; the relay publishes to RABBITMQ_URL when set.
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "")

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("tags.urls")),
     path("", include("lists.urls")),
     path("", include("events.urls")),
+    path("", include("consent.urls")),
 ]
 
 urlpatterns = [

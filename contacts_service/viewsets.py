@@ -30,6 +30,8 @@ class HasActionPermission(permissions.BasePermission):
         access: TenantAccess | None = getattr(request, "tenant_access", None)
         if access is None:
             return False
+        if request.method.upper() not in view._allowed_methods():
+            return True  # no handler: dispatch answers 405 Method Not Allowed, nothing runs
         action = getattr(view, "action", None) or request.method.lower()
         # "action:method" entries let one action (GET and POST on a sub-resource) need two permissions.
         needed = view.permission_map.get(f"{action}:{request.method.lower()}") or view.permission_map.get(

@@ -1,0 +1,196 @@
+"""Consent API: a contact's consents (state + ledger), recording statements, double opt-in
+confirmation (no authentication: the signed token is the credential), and the tenant's purposes."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consent import selectors, services
+from consent.models import ConsentPurpose
+from consent.serializers import (
+    ConfirmedSerializer,
+    ConsentInputSerializer,
+    ConsentPurposeInputSerializer,
+    ConsentPurposeSerializer,
+    ConsentPurposeUpdateSerializer,
+    ConsentRecordedSerializer,
+    ConsentRecordSerializer,
+    ConsentsSerializer,
+    ConsentStateSerializer,
+)
+from contacts.selectors import contact_exists
+from contacts_service.roles import Perm
+from contacts_service.viewsets import TenantAPIView, TenantViewSet
+
+CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _contact_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound("Not found: the id is not a valid UUID.") from exc
+
+
+class ContactConsentsView(TenantAPIView):
+    permission_map = {"get": Perm.CONTACTS_VIEW, "post": Perm.CONSENT_MANAGE}
+
+    @extend_schema(
+        summary="Current consent per channel and purpose, and the full ledger",
+        parameters=[CONTACT_ID_PARAM],
+        responses=ConsentsSerializer,
+    )
+    def get(self, request: Request, contact_pk: str) -> Response:
+        contact_id = _contact_id(contact_pk)
+        if not contact_exists(tenant=self.tenant, contact_id=contact_id):
+            raise NotFound("Contact not found.")
+        return Response(
+            {
+                "current": ConsentStateSerializer(
+                    selectors.consent_current(tenant=self.tenant, contact_id=contact_id), many=True
+                ).data,
+                "ledger": ConsentRecordSerializer(
+                    selectors.consent_ledger(tenant=self.tenant, contact_id=contact_id), many=True
+                ).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Record consent (granted, revoked, or pending = start a double opt-in)",
+        parameters=[CONTACT_ID_PARAM],
+        request=ConsentInputSerializer,
+        responses={201: ConsentRecordedSerializer},
+    )
+    def post(self, request: Request, contact_pk: str) -> Response:
+        contact_id = _contact_id(contact_pk)
+        payload = ConsentInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        confirm_url = settings.CONSENT_CONFIRM_URL or request.build_absolute_uri(
+            reverse("consent-confirm", args=["TOKEN"])
+        ).replace("TOKEN", "{token}")
+        result = services.consent_record(
+            tenant=self.tenant,
+            actor=self.actor,
+            contact_id=contact_id,
+            channel=data["channel"],
+            purpose=data["purpose"],
+            status=data["status"],
+            legal_basis=data["legal_basis"],
+            source=data.get("source", ""),
+            proof=data.get("proof"),
+            ip_address=data.get("ip_address") or client_ip(request),
+            user_agent=data.get("user_agent", request.META.get("HTTP_USER_AGENT", "")),
+            request_ip=client_ip(request),
+            confirm_url=confirm_url,
+        )
+        if not result.record.applied:
+            detail = "Already granted: a new sign-up never downgrades it (kept in the ledger as proof)."
+        elif result.changed:
+            detail = f"Consent is now {result.record.status}."
+        else:
+            detail = f"Consent was already {result.record.status}; the statement is in the ledger."
+        body = {
+            "record": result.record,
+            "state": result.state,
+            "changed": result.changed,
+            "confirmation": result.confirmation.__dict__ if result.confirmation else None,
+            "detail": detail,
+        }
+        return Response(ConsentRecordedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentConfirmView(APIView):
+    """The link in a double opt-in email. The token is signed, expires, and works once."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Confirm a double opt-in (no authentication; the token is the credential)",
+        responses={200: ConfirmedSerializer},
+        auth=[],
+    )
+    def get(self, request: Request, token: str) -> Response:
+        result = services.consent_confirm(
+            token=token,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        record = result.record
+        return Response(
+            ConfirmedSerializer(
+                {"status": "confirmed", "channel": record.channel, "purpose": record.purpose,
+                 "confirmed_at": record.recorded_at}
+            ).data
+        )  # fmt: skip
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The tenant's consent purposes"),
+    retrieve=extend_schema(summary="Get a consent purpose"),
+    create=extend_schema(
+        summary="Add a consent purpose",
+        request=ConsentPurposeInputSerializer,
+        responses={201: ConsentPurposeSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change a purpose's label or description (the key is fixed)",
+        request=ConsentPurposeUpdateSerializer,
+    ),
+    destroy=extend_schema(summary="Delete a purpose no ledger entry uses", responses={204: None}),
+)
+class ConsentPurposeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantViewSet,
+):
+    queryset = ConsentPurpose.objects.none()
+    serializer_class = ConsentPurposeSerializer
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_VIEW,
+        "retrieve": Perm.CONTACTS_VIEW,
+        "create": Perm.CONSENT_MANAGE,
+        "partial_update": Perm.CONSENT_MANAGE,
+        "destroy": Perm.CONSENT_MANAGE,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return selectors.purpose_list(tenant=tenant)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = ConsentPurposeInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        purpose = services.purpose_create(tenant=self.tenant, **payload.validated_data)
+        return Response(ConsentPurposeSerializer(purpose).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        purpose = self.get_object()
+        payload = ConsentPurposeUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        purpose = services.purpose_update(
+            tenant=self.tenant, purpose_id=purpose.pk, changes=payload.validated_data
+        )
+        return Response(ConsentPurposeSerializer(purpose).data)
+
+    def perform_destroy(self, instance: ConsentPurpose) -> None:
+        services.purpose_delete(tenant=self.tenant, purpose_id=instance.pk)

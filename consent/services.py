@@ -1,0 +1,353 @@
+"""Every consent write goes through here: purposes, ledger statements, double opt-in confirmation.
+
+A statement locks the contact row (so statements about one contact are serialised and the event
+sequence stays in order), appends a ledger row, moves the current state, and when the status
+changed records contact.consent_changed. A pending sign-up over a granted consent is kept in the
+ledger as proof that it happened but never downgrades the consent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from consent.models import (
+    DEFAULT_PURPOSES,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentState,
+    ConsentStatus,
+    LegalBasis,
+)
+from contacts.models import ChangeSource, Contact
+from contacts.normalization import FieldError, reject_nul
+from contacts_service.context import Actor, get_correlation_id, tenant_context
+from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from contacts_service.models import Tenant
+from events.services import event_record
+
+TOKEN_SALT = "consent.double-opt-in"
+MAX_PROOF_BYTES = 16_384
+
+
+class TokenInvalid(ServiceError):
+    status_code = 400
+    code = "invalid_token"
+
+
+class TokenExpired(ServiceError):
+    status_code = 410
+    code = "token_expired"
+
+
+def purposes_create_defaults(*, tenant: Tenant) -> None:
+    ConsentPurpose.objects.for_tenant(tenant).bulk_create(
+        [
+            ConsentPurpose(tenant=tenant, key=k, label=label, description=d)
+            for k, label, d in DEFAULT_PURPOSES
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def purpose_keys(*, tenant: Tenant) -> list[str]:
+    return list(ConsentPurpose.objects.for_tenant(tenant).values_list("key", flat=True))
+
+
+def check_purpose(*, tenant: Tenant, purpose: str, field: str = "purpose") -> None:
+    keys = purpose_keys(tenant=tenant)
+    if purpose not in keys:
+        known = ", ".join(keys) or "none"
+        raise ValidationFailed(
+            [{"field": field, "code": "invalid_choice",
+              "message": f"Unknown purpose {purpose!r}; this tenant's purposes: {known}."}]
+        )  # fmt: skip
+
+
+@transaction.atomic
+def purpose_create(*, tenant: Tenant, key: str, label: str = "", description: str = "") -> ConsentPurpose:
+    if ConsentPurpose.objects.for_tenant(tenant).filter(key=key).exists():
+        raise ValidationFailed(
+            [{"field": "key", "code": "unique", "message": "This purpose exists already."}]
+        )
+    return ConsentPurpose.objects.for_tenant(tenant).create(
+        tenant=tenant, key=key, label=label or key, description=description
+    )
+
+
+@transaction.atomic
+def purpose_update(*, tenant: Tenant, purpose_id: uuid.UUID, changes: dict[str, Any]) -> ConsentPurpose:
+    purpose = ConsentPurpose.objects.for_tenant(tenant).select_for_update().filter(pk=purpose_id).first()
+    if purpose is None:
+        raise NotFound("Purpose not found.")
+    for field in ("label", "description"):  # the key is referenced by the ledger: it never changes
+        if field in changes:
+            setattr(purpose, field, changes[field])
+    purpose.save(update_fields=["label", "description"])
+    return purpose
+
+
+@transaction.atomic
+def purpose_delete(*, tenant: Tenant, purpose_id: uuid.UUID) -> None:
+    purpose = ConsentPurpose.objects.for_tenant(tenant).select_for_update().filter(pk=purpose_id).first()
+    if purpose is None:
+        raise NotFound("Purpose not found.")
+    if ConsentRecord.objects.for_tenant(tenant).filter(purpose=purpose.key).exists():
+        raise Conflict(
+            "This purpose is in the consent ledger of some contacts; the ledger is kept, so it stays.",
+            field="key",
+            code="in_use",
+        )
+    ConsentPurpose.objects.for_tenant(tenant).filter(pk=purpose.pk).delete()
+
+
+@dataclass
+class Confirmation:
+    token: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass
+class ConsentResult:
+    record: ConsentRecord
+    state: ConsentState | None
+    changed: bool
+    confirmation: Confirmation | None = None
+
+
+def _lock_contact(*, tenant: Tenant, contact_id: uuid.UUID) -> Contact:
+    contact = (
+        Contact.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(pk=contact_id, deleted_at__isnull=True)
+        .first()
+    )
+    if contact is None:
+        raise NotFound("Contact not found.")
+    return contact
+
+
+def _validate_proof(proof: Any) -> dict:
+    if proof is None:
+        return {}
+    if not isinstance(proof, dict):
+        raise ValidationFailed([{"field": "proof", "code": "invalid", "message": "Must be a JSON object."}])
+    try:
+        reject_nul(proof, "proof")
+    except FieldError as exc:
+        raise ValidationFailed([exc.as_dict()]) from exc
+    if len(json.dumps(proof)) > MAX_PROOF_BYTES:
+        raise ValidationFailed(
+            [{"field": "proof", "code": "too_large", "message": f"At most {MAX_PROOF_BYTES} bytes of JSON."}]
+        )
+    return proof
+
+
+TITLES = {
+    ConsentStatus.GRANTED: "{channel} consent for {purpose} granted",
+    ConsentStatus.REVOKED: "{channel} consent for {purpose} revoked",
+    ConsentStatus.PENDING: "{channel} consent for {purpose} awaiting confirmation",
+}
+
+
+def _apply(
+    *,
+    tenant: Tenant,
+    contact: Contact,
+    actor: Actor,
+    channel: str,
+    purpose: str,
+    status: str,
+    legal_basis: str,
+    source: str,
+    proof: dict,
+    ip_address: str | None,
+    user_agent: str,
+    request_ip: str | None,
+    confirms: ConsentRecord | None = None,
+) -> ConsentResult:
+    """Append one statement and move the state; the caller holds the contact's row lock."""
+    now = timezone.now()
+    state = (
+        ConsentState.objects.for_tenant(tenant)
+        .filter(contact=contact, channel=channel, purpose=purpose)
+        .select_related("record")
+        .first()
+    )
+    old = state.status if state else None
+    no_downgrade = status == ConsentStatus.PENDING and old == ConsentStatus.GRANTED
+    record = ConsentRecord(
+        tenant=tenant,
+        contact=contact,
+        channel=channel,
+        purpose=purpose,
+        status=status,
+        legal_basis=legal_basis,
+        source=source,
+        proof=proof,
+        ip_address=ip_address,
+        user_agent=(user_agent or "")[:512],
+        request_ip=request_ip,
+        actor=actor.as_dict(),
+        correlation_id=get_correlation_id(),
+        recorded_at=now,
+        applied=not no_downgrade,
+        confirms=confirms,
+    )
+    changed = not no_downgrade and old != status
+    if changed:
+        contact.event_sequence += 1
+        contact.save(update_fields=["event_sequence"])
+        outbox = event_record(
+            tenant=tenant,
+            event_type="contact.consent_changed",
+            aggregate_type="contact",
+            aggregate_id=contact.pk,
+            sequence=contact.event_sequence,
+            data={
+                "contact_id": str(contact.pk),
+                "channel": channel,
+                "purpose": purpose,
+                "old": old,
+                "new": status,
+                "source": source,
+                "legal_basis": legal_basis,
+                "record_id": str(record.pk),
+                "double_opt_in": confirms is not None,
+            },
+            actor=actor,
+            source=ChangeSource.API if actor.type != "system" else ChangeSource.SYSTEM,
+            title=TITLES[status].format(channel=channel.capitalize(), purpose=purpose),
+        )
+        record.event_id = outbox.event_id
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError as exc:  # confirms is unique: a concurrent confirmation of the same token won
+        raise Conflict("This confirmation link has been used already.", code="token_used") from exc
+    if not no_downgrade:
+        if state is None:
+            state = ConsentState(tenant=tenant, contact=contact, channel=channel, purpose=purpose)
+        state.status = status
+        state.legal_basis = legal_basis
+        state.source = source
+        state.record = record
+        state.updated_at = now
+        if status == ConsentStatus.GRANTED:
+            state.confirmed_at = now if confirms is not None else None
+        state.save()
+    if changed:
+        from lists.dynamic import segments_refresh_contact  # segments may filter on consent
+
+        segments_refresh_contact(tenant=tenant, contact_id=contact.pk, actor=actor, source=source)
+    return ConsentResult(record=record, state=state, changed=changed)
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    contact_id: uuid.UUID,
+    channel: str,
+    purpose: str,
+    status: str,
+    legal_basis: str = LegalBasis.CONSENT,
+    source: str = "",
+    proof: Any = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    request_ip: str | None = None,
+    confirm_url: str = "",
+) -> ConsentResult:
+    """Record a statement about a contact's consent. `pending` starts a double opt-in: the result
+    carries a signed token (and the link to send) unless a granted consent makes it moot."""
+    check_purpose(tenant=tenant, purpose=purpose)
+    proof = _validate_proof(proof)
+    contact = _lock_contact(tenant=tenant, contact_id=contact_id)
+    result = _apply(
+        tenant=tenant,
+        contact=contact,
+        actor=actor,
+        channel=channel,
+        purpose=purpose,
+        status=status,
+        legal_basis=legal_basis,
+        source=source or "api",
+        proof=proof,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        request_ip=request_ip,
+    )
+    if status == ConsentStatus.PENDING and result.record.applied:
+        token = signing.TimestampSigner(salt=TOKEN_SALT).sign_object(
+            {"t": str(tenant.pk), "r": str(result.record.pk)}
+        )
+        result.confirmation = Confirmation(
+            token=token,
+            url=confirm_url.replace("{token}", token),
+            expires_at=result.record.recorded_at + timedelta(seconds=settings.CONSENT_CONFIRMATION_MAX_AGE),
+        )
+    return result
+
+
+def _read_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
+    signer = signing.TimestampSigner(salt=TOKEN_SALT)
+    try:
+        value = signer.unsign_object(token, max_age=settings.CONSENT_CONFIRMATION_MAX_AGE)
+        return uuid.UUID(value["t"]), uuid.UUID(value["r"])
+    except signing.SignatureExpired as exc:
+        raise TokenExpired("This confirmation link has expired; sign up again to get a new one.") from exc
+    except (signing.BadSignature, ValueError, TypeError, KeyError) as exc:
+        raise TokenInvalid("This confirmation link is not valid.", field="token") from exc
+
+
+def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> ConsentResult:
+    """Confirm a double opt-in: once, before it expires, unless the consent was revoked since."""
+    tenant_id, record_id = _read_token(token)
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        raise NotFound("This confirmation link no longer leads anywhere.")
+    with tenant_context(tenant), transaction.atomic():
+        pending = ConsentRecord.objects.for_tenant(tenant).filter(pk=record_id).first()
+        if pending is None or pending.status != ConsentStatus.PENDING:
+            raise NotFound("This confirmation link no longer leads anywhere.")
+        contact = _lock_contact(tenant=tenant, contact_id=pending.contact_id)
+        if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
+            raise Conflict("This confirmation link has been used already.", code="token_used")
+        revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(
+            contact=contact,
+            channel=pending.channel,
+            purpose=pending.purpose,
+            status=ConsentStatus.REVOKED,
+            recorded_at__gt=pending.recorded_at,
+        )
+        if revoked_since.exists():
+            raise Conflict(
+                "The consent was withdrawn after this sign-up; this link cannot grant it again.",
+                code="token_superseded",
+            )
+        return _apply(
+            tenant=tenant,
+            contact=contact,
+            actor=Actor(type="contact", id=str(contact.pk), label="the contact (double opt-in)"),
+            channel=pending.channel,
+            purpose=pending.purpose,
+            status=ConsentStatus.GRANTED,
+            legal_basis=pending.legal_basis,
+            source="double_opt_in",
+            proof={"confirmed_record": str(pending.pk), "signup_source": pending.source},
+            ip_address=ip_address,
+            user_agent=user_agent,
+            request_ip=ip_address,
+            confirms=pending,
+        )
