@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,20 @@ logger = logging.getLogger(__name__)
 EVENT_VERSION = 1
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """One event of one aggregate (a contact) for event_record_many."""
+
+    event_type: str
+    aggregate_id: uuid.UUID
+    sequence: int
+    data: dict[str, Any]
+    title: str = ""
+    timeline_data: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
+    aggregate_type: str = "contact"
+
+
 def event_record(
     *,
     tenant: Tenant,
@@ -31,7 +47,7 @@ def event_record(
     source: str,
     title: str = "",
     timeline_data: dict[str, Any] | None = None,
-    occurred_at=None,
+    occurred_at: datetime | None = None,
     timeline: bool = True,
 ) -> OutboxEvent:
     """Record an event of one aggregate (a contact): its timeline entry and its outbox row.
@@ -41,49 +57,72 @@ def event_record(
     `occurred_at` defaults to now (an activity reported later passes its own time); `timeline=False`
     publishes without a timeline entry (the erasure of a contact leaves no trace on a timeline).
     """
+    spec = EventSpec(event_type=event_type, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
+                     sequence=sequence, data=data, title=title, timeline_data=timeline_data,
+                     occurred_at=occurred_at)  # fmt: skip
+    [outbox] = event_record_many(tenant=tenant, events=[spec], actor=actor, source=source, timeline=timeline)
+    return outbox
+
+
+def event_record_many(
+    *, tenant: Tenant, events: list[EventSpec], actor: Actor, source: str, timeline: bool = True
+) -> list[OutboxEvent]:
+    """event_record for many events at once: two INSERTs whatever their number."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change")
-    occurred_at = occurred_at or timezone.now()
-    event_id = uuid.uuid4()
+    if not events:
+        return []
+    now = timezone.now()
     correlation_id = get_correlation_id()
-    envelope = {
-        "event_id": str(event_id),
-        "event_type": event_type,
-        "version": EVENT_VERSION,
-        "occurred_at": occurred_at.isoformat().replace("+00:00", "Z"),
-        "tenant_id": str(tenant.pk),
-        "source": settings.EVENTS_SOURCE,
-        "correlation_id": correlation_id,
-        "aggregate_type": aggregate_type,
-        "aggregate_id": str(aggregate_id),
-        "sequence": sequence,
-        "actor": actor.as_dict(),
-        "data": data,
-    }
-    if timeline:
-        TimelineEntry.objects.for_tenant(tenant).create(
-            tenant=tenant,
-            contact_id=aggregate_id,
-            event_id=event_id,
-            event_type=event_type,
-            occurred_at=occurred_at,
-            title=title,
-            data=timeline_data if timeline_data is not None else data,
-            actor=actor.as_dict(),
-            source=source,
-            correlation_id=correlation_id,
+    actor_dict = actor.as_dict()
+    entries, rows = [], []
+    for spec in events:
+        occurred_at = spec.occurred_at or now
+        event_id = uuid.uuid4()
+        envelope = {
+            "event_id": str(event_id),
+            "event_type": spec.event_type,
+            "version": EVENT_VERSION,
+            "occurred_at": occurred_at.isoformat().replace("+00:00", "Z"),
+            "tenant_id": str(tenant.pk),
+            "source": settings.EVENTS_SOURCE,
+            "correlation_id": correlation_id,
+            "aggregate_type": spec.aggregate_type,
+            "aggregate_id": str(spec.aggregate_id),
+            "sequence": spec.sequence,
+            "actor": actor_dict,
+            "data": spec.data,
+        }
+        if timeline:
+            entries.append(
+                TimelineEntry(
+                    tenant=tenant,
+                    contact_id=spec.aggregate_id,
+                    event_id=event_id,
+                    event_type=spec.event_type,
+                    occurred_at=occurred_at,
+                    title=spec.title,
+                    data=spec.timeline_data if spec.timeline_data is not None else spec.data,
+                    actor=actor_dict,
+                    source=source,
+                    correlation_id=correlation_id,
+                )
+            )
+        rows.append(
+            OutboxEvent(
+                tenant=tenant,
+                event_id=event_id,
+                event_type=spec.event_type,
+                aggregate_type=spec.aggregate_type,
+                aggregate_id=spec.aggregate_id,
+                sequence=spec.sequence,
+                payload=envelope,
+                created_at=now,  # when it was recorded: the relay's lag counts from here
+            )
         )
-    outbox = OutboxEvent.objects.for_tenant(tenant).create(
-        tenant=tenant,
-        event_id=event_id,
-        event_type=event_type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        sequence=sequence,
-        payload=envelope,
-        created_at=timezone.now(),  # when it was recorded: the relay's lag counts from here
-    )
-    transaction.on_commit(lambda: logger.info("event recorded %s %s seq=%s", event_type, event_id, sequence))
+    TimelineEntry.objects.for_tenant(tenant).bulk_create(entries)
+    outbox = OutboxEvent.objects.for_tenant(tenant).bulk_create(rows)
+    transaction.on_commit(lambda: logger.info("%d event(s) recorded, first %s", len(rows), rows[0].event_id))
     return outbox
 
 
