@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
 from contacts_service.models import Tenant
@@ -24,3 +24,14 @@ def consent_ledger(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[Consent
     return (
         ConsentRecord.objects.for_tenant(tenant).filter(contact_id=contact_id).order_by("-recorded_at", "-id")
     )
+
+
+def has_consent(*, tenant: Tenant, channel: str, purpose: str, statuses: list[str] | None = None) -> Exists:
+    """Contacts (OuterRef("pk")) whose current consent on channel/purpose is one of `statuses`
+    (any recorded status when None). Served by the (tenant, channel, purpose, status, contact) index."""
+    states = ConsentState.objects.for_tenant(tenant).filter(
+        contact_id=OuterRef("pk"), channel=channel, purpose=purpose
+    )
+    if statuses is not None:
+        states = states.filter(status__in=statuses)
+    return Exists(states)

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
+from contacts_service.context import get_current_tenant
 
 PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 SEARCH_FIELDS = ("email", "first_name", "last_name", "display_name", "company")
@@ -62,6 +63,12 @@ class ContactFilter(django_filters.FilterSet):
         method="filter_tags_all", help_text="Comma-separated tag names or ids: contacts with all of them."
     )
     list = django_filters.UUIDFilter(method="filter_list", help_text="Members of this list (id).")
+    consent = django_filters.CharFilter(
+        method="filter_consent",
+        max_length=500,
+        help_text="Current consent channel:purpose:status, e.g. email:marketing:granted (status one of "
+        "granted, revoked, pending, none); comma-separated conditions must all hold.",
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("created_at", "created_at"),
@@ -105,6 +112,33 @@ class ContactFilter(django_filters.FilterSet):
         return queryset.filter(
             Exists(ListMembership.objects.filter(contact_id=OuterRef("pk"), contact_list_id=value))
         )
+
+    def filter_consent(self, queryset, name, value):
+        from consent.models import ConsentChannel, ConsentStatus
+        from consent.selectors import has_consent
+        from consent.services import purpose_keys
+
+        tenant = get_current_tenant()
+        purposes = set(purpose_keys(tenant=tenant))
+        for condition in [part.strip() for part in value.split(",") if part.strip()][:10]:
+            channel, _, rest = condition.partition(":")
+            purpose, _, status = rest.partition(":")
+            if channel not in ConsentChannel.values:
+                raise ValidationError({name: [f"Unknown channel {channel!r} in {condition!r}."]})
+            if purpose not in purposes:
+                raise ValidationError({name: [f"Unknown purpose {purpose!r} in {condition!r}."]})
+            if status == "none":
+                queryset = queryset.filter(~has_consent(tenant=tenant, channel=channel, purpose=purpose))
+            elif status in ConsentStatus.values:
+                queryset = queryset.filter(
+                    has_consent(tenant=tenant, channel=channel, purpose=purpose, statuses=[status])
+                )
+            else:
+                raise ValidationError(
+                    {name: [f"Use channel:purpose:status with status granted, revoked, pending or none; "
+                            f"got {condition!r}."]}
+                )  # fmt: skip
+        return queryset
 
     def filter_search(self, queryset, name, value):
         return search_contacts(queryset, value)

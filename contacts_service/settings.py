@@ -201,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
     # Publishes what the relay process has not (or everything, where no relay process runs).
     "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
     "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
+    # Segments with "in the last N days" rules drift as time passes.
+    "rebuild-time-relative-segments": {
+        "task": "lists.tasks.segments_rebuild_time_relative",
+        "schedule": env_int("SEGMENTS_TIME_RELATIVE_REBUILD_SECONDS", 3600),
+    },
 }
 
 # Dynamic segments: with more active segments than this, a contact's segments are refreshed in a

@@ -1,18 +1,36 @@
 """The tenant's outbox for support: what was emitted, whether it left, and replay."""
 
+import uuid
+from collections import Counter
+
+from django.db import transaction
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from contacts.selectors import contact_exists
 from contacts_service.roles import Perm
-from contacts_service.viewsets import TenantViewSet
+from contacts_service.viewsets import TenantAPIView, TenantViewSet
 from events import selectors, services
+from events.activities import ActivityInput, activities_record
 from events.filters import OutboxFilter
-from events.models import OutboxEvent
-from events.serializers import OutboxEventSerializer, ReplayInputSerializer, ReplayResultSerializer
+from events.models import Activity, OutboxEvent
+from events.serializers import (
+    ActivityBatchInputSerializer,
+    ActivityBatchResultSerializer,
+    ActivityInputSerializer,
+    ActivityRecordedSerializer,
+    ActivitySerializer,
+    OutboxEventSerializer,
+    ReplayInputSerializer,
+    ReplayResultSerializer,
+)
 
 
 @extend_schema_view(
@@ -49,3 +67,118 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
             condition &= Q(aggregate_id=data["contact_id"])
         replayed = services.outbox_replay(tenant=self.tenant, actor=self.actor, condition=condition)
         return Response({"replayed": replayed})
+
+
+def _contact_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound("Not found: the id is not a valid UUID.") from exc
+
+
+def _item(data: dict) -> ActivityInput:
+    return ActivityInput(
+        activity_type=data["type"],
+        contact_id=data.get("contact_id"),
+        email=data.get("email"),
+        occurred_at=data.get("occurred_at"),
+        title=data.get("title", ""),
+        data=data.get("data", {}),
+        idempotency_key=data.get("idempotency_key") or None,
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Activities of a contact, newest first (type=..., comma-separated, filters)",
+        parameters=[
+            OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            OpenApiParameter("type", str, description="Activity types, comma-separated."),
+        ],
+        responses=ActivitySerializer(many=True),
+    ),
+    post=extend_schema(
+        summary="Report an activity of a contact (idempotent with idempotency_key)",
+        parameters=[OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        request=ActivityInputSerializer,
+        responses={201: ActivityRecordedSerializer, 200: ActivityRecordedSerializer},
+    ),
+)
+class ContactActivitiesView(TenantAPIView, GenericAPIView):
+    permission_map = {"get": Perm.CONTACTS_VIEW, "post": Perm.CONTACTS_UPDATE}
+    serializer_class = ActivitySerializer
+    queryset = Activity.objects.none()
+
+    def get(self, request: Request, contact_pk: str) -> Response:
+        contact_id = _contact_uuid(contact_pk)
+        if not contact_exists(tenant=self.tenant, contact_id=contact_id):
+            raise NotFound("Contact not found.")
+        types = [t.strip() for t in request.query_params.get("type", "").split(",") if t.strip()]
+        page = self.paginate_queryset(
+            selectors.activities_for_contact(tenant=self.tenant, contact_id=contact_id, types=types)
+        )
+        return self.get_paginated_response(ActivitySerializer(page, many=True).data)
+
+    def post(self, request: Request, contact_pk: str) -> Response:
+        contact_id = _contact_uuid(contact_pk)
+        payload = ActivityInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = _item(payload.validated_data)
+        item.contact_id = contact_id
+        [result] = activities_record(
+            tenant=self.tenant,
+            actor=self.actor,
+            items=[item],
+            source=payload.validated_data.get("source", ""),
+        )
+        if result.status == "contact_not_found":
+            raise NotFound("Contact not found.")
+        result.activity.duplicate = result.status == "duplicate"
+        body = ActivityRecordedSerializer(result.activity).data
+        code = status.HTTP_200_OK if result.status == "duplicate" else status.HTTP_201_CREATED
+        return Response(body, status=code)
+
+
+class ActivityBatchView(TenantAPIView):
+    permission_map = {"post": Perm.CONTACTS_UPDATE}
+
+    @extend_schema(
+        summary="Report up to 500 activities of contacts given by id or email",
+        request=ActivityBatchInputSerializer,
+        responses=ActivityBatchResultSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        payload = ActivityBatchInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        rows = payload.validated_data["activities"]
+        sources = {row.get("source", "") for row in rows}
+        results = []
+        # One source per call in practice; several are recorded in one transaction, grouped.
+        with transaction.atomic():
+            for source in sorted(sources):
+                indexes = [i for i, row in enumerate(rows) if row.get("source", "") == source]
+                batch = activities_record(
+                    tenant=self.tenant, actor=self.actor, items=[_item(rows[i]) for i in indexes],
+                    source=source, prefix="activities.",
+                )  # fmt: skip
+                for index, result in zip(indexes, batch, strict=True):
+                    result.index = index
+                    results.append(result)
+        results.sort(key=lambda r: r.index)
+        counts = Counter(r.status for r in results)
+        return Response(
+            {
+                "created": counts["created"],
+                "duplicates": counts["duplicate"],
+                "contacts_not_found": counts["contact_not_found"],
+                "results": [
+                    {
+                        "index": r.index,
+                        "status": r.status,
+                        "activity_id": r.activity.pk if r.activity else None,
+                        "contact_id": r.contact_id,
+                    }
+                    for r in results
+                ],
+            }
+        )

@@ -24,6 +24,9 @@ class TimelineEntry(TenantOwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "contact_id", "-occurred_at"], name="timeline_contact_idx"),
+            models.Index(
+                fields=["tenant", "contact_id", "event_type", "-occurred_at"], name="timeline_type_idx"
+            ),
         ]
 
 
@@ -82,3 +85,37 @@ class ProcessedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer}:{self.event_id}"
+
+
+class Activity(TenantOwnedModel):
+    """Something a contact did that another service reports (email opened, form submitted, order
+    placed). Also on the timeline as contact.activity_recorded; kept here for segment rules
+    ("had email_opened in the last 30 days") and for idempotency."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    contact_id = models.UUIDField(db_index=False)
+    activity_type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    title = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    # Client-supplied: a second post with the same key (per tenant) is recognised and ignored.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=64, blank=True)
+    actor = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    event_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="activity_idempotency_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "contact_id", "-occurred_at"], name="activity_contact_idx"),
+            models.Index(
+                fields=["tenant", "activity_type", "contact_id", "-occurred_at"], name="activity_type_idx"
+            ),
+        ]

@@ -6,13 +6,22 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from contacts_service.models import Tenant
-from events.models import OutboxEvent, TimelineEntry
+from events.models import Activity, OutboxEvent, TimelineEntry
 
 
 def timeline_for_contact(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[TimelineEntry]:
     return (
         TimelineEntry.objects.for_tenant(tenant).filter(contact_id=contact_id).order_by("-occurred_at", "-id")
     )
+
+
+def activities_for_contact(
+    *, tenant: Tenant, contact_id: uuid.UUID, types: list[str] | None = None
+) -> QuerySet[Activity]:
+    activities = Activity.objects.for_tenant(tenant).filter(contact_id=contact_id)
+    if types:
+        activities = activities.filter(activity_type__in=types)
+    return activities.order_by("-occurred_at", "-id")
 
 
 def outbox_for_aggregate(*, tenant: Tenant, aggregate_id: uuid.UUID) -> QuerySet[OutboxEvent]:

@@ -57,3 +57,80 @@ class ReplayInputSerializer(StrictInputSerializer):
 
 class ReplayResultSerializer(serializers.Serializer):
     replayed = serializers.IntegerField(help_text="Events queued for publication again (same event_ids).")
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="activity_type")
+
+    class Meta:
+        from events.models import Activity
+
+        model = Activity
+        fields = ["id", "contact_id", "type", "occurred_at", "title", "data", "idempotency_key", "source",
+                  "recorded_at", "event_id"]  # fmt: skip
+
+
+class ActivityInputSerializer(StrictInputSerializer):
+    type = serializers.CharField(max_length=64, help_text="e.g. email_opened, form_submitted, order_placed.")
+    occurred_at = serializers.DateTimeField(required=False, help_text="Default: now. Not in the future.")
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    data = serializers.DictField(required=False, help_text="Any JSON object, at most 16 KB.")
+    idempotency_key = serializers.CharField(
+        max_length=255, required=False, help_text="A second post with the same key (per tenant) is ignored."
+    )
+    source = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="The reporting service, e.g. newsletters."
+    )
+
+    def validate(self, attrs):
+        from events.activities import ActivityInput, activity_problems
+
+        problems = activity_problems(
+            ActivityInput(
+                activity_type=attrs.get("type", ""),
+                occurred_at=attrs.get("occurred_at"),
+                title=attrs.get("title", ""),
+                data=attrs.get("data", {}),
+                idempotency_key=attrs.get("idempotency_key"),
+            )
+        )
+        if problems:
+            raise serializers.ValidationError({p["field"]: [p["message"]] for p in problems})
+        return attrs
+
+
+class BatchActivityInputSerializer(ActivityInputSerializer):
+    contact_id = serializers.UUIDField(required=False)
+    email = serializers.CharField(max_length=254, required=False, help_text="Instead of contact_id.")
+
+    def validate(self, attrs):
+        if bool(attrs.get("contact_id")) == bool(attrs.get("email")):
+            raise serializers.ValidationError({"contact_id": "Give exactly one of contact_id and email."})
+        return super().validate(attrs)
+
+
+class ActivityBatchInputSerializer(StrictInputSerializer):
+    activities = BatchActivityInputSerializer(many=True, allow_empty=False, max_length=500)
+
+
+class ActivityItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "contact_not_found"])
+    activity_id = serializers.UUIDField(allow_null=True)
+    contact_id = serializers.UUIDField(allow_null=True)
+
+
+class ActivityBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    contacts_not_found = serializers.IntegerField()
+    results = ActivityItemResultSerializer(many=True)
+
+
+class ActivityRecordedSerializer(ActivitySerializer):
+    duplicate = serializers.BooleanField(
+        help_text="True when an activity with this idempotency key existed: it is returned, nothing new."
+    )
+
+    class Meta(ActivitySerializer.Meta):
+        fields = [*ActivitySerializer.Meta.fields, "duplicate"]

@@ -6,6 +6,7 @@ through the same set-based link/unlink statements and emit added_to_list / remov
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -79,6 +80,59 @@ def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, s
         target = _target(contact_list)
         contacts_link(tenant=tenant, target=target, selection=one.filter(q), actor=actor, source=source)
         contacts_unlink(tenant=tenant, target=target, selection=one.exclude(q), actor=actor, source=source)
+
+
+def rules_mention(rules, field_prefix: str) -> bool:
+    """Whether any rule of a (nested) rule group is on a field starting with `field_prefix`."""
+    if isinstance(rules, dict):
+        if isinstance(rules.get("field"), str) and rules["field"].startswith(field_prefix):
+            return True
+        return any(rules_mention(child, field_prefix) for child in rules.get("rules") or [])
+    return False
+
+
+def segments_refresh_contacts(
+    *, tenant: Tenant, contact_ids: list[uuid.UUID], actor: Actor, source: str, only_field: str = ""
+) -> None:
+    """After a batch changed some contacts: two set-based statements per segment (link those now
+    matching, unlink those no longer matching), optionally only for segments whose rules use
+    `only_field`. Inline for few segments, else in a task right after commit."""
+    segments = [s for s in _dynamic_lists(tenant) if not only_field or rules_mention(s.rules, only_field)]
+    if not segments or not contact_ids:
+        return
+    if len(segments) > settings.SEGMENTS_INLINE_LIMIT:
+        from lists.tasks import segments_refresh_contacts_task
+
+        ids = [str(i) for i in contact_ids]
+        transaction.on_commit(lambda: segments_refresh_contacts_task.delay(str(tenant.pk), ids, only_field))
+        return
+    _refresh_many(tenant=tenant, contact_ids=contact_ids, segments=segments, actor=actor, source=source)
+
+
+def _refresh_many(*, tenant: Tenant, contact_ids, segments, actor: Actor, source: str) -> None:
+    from lists.services import _target
+
+    some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
+    for contact_list in segments:
+        try:
+            q = compile_rules(tenant=tenant, rules=contact_list.rules)
+        except ValidationFailed:
+            continue
+        target = _target(contact_list)
+        contacts_link(tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source)
+        members = some.filter(list_memberships__contact_list_id=contact_list.pk)
+        contacts_unlink(
+            tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
+        )
+
+
+def time_relative_segments():
+    """Active dynamic lists (every tenant) whose rules depend on the clock ("in the last N days"):
+    their membership drifts as time passes, so a periodic task rebuilds them."""
+    candidates = ContactList.objects.unscoped().filter(
+        kind=ListKind.DYNAMIC, status=ListStatus.ACTIVE, rules__icontains="in_last_days"
+    )
+    return [c for c in candidates.only("pk", "tenant_id", "rules") if "in_last_days" in json.dumps(c.rules)]
 
 
 def segments_rebuild_later(*, tenant: Tenant) -> None:

@@ -37,6 +37,8 @@ DATE_OPS = {"before", "after", "in_last_days", "is_empty", "is_not_empty"}
 BOOLEAN_OPS = {"eq", "neq", "is_empty", "is_not_empty"}
 TAG_OPS = {"any", "all", "none"}
 LIST_OPS = {"in", "not_in"}
+CONSENT_OPS = {"eq", "neq", "in", "not_in", "is_empty", "is_not_empty"}
+ACTIVITY_OPS = {"had", "not_had"}
 
 
 class _Invalid(Exception):
@@ -101,6 +103,10 @@ class _Compiler:
             return self.tags(op, value, path)
         if name == "lists":
             return self.lists(op, value, path)
+        if name.startswith("consent."):
+            return self.consent(name, op, value, path)
+        if name == "activity":
+            return self.activity(op, value, path)
         raise _Invalid(f"{path}.field", f"Unknown field {name!r}.")
 
     @staticmethod
@@ -272,6 +278,50 @@ class _Compiler:
         q = Q(Exists(ListMembership.objects.for_tenant(self.tenant).filter(
             contact_id=OuterRef("pk"), contact_list_id__in=ids)))  # fmt: skip
         return q if op == "in" else ~q
+
+    def consent(self, name: str, op: str, value: Any, path: str) -> Q:
+        from consent.models import ConsentChannel, ConsentStatus
+        from consent.selectors import has_consent
+        from consent.services import purpose_keys
+
+        _, channel, purpose = [*name.split(".", 2), "", ""][:3]
+        if channel not in ConsentChannel.values:
+            raise _Invalid(
+                f"{path}.field", f"Unknown consent channel {channel!r}: use consent.<channel>.<purpose>."
+            )
+        if purpose not in purpose_keys(tenant=self.tenant):
+            raise _Invalid(f"{path}.field", f"Unknown consent purpose {purpose!r}.")
+        self._check_op(op, CONSENT_OPS, path)
+        if op in ("is_empty", "is_not_empty"):
+            q = Q(has_consent(tenant=self.tenant, channel=channel, purpose=purpose))
+            return ~q if op == "is_empty" else q
+        values = value if op in ("in", "not_in") else [value]
+        if not isinstance(values, list) or not values or any(v not in ConsentStatus.values for v in values):
+            raise _Invalid(f"{path}.value", f"Must be {'a list of ' if op in ('in', 'not_in') else ''}"
+                                            f"granted, revoked or pending.")  # fmt: skip
+        q = Q(has_consent(tenant=self.tenant, channel=channel, purpose=purpose, statuses=values))
+        return ~q if op in ("neq", "not_in") else q
+
+    def activity(self, op: str, value: Any, path: str) -> Q:
+        from events.activities import activity_condition
+
+        self._check_op(op, ACTIVITY_OPS, path)
+        if not isinstance(value, dict) or set(value) - {"type", "in_last_days", "min_count"}:
+            raise _Invalid(f"{path}.value", "Must be an object: {type, in_last_days?, min_count?}.")
+        kind, days, min_count = value.get("type"), value.get("in_last_days"), value.get("min_count", 1)
+        from events.activities import ACTIVITY_TYPE
+
+        if not isinstance(kind, str) or not ACTIVITY_TYPE.match(kind):
+            raise _Invalid(f"{path}.value.type", "Must be an activity type such as email_opened.")
+        if days is not None and (
+            isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 36500
+        ):
+            raise _Invalid(f"{path}.value.in_last_days", "Must be a whole number of days from 1 to 36500.")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or not 1 <= min_count <= 10_000:
+            raise _Invalid(f"{path}.value.min_count", "Must be a whole number from 1 to 10000.")
+        since = timezone.now() - dt.timedelta(days=days) if days else None
+        q = activity_condition(tenant=self.tenant, activity_type=kind, since=since, min_count=min_count)
+        return q if op == "had" else ~q
 
 
 def compile_rules(*, tenant: Tenant, rules: Any) -> Q:

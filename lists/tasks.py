@@ -42,3 +42,29 @@ def segments_refresh_contact_task(tenant_id: str, contact_id: str) -> None:
             actor=SYSTEM_ACTOR,
             source=ChangeSource.SYSTEM,
         )
+
+
+@shared_task(acks_late=True)
+def segments_refresh_contacts_task(tenant_id: str, contact_ids: list[str], only_field: str = "") -> None:
+    from lists.dynamic import _dynamic_lists, _refresh_many, rules_mention
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        segments = [s for s in _dynamic_lists(tenant) if not only_field or rules_mention(s.rules, only_field)]
+        _refresh_many(
+            tenant=tenant, contact_ids=contact_ids, segments=segments, actor=SYSTEM_ACTOR,
+            source=ChangeSource.SYSTEM,
+        )  # fmt: skip
+
+
+@shared_task(acks_late=True)
+def segments_rebuild_time_relative() -> int:
+    """Beat: rebuild the segments whose rules say "in the last N days" (membership drifts daily)."""
+    from lists.dynamic import segment_rebuild, time_relative_segments
+
+    segments = time_relative_segments()
+    for contact_list in segments:
+        tenant = Tenant.objects.get(pk=contact_list.tenant_id)
+        with tenant_context(tenant):
+            segment_rebuild(tenant=tenant, list_id=contact_list.pk)
+    return len(segments)

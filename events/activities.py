@@ -1,0 +1,199 @@
+"""Activities other services report about contacts, singly or up to 500 at a time, set-based.
+
+A batch costs a fixed number of statements whatever its size: resolve contacts (ids and emails),
+lock them in id order, drop idempotency keys already seen, insert activities, bump each contact's
+event sequence and last-activity time in one UPDATE, and write the timeline entries and outbox
+rows in two INSERTs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.normalization import FieldError, reject_nul
+from contacts_service.context import Actor
+from contacts_service.errors import Conflict, ValidationFailed
+from contacts_service.models import Tenant
+from events.models import Activity
+from events.services import EventSpec, event_record_many
+
+MAX_BATCH = 500
+MAX_DATA_BYTES = 16_384
+ACTIVITY_TYPE = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
+EVENT_TYPE = "contact.activity_recorded"
+
+
+@dataclass
+class ActivityInput:
+    activity_type: str
+    contact_id: uuid.UUID | None = None
+    email: str | None = None
+    occurred_at: dt.datetime | None = None
+    title: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class ActivityResult:
+    index: int
+    status: str  # created | duplicate | contact_not_found
+    activity: Activity | None = None
+    contact_id: uuid.UUID | None = None
+
+
+def activity_problems(item: ActivityInput) -> list[dict[str, str]]:
+    """What is wrong with one activity, fields relative to the item (the API and services share it)."""
+    errors = []
+    if not ACTIVITY_TYPE.match(item.activity_type or ""):
+        message = "Lower-case letters, digits, _ . - (e.g. email_opened), at most 64."
+        errors.append({"field": "type", "code": "invalid", "message": message})
+    if item.occurred_at and item.occurred_at > timezone.now() + dt.timedelta(minutes=5):
+        errors.append({"field": "occurred_at", "code": "future", "message": "Must not be in the future."})
+    for name, value in (
+        ("data", item.data),
+        ("title", item.title),
+        ("idempotency_key", item.idempotency_key),
+    ):
+        try:
+            reject_nul(value or "", name)
+        except FieldError as exc:
+            errors.append(exc.as_dict())
+    if len(json.dumps(item.data)) > MAX_DATA_BYTES:
+        errors.append({"field": "data", "code": "too_large", "message": f"At most {MAX_DATA_BYTES} bytes."})
+    return errors
+
+
+def _check(items: list[ActivityInput], prefix: str) -> None:
+    errors = [
+        {**problem, "field": f"{prefix}{index}.{problem['field']}" if prefix else problem["field"]}
+        for index, item in enumerate(items)
+        for problem in activity_problems(item)
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@transaction.atomic
+def activities_record(
+    *, tenant: Tenant, actor: Actor, items: list[ActivityInput], source: str = "", prefix: str = ""
+) -> list[ActivityResult]:
+    """Record activities; each item's result says created, duplicate (same idempotency key, with
+    the activity recorded first) or contact_not_found. Invalid items: 400 for the whole batch."""
+    if len(items) > MAX_BATCH:
+        raise ValidationFailed([{"field": prefix.rstrip(".") or "activities", "code": "too_many",
+                                 "message": f"At most {MAX_BATCH} activities per call."}])  # fmt: skip
+    _check(items, prefix)
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    ids = {i.contact_id for i in items if i.contact_id}
+    emails = {i.email.strip().lower() for i in items if i.email}
+    # Lock every contact concerned, in id order (no deadlock between concurrent batches).
+    contacts = {
+        c.pk: c
+        for c in live.filter(Q(pk__in=ids) | Q(email__in=emails))
+        .select_for_update()
+        .order_by("pk")
+        .only("pk", "email", "event_sequence", "last_activity_at")
+    }
+    by_email = {c.email: c for c in contacts.values() if c.email}
+    keys = {i.idempotency_key for i in items if i.idempotency_key}
+    seen = {
+        a.idempotency_key: a for a in Activity.objects.for_tenant(tenant).filter(idempotency_key__in=keys)
+    }
+
+    results: list[ActivityResult] = []
+    new: list[Activity] = []
+    now = timezone.now()
+    for index, item in enumerate(items):
+        contact = (
+            contacts.get(item.contact_id) if item.contact_id else by_email.get(item.email.strip().lower())
+        )
+        if contact is None:
+            results.append(ActivityResult(index=index, status="contact_not_found"))
+            continue
+        if item.idempotency_key and item.idempotency_key in seen:
+            first = seen[item.idempotency_key]
+            results.append(
+                ActivityResult(index=index, status="duplicate", activity=first, contact_id=first.contact_id)
+            )
+            continue
+        activity = Activity(
+            tenant=tenant, contact_id=contact.pk, activity_type=item.activity_type,
+            occurred_at=item.occurred_at or now, title=item.title, data=item.data,
+            idempotency_key=item.idempotency_key, source=source, actor=actor.as_dict(), recorded_at=now,
+        )  # fmt: skip
+        if item.idempotency_key:
+            seen[item.idempotency_key] = activity
+        new.append(activity)
+        results.append(
+            ActivityResult(index=index, status="created", activity=activity, contact_id=contact.pk)
+        )
+    if not new:
+        return results
+
+    specs = []
+    touched: dict[uuid.UUID, Contact] = {}
+    for activity in new:
+        contact = contacts[activity.contact_id]
+        contact.event_sequence += 1
+        if contact.last_activity_at is None or activity.occurred_at > contact.last_activity_at:
+            contact.last_activity_at = activity.occurred_at
+        touched[contact.pk] = contact
+        specs.append(
+            EventSpec(
+                event_type=EVENT_TYPE,
+                aggregate_id=contact.pk,
+                sequence=contact.event_sequence,
+                occurred_at=activity.occurred_at,
+                title=activity.title or activity.activity_type.replace("_", " ").capitalize(),
+                data={
+                    "contact_id": str(contact.pk),
+                    "activity_id": str(activity.pk),
+                    "activity_type": activity.activity_type,
+                    "occurred_at": activity.occurred_at.isoformat().replace("+00:00", "Z"),
+                    "title": activity.title,
+                    "data": activity.data,
+                    "source": source,
+                    "idempotency_key": activity.idempotency_key,
+                },
+            )
+        )
+    Contact.objects.for_tenant(tenant).bulk_update(touched.values(), ["event_sequence", "last_activity_at"])
+    outbox = event_record_many(tenant=tenant, events=specs, actor=actor, source=source or "api")
+    for activity, event in zip(new, outbox, strict=True):
+        activity.event_id = event.event_id
+    try:
+        with transaction.atomic():
+            Activity.objects.for_tenant(tenant).bulk_create(new)
+    except IntegrityError as exc:  # the same key sent concurrently for another contact
+        raise Conflict("An activity with one of these idempotency keys is being recorded; retry.",
+                       code="idempotency_conflict") from exc  # fmt: skip
+
+    from lists.dynamic import segments_refresh_contacts  # segments may use activity rules
+
+    segments_refresh_contacts(tenant=tenant, contact_ids=list(touched), actor=actor, source=source or "api",
+                              only_field="activity")  # fmt: skip
+    return results
+
+
+def activity_condition(
+    *, tenant: Tenant, activity_type: str, since: dt.datetime | None, min_count: int = 1
+) -> Q:
+    """Contacts (OuterRef("pk")) with at least `min_count` activities of a type since a time."""
+    activities = Activity.objects.for_tenant(tenant).filter(activity_type=activity_type)
+    if since is not None:
+        activities = activities.filter(occurred_at__gte=since)
+    if min_count <= 1:
+        return Q(Exists(activities.filter(contact_id=OuterRef("pk"))))
+    counted = activities.values("contact_id").annotate(n=Count("id")).filter(n__gte=min_count)
+    return Q(pk__in=counted.values("contact_id"))
