@@ -40,6 +40,8 @@ class Contact(TenantOwnedModel):
     event_sequence = models.PositiveBigIntegerField(default=0)
 
     class Meta:
+        # Granted to operators in the Django admin for the "Erase permanently (GDPR)" action.
+        permissions = [("erase_contact", "Can erase contacts permanently (GDPR)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "email"],
@@ -145,3 +147,42 @@ class ContactChange(TenantOwnedModel):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "contact", "-changed_at"], name="change_contact_idx")]
+
+
+class TombstoneSalt(TenantOwnedModel):
+    """The tenant's random key for tombstone hashes, made on its first erasure.
+
+    Kept in the database, not derived from SECRET_KEY: rotating the secret key must not orphan
+    the tombstones. Never changed once made (every existing hash depends on it).
+    """
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    salt = models.CharField(max_length=64)  # 32 random bytes, hex
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="tombstone_salt_unique")]
+
+
+class ErasureTombstone(TenantOwnedModel):
+    """What is left of an erased contact: keyed hashes of its email and phone, who erased it, when.
+
+    One row per erasure carries the contact's own email and phone hashes (either may be null, both
+    are for a contact that had neither); each further email or phone number the contact held as an
+    identifier gets its own row with only that hash. Hashes are HMAC-SHA256 of the normalised
+    value (email lower-case, phone E.164) keyed with the tenant's TombstoneSalt, hex.
+    """
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    contact_id = models.UUIDField()
+    email_hash = models.CharField(max_length=64, null=True, blank=True)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True)
+    erased_at = models.DateTimeField(default=timezone.now)
+    erased_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "email_hash"], name="tombstone_email_idx"),
+            models.Index(fields=["tenant", "phone_hash"], name="tombstone_phone_idx"),
+            models.Index(fields=["tenant", "contact_id"], name="tombstone_contact_idx"),
+        ]

@@ -18,6 +18,7 @@ class Perm:
     CONTACTS_UPDATE = "contacts.update"
     CONTACTS_DELETE = "contacts.delete"
     CONTACTS_EXPORT = "contacts.export"
+    CONTACTS_ERASE = "contacts.erase"
     CONTACTS_IMPORT = "contacts.import"
     LISTS_MANAGE = "lists.manage"
     TAGS_MANAGE = "tags.manage"
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.CONTACTS_UPDATE,
             Perm.CONTACTS_DELETE,
             Perm.CONTACTS_EXPORT,
+            Perm.CONTACTS_ERASE,
             Perm.CONTACTS_IMPORT,
             Perm.TAGS_MANAGE,
             Perm.CONSENT_MANAGE,
