@@ -1,0 +1,446 @@
+"""GDPR: export everything held about a contact; erase it for good, leaving a hashed tombstone.
+
+Personal data about a contact lives in many tables. Each one is a *source* in the registry below:
+the model, the column holding the contact id, and (unless the table is only erased) the section
+of the export document its rows go to and the function that exports them. Export walks the
+registry; erase deletes every source's rows for the contact. Another app adds its tables with
+`register_personal_data(...)` (typically in its AppConfig.ready()); tests/gdpr fails when a model
+with a ForeignKey to Contact or a `contact_id` field is missing from the registry.
+
+    register_personal_data(
+        "consent.ledger",                      # -> document["consent"]["ledger"]
+        model="consent.ConsentRecord",
+        contact_field="contact_id",
+        export=lambda tenant, contact_id: [...],
+    )
+
+Tombstones: see ErasureTombstone. `erased_values()` tells an import which of its emails and
+phones belong to erased contacts, one query per kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from contacts.models import ChangeSource, Contact, ErasureTombstone, IdentifierChannel, TombstoneSalt
+from contacts.normalization import FieldError, normalize_phone
+from contacts_service.context import Actor
+from contacts_service.errors import NotFound
+from contacts_service.models import Tenant
+from events.services import event_record
+
+FORMAT_VERSION = 1
+ERASING_SETTING = "contacts_service.erasing"
+
+ExportFunction = Callable[[Tenant, uuid.UUID], list | dict]
+
+# Keys of the document that are not sections.
+HEADER_KEYS = frozenset({"format_version", "exported_at", "tenant_id", "contact_id"})
+# Sections the document always has, empty until an app registers a source for them.
+DEFAULT_SECTIONS: dict[str, Callable[[], Any]] = {"consent": dict, "activities": list}
+# Tables that reference a contact on purpose after its erasure (the coverage test skips them).
+KEPT_AFTER_ERASURE = frozenset({"contacts.erasuretombstone"})
+
+PHONE_CHANNELS = frozenset({IdentifierChannel.PHONE, IdentifierChannel.SMS, IdentifierChannel.WHATSAPP})
+
+
+@dataclass(frozen=True)
+class PersonalDataSource:
+    """One table holding personal data of contacts."""
+
+    key: str | None  # section of the export document ("a.b" nests); None: erased, not exported
+    model: str  # "app_label.ModelName"
+    contact_field: str  # the field holding the contact id: "contact_id", "aggregate_id", ...
+    export: ExportFunction | None  # (tenant, contact_id) -> list | dict (JSON-ready)
+    where: models.Q | None = None  # extra condition, e.g. Q(aggregate_type="contact")
+    tenant_field: str | None = "tenant"  # None only for tables without a tenant (contact ids are UUIDs)
+    erase: bool = True  # False: a second view of a table another source erases
+
+    def model_class(self) -> type[models.Model]:
+        return apps.get_model(self.model)
+
+    def rows(self, tenant: Tenant, contact_id: uuid.UUID) -> models.QuerySet:
+        """This table's rows of the contact, tenant-filtered explicitly (base manager, unscoped)."""
+        rows = self.model_class()._base_manager.filter(**{self.contact_field: contact_id})
+        if self.tenant_field:
+            rows = rows.filter(**{self.tenant_field: tenant})
+        if self.where is not None:
+            rows = rows.filter(self.where)
+        return rows
+
+
+_sources: list[PersonalDataSource] = []
+
+
+def register_personal_data(
+    key: str | None,
+    *,
+    model: str,
+    contact_field: str = "contact_id",
+    export: ExportFunction | None = None,
+    where: models.Q | None = None,
+    tenant_field: str | None = "tenant",
+    erase: bool = True,
+) -> PersonalDataSource:
+    """Add a table to what export reads and erase deletes.
+
+    `key` places `export(tenant, contact_id)`'s result in the export document: "activities" ->
+    document["activities"]; a dotted key nests, "consent.ledger" -> document["consent"]["ledger"].
+    `key=None` with `export=None` declares a table that erase clears but export leaves out.
+    Registering the same key and model again replaces the entry (idempotent).
+    """
+    if (key is None) != (export is None):
+        raise ValueError("key and export go together: both set, or both None for an erase-only table")
+    if key is not None:
+        if key.split(".")[0] in HEADER_KEYS:
+            raise ValueError(f"{key!r} is a header key of the export document")
+        for other in _sources:
+            if other.key is None or (other.key == key and other.model == model):
+                continue
+            if other.key == key or other.key.startswith(f"{key}.") or key.startswith(f"{other.key}."):
+                raise ValueError(f"export key {key!r} collides with {other.key!r} ({other.model})")
+    source = PersonalDataSource(
+        key=key,
+        model=model,
+        contact_field=contact_field,
+        export=export,
+        where=where,
+        tenant_field=tenant_field,
+        erase=erase,
+    )
+    for index, other in enumerate(_sources):
+        if (other.key, other.model, other.contact_field) == (key, model, contact_field):
+            _sources[index] = source
+            return source
+    _sources.append(source)
+    return source
+
+
+def personal_data_sources() -> tuple[PersonalDataSource, ...]:
+    return tuple(_sources)
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+CONTACT_FIELDS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "phone",
+    "country",
+    "city",
+    "status",
+    "source",
+    "external_id",
+    "attributes",
+    "created_at",
+    "updated_at",
+    "last_activity_at",
+    "deleted_at",
+)
+
+
+def contact_export(*, tenant: Tenant, contact_id: uuid.UUID) -> dict[str, Any]:
+    """Everything held about a contact (live or soft-deleted), section by registered source.
+
+    Values are JSON-ready or datetimes/UUIDs (the API's JSON renderer writes those as strings).
+    """
+    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id).exists():
+        raise NotFound("Contact not found.")
+    document: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "exported_at": timezone.now(),
+        "tenant_id": tenant.pk,
+        "contact_id": contact_id,
+    }
+    for source in _sources:
+        if source.export is None:
+            continue
+        *parents, leaf = source.key.split(".")
+        section = document
+        for part in parents:
+            section = section.setdefault(part, {})
+        section[leaf] = source.export(tenant, contact_id)
+    for key, empty in DEFAULT_SECTIONS.items():
+        document.setdefault(key, empty())
+    return document
+
+
+def _export_contact(tenant: Tenant, contact_id: uuid.UUID) -> dict:
+    return Contact.objects.for_tenant(tenant).filter(pk=contact_id).values(*CONTACT_FIELDS).get()
+
+
+def _export_attributes(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from contacts.models import AttributeDefinition
+
+    values = Contact.objects.for_tenant(tenant).values_list("attributes", flat=True).get(pk=contact_id)
+    definitions = {
+        d.key: d for d in AttributeDefinition.objects.for_tenant(tenant).filter(key__in=list(values or {}))
+    }
+    return [
+        {
+            "key": key,
+            "label": definitions[key].label if key in definitions else None,
+            "type": definitions[key].type if key in definitions else None,
+            "value": value,
+        }
+        for key, value in sorted((values or {}).items())
+    ]
+
+
+def _export_identifiers(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from contacts.models import ContactIdentifier
+
+    rows = ContactIdentifier.objects.for_tenant(tenant).filter(contact_id=contact_id)
+    return list(
+        rows.order_by("channel", "created_at").values(
+            "id", "channel", "value", "verified", "verified_at", "created_at"
+        )
+    )
+
+
+def _export_history(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from contacts.models import ContactChange
+
+    rows = ContactChange.objects.for_tenant(tenant).filter(contact_id=contact_id)
+    return list(
+        rows.order_by("changed_at", "id").values(
+            "id", "field", "old_value", "new_value", "actor", "source", "changed_at", "correlation_id",
+            "event_id",
+        )
+    )  # fmt: skip
+
+
+def _export_timeline(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from events.models import TimelineEntry
+
+    rows = TimelineEntry.objects.for_tenant(tenant).filter(contact_id=contact_id)
+    return list(
+        rows.order_by("occurred_at", "id").values(
+            "id", "event_id", "event_type", "occurred_at", "title", "data", "actor", "source",
+            "correlation_id",
+        )
+    )  # fmt: skip
+
+
+def _export_tags(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from tags.models import TagAssignment
+
+    rows = TagAssignment.objects.for_tenant(tenant).filter(contact_id=contact_id).select_related("tag")
+    return [
+        {
+            "id": a.tag.pk,
+            "name": a.tag.name,
+            "color": a.tag.color,
+            "added_at": a.added_at,
+            "added_by": a.added_by,
+        }
+        for a in rows.order_by("added_at", "id")
+    ]
+
+
+def _export_lists(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    from lists.models import ListMembership
+
+    rows = (
+        ListMembership.objects.for_tenant(tenant).filter(contact_id=contact_id).select_related("contact_list")
+    )
+    return [
+        {
+            "id": m.contact_list.pk,
+            "name": m.contact_list.name,
+            "kind": m.contact_list.kind,
+            "added_at": m.added_at,
+        }
+        for m in rows.order_by("added_at", "id")
+    ]
+
+
+ADMIN_ACTIONS = {1: "addition", 2: "change", 3: "deletion"}
+
+
+def _export_admin_log(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    rows = _ADMIN_LOG.rows(tenant, contact_id).order_by("action_time", "id")
+    return [
+        {
+            "action_time": entry.action_time,
+            "action": ADMIN_ACTIONS.get(entry.action_flag, str(entry.action_flag)),
+            "object_repr": entry.object_repr,
+            "change_message": entry.get_change_message(),
+        }
+        for entry in rows
+    ]
+
+
+register_personal_data("contact", model="contacts.Contact", contact_field="id", export=_export_contact)
+register_personal_data(
+    "attributes", model="contacts.Contact", contact_field="id", export=_export_attributes, erase=False
+)
+register_personal_data("identifiers", model="contacts.ContactIdentifier", export=_export_identifiers)
+register_personal_data("tags", model="tags.TagAssignment", export=_export_tags)
+register_personal_data("lists", model="lists.ListMembership", export=_export_lists)
+register_personal_data("timeline", model="events.TimelineEntry", export=_export_timeline)
+register_personal_data("history", model="contacts.ContactChange", export=_export_history)
+register_personal_data(
+    None, model="events.OutboxEvent", contact_field="aggregate_id", where=models.Q(aggregate_type="contact")
+)
+# The admin's log of changes to a contact: object_repr holds its name or email. No tenant column.
+_ADMIN_LOG = register_personal_data(
+    "admin_log",
+    model="admin.LogEntry",
+    contact_field="object_id",
+    export=_export_admin_log,
+    where=models.Q(content_type__app_label="contacts", content_type__model="contact"),
+    tenant_field=None,
+)
+
+
+# -- tombstones -----------------------------------------------------------------------------------
+
+
+def _salt(tenant: Tenant, *, create: bool) -> bytes | None:
+    salts = TombstoneSalt.objects.for_tenant(tenant)
+    if create:
+        row, _ = salts.get_or_create(tenant=tenant, defaults={"salt": secrets.token_hex(32)})
+    else:
+        row = salts.first()
+    return bytes.fromhex(row.salt) if row else None
+
+
+def _hash(salt: bytes, value: str) -> str:
+    return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _email_key(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    return value or None
+
+
+def _phone_key(value: str | None) -> str | None:
+    try:
+        return normalize_phone(value)
+    except FieldError:
+        return None  # not an international number: cannot be a stored E.164 value
+
+
+def erased_values(tenant: Tenant, *, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> set[str]:
+    """The given emails and phones (as given) that belong to an erased contact of the tenant.
+
+    Emails match ignoring case and surrounding spaces; phones in E.164 or any international form
+    (a national number without its country cannot match). One query per kind, none without a salt.
+    """
+    salt = _salt(tenant, create=False)
+    if salt is None:
+        return set()
+    found: set[str] = set()
+    for column, values, normalize in (("email_hash", emails, _email_key), ("phone_hash", phones, _phone_key)):
+        by_hash: dict[str, list[str]] = {}
+        for value in values:
+            key = normalize(value)
+            if key:
+                by_hash.setdefault(_hash(salt, key), []).append(value)
+        if not by_hash:
+            continue
+        hits = (
+            ErasureTombstone.objects.for_tenant(tenant)
+            .filter(**{f"{column}__in": list(by_hash)})
+            .values_list(column, flat=True)
+            .distinct()
+        )
+        for digest in hits:
+            found.update(by_hash[digest])
+    return found
+
+
+def _tombstones(*, tenant: Tenant, contact: Contact, actor: Actor, erased_at) -> list[ErasureTombstone]:
+    """One row with the contact's own email and phone hashes, one more per other email or phone
+    it held as an identifier (phone, sms and whatsapp numbers are phones)."""
+    from contacts.models import ContactIdentifier
+
+    salt = _salt(tenant, create=True)
+    own_email, own_phone = _email_key(contact.email), contact.phone or None
+    emails, phones = set(), set()
+    identifiers = ContactIdentifier.objects.for_tenant(tenant).filter(contact_id=contact.pk)
+    for channel, value in identifiers.values_list("channel", "value"):
+        if channel == IdentifierChannel.EMAIL:
+            emails.add(_email_key(value))
+        elif channel in PHONE_CHANNELS:
+            phones.add(value)
+
+    def row(email: str | None, phone: str | None) -> ErasureTombstone:
+        return ErasureTombstone(
+            tenant=tenant,
+            contact_id=contact.pk,
+            email_hash=_hash(salt, email) if email else None,
+            phone_hash=_hash(salt, phone) if phone else None,
+            erased_at=erased_at,
+            erased_by=actor.label or actor.id,
+        )
+
+    rows = [row(own_email, own_phone)]
+    rows += [row(email, None) for email in sorted(emails - {own_email, None})]
+    rows += [row(None, phone) for phone in sorted(phones - {own_phone, None})]
+    return ErasureTombstone.objects.for_tenant(tenant).bulk_create(rows)
+
+
+# -- erase ----------------------------------------------------------------------------------------
+
+
+def _set_erasing(on: bool) -> None:
+    """Tell database triggers (the append-only consent ledger) that this transaction erases."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [ERASING_SETTING, "on" if on else "off"])
+
+
+@transaction.atomic
+def contact_erase(
+    *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, source: str = ChangeSource.API
+) -> dict[str, Any]:
+    """Delete a contact (live or soft-deleted) and every registered source's rows of it, keep a
+    hashed tombstone, emit contact.deleted with reason "erased" (no timeline entry, nothing
+    personal). Returns the receipt: {contact_id, erased_at, tombstone: {email, phone}}."""
+    _set_erasing(True)
+    contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound("Contact not found.")
+    erased_at = timezone.now()
+    tombstones = _tombstones(tenant=tenant, contact=contact, actor=actor, erased_at=erased_at)
+    contact_model = Contact._meta.label_lower
+    erasable = [s for s in _sources if s.erase]
+    # The contact row goes last: the other tables point at it.
+    for item in sorted(erasable, key=lambda s: s.model.lower() == contact_model):
+        item.rows(tenant, contact.pk).delete()
+    event_record(
+        tenant=tenant,
+        event_type="contact.deleted",
+        aggregate_type="contact",
+        aggregate_id=contact.pk,
+        sequence=contact.event_sequence + 1,
+        data={"contact_id": str(contact.pk), "reason": "erased"},
+        actor=actor,
+        source=source,
+        timeline=False,
+    )
+    _set_erasing(False)
+    return {
+        "contact_id": contact.pk,
+        "erased_at": erased_at,
+        "tombstone": {
+            "email": any(t.email_hash for t in tombstones),
+            "phone": any(t.phone_hash for t in tombstones),
+        },
+    }
