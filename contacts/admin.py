@@ -5,8 +5,10 @@ events are written; operators soft-delete and restore with the actions.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
-from contacts import services
+from contacts import gdpr, services
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange, ContactIdentifier
 from contacts_service.context import Actor, tenant_context
 from contacts_service.errors import ServiceError
@@ -84,7 +86,7 @@ class ContactAdmin(TenantAdminMixin, admin.ModelAdmin):
     search_fields = ["email", "first_name", "last_name", "company", "phone", "external_id", "=id"]
     readonly_fields = [f.name for f in Contact._meta.fields]
     inlines = [IdentifierInline, ChangeInline]
-    actions = ["soft_delete", "restore"]
+    actions = ["soft_delete", "restore", "erase_permanently"]
     list_select_related = ["tenant"]
     show_full_result_count = False
 
@@ -117,6 +119,39 @@ class ContactAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.action(description="Restore selected contacts")
     def restore(self, request, queryset):
         self._each(request, queryset.filter(deleted_at__isnull=False), services.contact_restore, "Restored")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("contacts.erase_contact")
+
+    @admin.action(description="Erase permanently (GDPR)", permissions=["erase"])
+    def erase_permanently(self, request, queryset):
+        """Confirmation page first; then contacts.gdpr.contact_erase per contact (live or soft-deleted)."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase permanently (GDPR)",
+                "opts": self.model._meta,
+                "queryset": list(queryset),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            return TemplateResponse(request, "admin/contacts/contact/erase_confirmation.html", context)
+        erased = []
+        for contact in queryset:
+            with tenant_context(contact.tenant):
+                try:
+                    gdpr.contact_erase(
+                        tenant=contact.tenant,
+                        actor=_actor(request),
+                        contact_id=contact.pk,
+                        source=ChangeSource.ADMIN,
+                    )
+                    erased.append(str(contact.pk))
+                except ServiceError as exc:
+                    self.message_user(request, f"{contact.pk}: {exc.message}", messages.ERROR)
+        # Ids only: the message is kept in a cookie or the session until shown.
+        self.message_user(request, f"Erased {len(erased)} contacts permanently: {', '.join(erased)}.")
+        return None
 
 
 @admin.register(AttributeDefinition)

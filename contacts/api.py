@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts import selectors, services
+from contacts import gdpr, selectors, services
 from contacts.filters import ContactFilter
 from contacts.models import AttributeDefinition, Contact, ContactIdentifier
 from contacts.normalization import FieldError
@@ -20,8 +20,10 @@ from contacts.serializers import (
     AttributeDefinitionInputSerializer,
     AttributeDefinitionSerializer,
     ContactChangeSerializer,
+    ContactExportSerializer,
     ContactInputSerializer,
     ContactSerializer,
+    ErasureReceiptSerializer,
     IdentifierInputSerializer,
     IdentifierSerializer,
     IdentifierUpdateSerializer,
@@ -29,6 +31,7 @@ from contacts.serializers import (
 )
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
+from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantViewSet
 from events.selectors import timeline_for_contact
 from events.serializers import TimelineEntrySerializer
@@ -40,7 +43,16 @@ from tags.serializers import ContactTagsInputSerializer
     list=extend_schema(summary="List contacts", responses=ContactSerializer(many=True)),
     retrieve=extend_schema(summary="Get a contact", responses=ContactSerializer),
     create=extend_schema(
-        summary="Create a contact", request=ContactInputSerializer, responses={201: ContactSerializer}
+        summary="Create a contact",
+        request=ContactInputSerializer,
+        responses={
+            201: ContactSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Code `erased`: the email or phone (errors[].field) belongs to a contact erased "
+                'under GDPR; send "allow_erased": true to create it anyway.',
+            ),
+        },
     ),
     partial_update=extend_schema(
         summary="Change fields of a contact", request=ContactInputSerializer, responses=ContactSerializer
@@ -70,6 +82,8 @@ class ContactViewSet(
         "restore": Perm.CONTACTS_DELETE,
         "add_tags": Perm.TAGS_MANAGE,
         "remove_tag": Perm.TAGS_MANAGE,
+        "gdpr_export": Perm.CONTACTS_EXPORT,
+        "gdpr_erase": Perm.CONTACTS_ERASE,
     }
 
     def get_tenant_queryset(self, tenant):
@@ -78,7 +92,11 @@ class ContactViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         payload = ContactInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        contact = services.contact_create(tenant=self.tenant, actor=self.actor, data=payload.validated_data)
+        data = dict(payload.validated_data)
+        allow_erased = data.pop("allow_erased", False)
+        contact = services.contact_create(
+            tenant=self.tenant, actor=self.actor, data=data, allow_erased=allow_erased
+        )
         return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
@@ -123,6 +141,29 @@ class ContactViewSet(
         contact_id = _parse_id(pk)
         contact = services.contact_restore(tenant=self.tenant, actor=self.actor, contact_id=contact_id)
         return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        summary="Everything held about a contact, also soft-deleted (GDPR export)",
+        responses=ContactExportSerializer,
+    )
+    @action(
+        detail=True, methods=["get"], url_path="export", url_name="gdpr-export",
+        filterset_class=None, pagination_class=None,
+    )  # fmt: skip
+    def gdpr_export(self, request: Request, pk: str) -> Response:
+        return Response(gdpr.contact_export(tenant=self.tenant, contact_id=_parse_id(pk)))
+
+    @extend_schema(
+        summary="Erase a contact and all its personal data for good (GDPR), also soft-deleted",
+        description="Deletes the contact, its history and timeline; keeps salted hashes of its email and "
+        'phone as a tombstone; emits contact.deleted with reason "erased". A second erase is a 404.',
+        request=None,
+        responses=ErasureReceiptSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="erase", url_name="gdpr-erase", filterset_class=None)
+    def gdpr_erase(self, request: Request, pk: str) -> Response:
+        receipt = gdpr.contact_erase(tenant=self.tenant, actor=self.actor, contact_id=_parse_id(pk))
+        return Response(ErasureReceiptSerializer(receipt).data)
 
     @extend_schema(
         summary="Change history of a contact, newest first", responses=ContactChangeSerializer(many=True)

@@ -14,6 +14,7 @@ from contacts.models import (
     IdentifierChannel,
 )
 from contacts_service.serializers import StrictInputSerializer
+from events.serializers import TimelineEntrySerializer
 
 
 class IdentifierSerializer(serializers.ModelSerializer):
@@ -98,8 +99,16 @@ class ContactInputSerializer(StrictInputSerializer):
         required=False,
         help_text="Custom attribute key -> value.",
     )
+    allow_erased = serializers.BooleanField(
+        required=False,
+        write_only=True,
+        help_text="Create only: create the contact even though its email or phone belongs to a contact "
+        "erased under GDPR (otherwise 409 with code `erased`).",
+    )
 
     def validate(self, attrs):
+        if self.partial and "allow_erased" in attrs:
+            raise serializers.ValidationError({"allow_erased": ["Only used when creating a contact."]})
         if self.partial:
             if not attrs:
                 raise serializers.ValidationError("Send at least one field to change.")
@@ -200,3 +209,78 @@ class ContactSelectionSerializer(StrictInputSerializer):
             contact_ids=self.validated_data.get("contact_ids"),
             filter_params=self.validated_data.get("filter"),
         )
+
+
+class ErasureTombstoneFlagsSerializer(serializers.Serializer):
+    email = serializers.BooleanField(help_text="A hash of an email address was kept.")
+    phone = serializers.BooleanField(help_text="A hash of a phone number was kept.")
+
+
+class ErasureReceiptSerializer(serializers.Serializer):
+    """What an erasure leaves to the caller: no personal data."""
+
+    contact_id = serializers.UUIDField()
+    erased_at = serializers.DateTimeField()
+    tombstone = ErasureTombstoneFlagsSerializer()
+
+
+class ExportTagSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+    added_at = serializers.DateTimeField()
+    added_by = serializers.DictField(help_text="Actor: type, id, label.")
+
+
+class ExportListSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    added_at = serializers.DateTimeField()
+
+
+class ExportAttributeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField(allow_null=True, help_text="Null when the definition no longer exists.")
+    type = serializers.CharField(allow_null=True)
+    value = serializers.JSONField()
+
+
+class ExportContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = [
+            "id", "email", "first_name", "last_name", "display_name", "company", "phone", "country", "city",
+            "status", "source", "external_id", "attributes", "created_at", "updated_at", "last_activity_at",
+            "deleted_at",
+        ]  # fmt: skip
+
+
+class ExportAdminLogSerializer(serializers.Serializer):
+    action_time = serializers.DateTimeField()
+    action = serializers.CharField(help_text="addition, change or deletion")
+    object_repr = serializers.CharField()
+    change_message = serializers.CharField()
+
+
+class ContactExportSerializer(serializers.Serializer):
+    """GDPR export (documentation of the shape; sections registered by other apps may be added)."""
+
+    format_version = serializers.IntegerField(help_text="1; bumped when a section changes incompatibly.")
+    exported_at = serializers.DateTimeField()
+    tenant_id = serializers.UUIDField()
+    contact_id = serializers.UUIDField()
+    contact = ExportContactSerializer(help_text="The contact's fields, also when soft-deleted.")
+    attributes = ExportAttributeSerializer(many=True, help_text="Custom attributes with their labels.")
+    identifiers = IdentifierSerializer(many=True)
+    tags = ExportTagSerializer(many=True)
+    lists = ExportListSerializer(many=True)
+    consent = serializers.DictField(
+        help_text="Current consent state and the full ledger (empty until tracked)."
+    )
+    activities = serializers.ListField(
+        child=serializers.DictField(), help_text="Activity other services reported (empty until tracked)."
+    )
+    timeline = TimelineEntrySerializer(many=True, help_text="Oldest first.")
+    history = ContactChangeSerializer(many=True, help_text="Every field change, oldest first.")
+    admin_log = ExportAdminLogSerializer(many=True, help_text="Operators' admin log entries of the contact.")

@@ -130,17 +130,44 @@ def _save_unique(contact: Contact, **kwargs: Any) -> None:
         ) from exc
 
 
+def _check_not_erased(*, tenant: Tenant, values: Mapping[str, Any]) -> None:
+    """A contact erased under GDPR does not come back unless the caller says so (409 `erased`)."""
+    from contacts.gdpr import erased_values
+
+    email, phone = values.get("email"), values.get("phone")
+    if not (email or phone):
+        return
+    erased = erased_values(tenant, emails=[email] if email else [], phones=[phone] if phone else [])
+    for field, value in (("email", email), ("phone", phone)):
+        if value and value in erased:
+            raise Conflict(
+                f"This {field} belongs to a contact erased under GDPR; "
+                'send "allow_erased": true to create it anyway.',
+                field=field,
+                code="erased",
+            )
+
+
 @transaction.atomic
 def contact_create(
-    *, tenant: Tenant, actor: Actor, data: Mapping[str, Any], source: str = ChangeSource.API
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    data: Mapping[str, Any],
+    source: str = ChangeSource.API,
+    allow_erased: bool = False,
 ) -> Contact:
-    """Create a contact from API-shaped data; records history and contact.created."""
+    """Create a contact from API-shaped data; records history and contact.created.
+
+    An email or phone of an erased contact (its tombstone) is a 409 unless `allow_erased`."""
     values, errors = _clean(tenant=tenant, current=None, data=data)
     if not errors and not (values.get("email") or values.get("phone") or values.get("external_id")):
         errors.append(FieldError("email", NEEDS_IDENTITY, "required"))
     if errors:
         raise ValidationFailed([e.as_dict() for e in errors])
     _check_unique(tenant=tenant, contact_id=None, values=values)
+    if not allow_erased:
+        _check_not_erased(tenant=tenant, values=values)
     now = timezone.now()
     contact = Contact(tenant=tenant, created_at=now, updated_at=now, event_sequence=1)
     for field, value in values.items():
