@@ -64,7 +64,7 @@ class Subject:
 @pytest.fixture
 def subject(api, tenant) -> Subject:
     """Fields, a custom attribute, extra identifiers, a tag, a static and a dynamic list, an update
-    (history), timeline and outbox rows, consent, and an admin log entry naming the contact."""
+    (history), timeline and outbox rows, consent, an activity, and an admin log entry naming the contact."""
     assert (
         api.post(DEFINITIONS, {"key": "nickname", "label": "Nickname", "type": "string"}, format="json")
     ).status_code == 201
@@ -127,6 +127,12 @@ def subject(api, tenant) -> Subject:
             format="json",
         )
         assert consent.status_code == 201, consent.json()
+    activity = api.post(
+        reverse("contact-activities", kwargs={"contact_pk": contact_id}),
+        {"type": "form_submitted", "title": f"{FIRST} sent the form", "data": {"from": EMAIL}},
+        format="json",
+    )
+    assert activity.status_code == 201, activity.json()
     contact = Contact.objects.for_tenant(tenant).get(pk=contact_id)
     LogEntry.objects.create(
         user=UserFactory(is_staff=True),
