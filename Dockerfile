@@ -5,6 +5,9 @@ COPY pyproject.toml README.md ./
 COPY contacts_service ./contacts_service
 COPY contacts ./contacts
 COPY events ./events
+COPY tags ./tags
+COPY lists ./lists
+COPY consent ./consent
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,6 +33,7 @@ from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantViewSet
+from events.filters import TimelineFilter
 from events.selectors import timeline_for_contact
 from events.serializers import TimelineEntrySerializer
 from tags import services as tag_services
@@ -175,12 +176,26 @@ class ContactViewSet(
         return self.get_paginated_response(ContactChangeSerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Timeline of a contact, newest first", responses=TimelineEntrySerializer(many=True)
+        summary="Timeline of a contact, newest first",
+        parameters=[
+            OpenApiParameter(
+                "type", str, description="Comma-separated event types; a trailing * is a prefix."
+            ),
+            OpenApiParameter("activity_type", str, description="Comma-separated activity types."),
+            OpenApiParameter("occurred_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("occurred_before", OpenApiTypes.DATETIME),
+        ],
+        responses=TimelineEntrySerializer(many=True),
     )
     @action(detail=True, methods=["get"], filterset_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         contact = self.get_object()
-        page = self.paginate_queryset(timeline_for_contact(tenant=self.tenant, contact_id=contact.pk))
+        entries = TimelineFilter(
+            request.query_params, queryset=timeline_for_contact(tenant=self.tenant, contact_id=contact.pk)
+        )
+        if not entries.is_valid():
+            raise ValidationError(entries.errors)
+        page = self.paginate_queryset(entries.qs)
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(

@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from events.models import OutboxEvent
+from events.models import OutboxEvent, TimelineEntry
 
 
 class OutboxFilter(django_filters.FilterSet):
@@ -30,3 +30,35 @@ class OutboxFilter(django_filters.FilterSet):
     def filter_types(self, queryset, name, value):
         types = [t.strip() for t in value.split(",") if t.strip()]
         return queryset.filter(event_type__in=types) if types else queryset
+
+
+class TimelineFilter(django_filters.FilterSet):
+    type = django_filters.CharFilter(
+        method="filter_types",
+        help_text="Comma-separated event types, e.g. contact.updated,contact.activity_recorded; "
+        "a trailing * matches a prefix (contact.consent*).",
+    )
+    activity_type = django_filters.CharFilter(
+        method="filter_activity_types", help_text="Comma-separated activity types, e.g. email_opened."
+    )
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = TimelineEntry
+        fields: list[str] = []
+
+    def filter_types(self, queryset, name, value):
+        condition = Q()
+        for part in [t.strip() for t in value.split(",") if t.strip()][:20]:
+            if part.endswith("*"):
+                condition |= Q(event_type__startswith=part[:-1])
+            else:
+                condition |= Q(event_type=part)
+        return queryset.filter(condition) if condition else queryset
+
+    def filter_activity_types(self, queryset, name, value):
+        types = [t.strip() for t in value.split(",") if t.strip()][:20]
+        if not types:
+            return queryset
+        return queryset.filter(event_type="contact.activity_recorded", data__activity_type__in=types)
