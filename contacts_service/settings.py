@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "tags",
     "lists",
     "consent",
+    "imports",
 ]
 
 # Object permissions (django-guardian): one list can be shared with one user beyond their role.
@@ -201,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
     # Publishes what the relay process has not (or everything, where no relay process runs).
     "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
     "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
+    "requeue-stalled-imports": {"task": "imports.tasks.imports_requeue_stalled", "schedule": 60.0},
     # Segments with "in the last N days" rules drift as time passes.
     "rebuild-time-relative-segments": {
         "task": "lists.tasks.segments_rebuild_time_relative",
@@ -211,6 +213,13 @@ CELERY_BEAT_SCHEDULE = {
 # Dynamic segments: with more active segments than this, a contact's segments are refreshed in a
 # task right after commit instead of inside the request.
 SEGMENTS_INLINE_LIMIT = env_int("SEGMENTS_INLINE_LIMIT", 20)
+
+# CSV imports: limits checked before anything is processed, and when a job's worker counts as dead.
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)  # also after gunzip
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
+IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 
 # Double opt-in: how long a confirmation token stays valid, and the link sent to the contact
 # ("{token}" is replaced; empty = this service's own GET /api/v1/consent/confirm/{token}/).

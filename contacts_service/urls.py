@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("lists.urls")),
     path("", include("events.urls")),
     path("", include("consent.urls")),
+    path("", include("imports.urls")),
 ]
 
 urlpatterns = [

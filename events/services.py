@@ -33,6 +33,7 @@ class EventSpec:
     timeline_data: dict[str, Any] | None = None
     occurred_at: datetime | None = None
     aggregate_type: str = "contact"
+    event_id: uuid.UUID | None = None  # chosen by the caller when other rows must name the event
 
 
 def event_record(
@@ -78,7 +79,7 @@ def event_record_many(
     entries, rows = [], []
     for spec in events:
         occurred_at = spec.occurred_at or now
-        event_id = uuid.uuid4()
+        event_id = spec.event_id or uuid.uuid4()
         envelope = {
             "event_id": str(event_id),
             "event_type": spec.event_type,

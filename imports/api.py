@@ -1,0 +1,116 @@
+"""Import jobs API: upload, adjust, start, follow, cancel, download the failed rows."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts_service.errors import ValidationFailed
+from contacts_service.roles import Perm
+from contacts_service.viewsets import TenantViewSet
+from imports import services
+from imports.models import ImportJob, ImportRowError
+from imports.serializers import ImportJobSerializer, ImportOptionsSerializer, ImportUploadSerializer
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Import jobs, newest first"),
+    retrieve=extend_schema(summary="An import job: status, counters, rows/s, ETA (and preview while draft)"),
+    create=extend_schema(
+        summary="Upload a CSV (or gzip of one): detects encoding, delimiter, header; suggests a mapping",
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={201: ImportJobSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Adjust mapping and options before start", request=ImportOptionsSerializer,
+        responses=ImportJobSerializer,
+    ),
+)  # fmt: skip
+class ImportJobViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+):
+    queryset = ImportJob.objects.none()
+    serializer_class = ImportJobSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_IMPORT,
+        "retrieve": Perm.CONTACTS_IMPORT,
+        "create": Perm.CONTACTS_IMPORT,
+        "partial_update": Perm.CONTACTS_IMPORT,
+        "start": Perm.CONTACTS_IMPORT,
+        "cancel": Perm.CONTACTS_IMPORT,
+        "errors_csv": Perm.CONTACTS_IMPORT,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return ImportJob.objects.for_tenant(tenant).order_by("-created_at")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "preview": self.action != "list"}
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed(
+                [{"field": "file", "code": "required", "message": "Send the CSV as multipart field 'file'."}]
+            )
+        job = services.import_create(tenant=self.tenant, actor=self.actor, upload=upload)
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        job = self.get_object()
+        payload = ImportOptionsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = services.import_update(tenant=self.tenant, job_id=job.pk, changes=dict(payload.validated_data))
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(summary="Queue the import", request=None, responses=ImportJobSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        job = services.import_start(tenant=self.tenant, job_id=self.get_object().pk)
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(summary="Cancel: a running import stops after its current batch", request=None,
+                   responses=ImportJobSerializer)  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = services.import_cancel(tenant=self.tenant, job_id=self.get_object().pk)
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        summary="The rows that failed: line, reasons, then the row as it was",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
+    def errors_csv(self, request: Request, pk: str) -> StreamingHttpResponse:
+        job = self.get_object()
+        rows = ImportRowError.objects.for_tenant(self.tenant).filter(job=job).order_by("line", "id")
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield writer.writerow(["line", "errors", *job.header])
+            for error in rows.iterator(chunk_size=2000):
+                reasons = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
+                yield writer.writerow([error.line, reasons, *[_neutralise(c) for c in error.row]])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
+
+
+def _neutralise(cell: str) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ tab or CR is prefixed with '."""
+    return f"'{cell}" if cell and cell[0] in "=+-@\t\r" else cell

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ImportsConfig(AppConfig):
+    """CSV import jobs (and, later, export jobs) processed by Celery in 500-row batches."""
+
+    name = "imports"
+    default_auto_field = "django.db.models.BigAutoField"

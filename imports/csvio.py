@@ -1,0 +1,137 @@
+"""Reading uploaded CSV files as streams: gzip, encoding and delimiter detection, limits.
+
+Nothing here reads a whole file into memory: files are opened from Django's storage and decoded
+and parsed incrementally. Every problem is an ImportFileError with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+DELIMITERS = [",", ";", "\t", "|"]
+SAMPLE_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+# The csv module's per-field limit is process-wide; a field above it is an error we report.
+csv.field_size_limit(2 * 1024 * 1024)
+
+
+class ImportFileError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid_file", status: int = 400):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+class _Limited(io.RawIOBase):
+    """A binary stream that refuses to yield more than `limit` bytes (gzip bombs, huge files)."""
+
+    def __init__(self, inner, limit: int):
+        self.inner, self.limit, self.count = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ImportFileError(
+                f"The file is larger than the limit of {self.limit} bytes (IMPORT_MAX_FILE_BYTES).",
+                code="too_large",
+                status=413,
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_binary(name: str, *, compressed: bool):
+    """The file's (decompressed) bytes, as a buffered stream with the size limit applied."""
+    raw = default_storage.open(name, "rb")
+    source = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+    return io.BufferedReader(_Limited(source, settings.IMPORT_MAX_FILE_BYTES), buffer_size=SAMPLE_BYTES)
+
+
+def is_gzip(name: str) -> bool:
+    with default_storage.open(name, "rb") as raw:
+        return raw.read(2) == GZIP_MAGIC
+
+
+def detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and sample[0::2].count(0) == 0:
+        return "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4 and sample[1::2].count(0) == 0:
+        return "utf-16-be"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a character cut by the end of the sample
+            return "utf-8"
+        return "latin-1"
+
+
+def detect_delimiter(text: str) -> str:
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+@dataclass
+class Detected:
+    compressed: bool
+    encoding: str
+    delimiter: str
+
+
+def detect(name: str) -> Detected:
+    compressed = is_gzip(name)
+    try:
+        with open_binary(name, compressed=compressed) as stream:
+            sample = stream.read(SAMPLE_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ImportFileError("The gzip file is damaged or truncated.") from exc
+    if not sample.strip():
+        raise ImportFileError("The file is empty.", code="empty_file")
+    encoding = detect_encoding(sample)
+    text = sample.decode(encoding, errors="ignore")
+    if "\x00" in text:
+        raise ImportFileError("This looks like a binary file, not CSV text.", code="binary_file")
+    return Detected(
+        compressed=compressed, encoding=encoding, delimiter=detect_delimiter(text.lstrip("\ufeff"))
+    )
+
+
+def open_rows(
+    name: str, *, compressed: bool, encoding: str, delimiter: str
+) -> tuple[Iterator[list[str]], object]:
+    """A csv reader over the stored file (header first) and the reader itself (for line_num)."""
+    text = io.TextIOWrapper(open_binary(name, compressed=compressed), encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    return reader, text
+
+
+def check_text(row: list[str]) -> None:
+    for cell in row:
+        if "\x00" in cell:
+            raise ImportFileError(
+                "This looks like a binary file, not CSV text (NUL characters).", code="binary_file"
+            )

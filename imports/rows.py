@@ -1,0 +1,228 @@
+"""Column mapping (suggested from the header) and the per-row parse: plain Python, no serializers.
+
+A mapping is {header name: target}. Targets: the contact fields in FIELD_TARGETS,
+`attributes.<key>` (a defined custom attribute), `tags` (names separated by , ; or |), or ""
+(ignore the column).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from contacts.models import AttributeDefinition, AttributeType, ContactStatus
+from contacts.normalization import FieldError, normalize_country, normalize_email, normalize_phone
+
+FIELD_TARGETS = {
+    "email": 254,
+    "first_name": 150,
+    "last_name": 150,
+    "display_name": 300,
+    "company": 200,
+    "phone": 64,
+    "country": 64,
+    "city": 120,
+    "external_id": 255,
+    "status": 16,
+    "source": 64,
+}
+SYNONYMS = {
+    "email": {"email", "emailaddress", "mail", "courriel", "e_mail"},
+    "first_name": {"firstname", "first", "givenname", "forename", "prenom"},
+    "last_name": {"lastname", "last", "surname", "familyname", "nom"},
+    "display_name": {"displayname", "fullname", "name"},
+    "company": {"company", "companyname", "organization", "organisation", "org", "societe", "account"},
+    "phone": {"phone", "phonenumber", "mobile", "mobilephone", "tel", "telephone", "cell", "cellphone"},
+    "country": {"country", "countrycode", "pays"},
+    "city": {"city", "town", "ville"},
+    "external_id": {"externalid", "customerid", "clientid", "crmid", "extid"},
+    "status": {"status"},
+    "source": {"source", "leadsource"},
+    "tags": {"tags", "tag", "labels", "label", "segments"},
+}
+TAG_SPLIT = re.compile(r"[,;|]")
+TRUE_WORDS = {"true", "yes", "y", "1", "oui", "ja", "si", "x"}
+FALSE_WORDS = {"false", "no", "n", "0", "non", "nein"}
+MAX_TAGS_PER_ROW = 50
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def unique_header(header: list[str]) -> list[str]:
+    """Header names made unique and non-empty (mapping keys): "Email", "Email (2)", "Column 3"."""
+    seen: dict[str, int] = {}
+    out = []
+    for index, raw in enumerate(header):
+        name = (raw or "").strip().lstrip("\ufeff")[:200] or f"Column {index + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name} ({seen[name]})"
+        else:
+            seen[name] = 1
+        out.append(name)
+    return out
+
+
+def suggest_mapping(header: list[str], attribute_keys: list[str]) -> dict[str, str]:
+    by_norm = {_norm(k): k for k in attribute_keys}
+    mapping, used = {}, set()
+    for name in header:
+        norm = _norm(name)
+        target = ""
+        for candidate, words in SYNONYMS.items():
+            if norm in words and candidate not in used:
+                target = candidate
+                break
+        if not target and norm in by_norm and f"attributes.{by_norm[norm]}" not in used:
+            target = f"attributes.{by_norm[norm]}"
+        if target:
+            used.add(target)
+        mapping[name] = target
+    return mapping
+
+
+def mapping_problems(
+    mapping: Any, header: list[str], definitions: dict[str, AttributeDefinition], dedupe_key: str
+) -> list[dict[str, str]]:
+    if not isinstance(mapping, dict):
+        return [{"field": "mapping", "code": "invalid", "message": "Must be an object of column -> target."}]
+    errors, targets = [], {}
+    for column, target in mapping.items():
+        if column not in header:
+            errors.append(
+                {"field": f"mapping.{column}", "code": "unknown_column", "message": "No such column."}
+            )
+            continue
+        if target in ("", None):
+            continue
+        if not isinstance(target, str) or not (
+            target in FIELD_TARGETS
+            or target == "tags"
+            or (target.startswith("attributes.") and target.removeprefix("attributes.") in definitions)
+        ):
+            message = "Use a contact field, tags, attributes.<defined key> or an empty string to ignore."
+            errors.append({"field": f"mapping.{column}", "code": "invalid_target", "message": message})
+            continue
+        if target in targets:
+            message = f"{target} is already mapped from column {targets[target]!r}."
+            errors.append({"field": f"mapping.{column}", "code": "duplicate_target", "message": message})
+        targets[target] = column
+    if not errors and not ({"email", "phone", "external_id"} & set(targets)):
+        message = "Map at least one of email, phone or external_id: contacts are identified by them."
+        errors.append({"field": "mapping", "code": "no_identity", "message": message})
+    if not errors and dedupe_key not in targets:
+        message = f"The dedupe key {dedupe_key} must be mapped to a column."
+        errors.append({"field": "dedupe_key", "code": "not_mapped", "message": message})
+    return errors
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    raw: list[str]
+    values: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def error(self, field_name: str, message: str) -> None:
+        self.errors.append({"field": field_name, "message": message})
+
+
+class RowParser:
+    """Turns raw CSV rows into normalised contact values, collecting every problem of a row."""
+
+    def __init__(
+        self, header: list[str], mapping: dict[str, str], definitions: dict[str, AttributeDefinition]
+    ):
+        self.width = len(header)
+        self.columns = [(i, mapping.get(name) or "") for i, name in enumerate(header)]
+        self.columns = [(i, t) for i, t in self.columns if t]
+        self.definitions = definitions
+
+    def parse(self, line: int, raw: list[str]) -> ParsedRow:
+        row = ParsedRow(line=line, raw=raw)
+        if len(raw) > self.width and any(cell.strip() for cell in raw[self.width :]):
+            row.error("row", f"{len(raw)} columns where the header has {self.width}.")
+            return row
+        cells = {target: (raw[i].strip() if i < len(raw) else "") for i, target in self.columns}
+        country = ""
+        if cells.get("country"):
+            try:
+                country = normalize_country(cells["country"])
+                row.values["country"] = country
+            except FieldError as exc:
+                row.error("country", exc.message)
+        for target, cell in cells.items():
+            if not cell or target == "country":
+                continue
+            if "\x00" in cell:
+                row.error(target, "Must not contain NUL characters.")
+                continue
+            if target.startswith("attributes."):
+                self._attribute(row, target.removeprefix("attributes."), cell)
+            elif target == "tags":
+                row.tags = [t.strip()[:100] for t in TAG_SPLIT.split(cell) if t.strip()][:MAX_TAGS_PER_ROW]
+            elif len(cell) > FIELD_TARGETS[target]:
+                row.error(target, f"At most {FIELD_TARGETS[target]} characters (got {len(cell)}).")
+            elif target == "email":
+                self._normalised(row, target, normalize_email, cell)
+            elif target == "phone":
+                self._normalised(row, target, lambda v: normalize_phone(v, country=country), cell)
+            elif target == "status":
+                status = cell.lower()
+                if status in ContactStatus.values:
+                    row.values["status"] = status
+                else:
+                    row.error("status", f"Must be one of {', '.join(ContactStatus.values)}.")
+            else:
+                row.values[target] = cell
+        if not row.errors and not (
+            row.values.get("email") or row.values.get("phone") or row.values.get("external_id")
+        ):
+            row.error("email", "The row has no email, phone or external_id.")
+        return row
+
+    @staticmethod
+    def _normalised(row: ParsedRow, target: str, normalise, cell: str) -> None:
+        try:
+            row.values[target] = normalise(cell)
+        except FieldError as exc:
+            row.error(target, exc.message)
+
+    def _attribute(self, row: ParsedRow, key: str, cell: str) -> None:
+        definition = self.definitions[key]
+        name = f"attributes.{key}"
+        kind = definition.type
+        if kind == AttributeType.NUMBER:
+            try:
+                number = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
+            except ValueError:
+                return row.error(name, f"{cell!r} is not a number.")
+            if isinstance(number, float) and not math.isfinite(number):
+                return row.error(name, "Must be a finite number.")
+            row.attributes[key] = number
+        elif kind == AttributeType.BOOLEAN:
+            word = cell.lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                return row.error(name, f"{cell!r} is not yes/no or true/false.")
+            row.attributes[key] = word in TRUE_WORDS
+        elif kind == AttributeType.DATE:
+            try:
+                row.attributes[key] = dt.date.fromisoformat(cell[:10]).isoformat()
+            except ValueError:
+                return row.error(name, f"{cell!r} is not a date as YYYY-MM-DD.")
+        elif kind == AttributeType.CHOICE:
+            if cell not in definition.choices:
+                return row.error(name, f"Must be one of: {', '.join(definition.choices)}.")
+            row.attributes[key] = cell
+        else:
+            if len(cell) > 2000:
+                return row.error(name, "At most 2000 characters.")
+            row.attributes[key] = cell
+        return None

@@ -1,0 +1,775 @@
+"""Import jobs: upload (detect, scan, suggest), options, start, cancel, and the batch pipeline.
+
+A batch is planned (parse, dedupe in the batch, match existing contacts, tombstones, uniqueness)
+then applied set-based in one transaction with the job's checkpoint and counters: bulk INSERT of
+new contacts, one UPDATE of changed ones, history rows, tag and list links, and every event
+(contact.created/updated, tagged, added_to_list) in two INSERTs through event_record_many. The
+preview of an upload runs the same plan without writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.gdpr import erased_values
+from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
+from contacts.normalization import derive_display_name
+from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
+from contacts_service.context import Actor, get_correlation_id, tenant_context
+from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from contacts_service.ids import new_id
+from contacts_service.models import Tenant
+from events.services import EventSpec, event_record, event_record_many
+from imports import csvio
+from imports.models import ACTIVE_STATUSES, ImportJob, ImportRowError, ImportStatus, OnMatch
+from imports.rows import ParsedRow, RowParser, mapping_problems, suggest_mapping, unique_header
+
+logger = logging.getLogger(__name__)
+BATCH_SIZE = 500
+PREVIEW_ROWS = 20
+
+
+class FileRejected(ServiceError):
+    def __init__(self, exc: csvio.ImportFileError):
+        super().__init__(exc.message, field="file", code=exc.code)
+        self.status_code = exc.status
+
+
+# -- upload -----------------------------------------------------------------------------------------
+
+
+def _scan(name: str, detected: csvio.Detected) -> tuple[list[str], int]:
+    """Read the whole file once, streaming: header, number of data rows, CSV well-formedness."""
+    reader, text = csvio.open_rows(
+        name, compressed=detected.compressed, encoding=detected.encoding, delimiter=detected.delimiter
+    )
+    total = 0
+    try:
+        with text:
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                raise csvio.ImportFileError("The file is empty.", code="empty_file")
+            if len(header) > settings.IMPORT_MAX_COLUMNS:
+                raise csvio.ImportFileError(
+                    f"{len(header)} columns; at most {settings.IMPORT_MAX_COLUMNS} (IMPORT_MAX_COLUMNS).",
+                    code="too_many_columns",
+                )
+            csvio.check_text(header)
+            for row in reader:
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                total += 1
+                if total > settings.IMPORT_MAX_ROWS:
+                    raise csvio.ImportFileError(
+                        f"More than {settings.IMPORT_MAX_ROWS} rows (IMPORT_MAX_ROWS); split the file.",
+                        code="too_many_rows",
+                    )
+                if total <= 1000:
+                    csvio.check_text(row)
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = "a field is larger than 2 MB (an unmatched quote?)"
+        raise csvio.ImportFileError(f"Line {reader.line_num}: {problem}.", code="malformed_csv") from exc
+    except UnicodeDecodeError as exc:
+        raise csvio.ImportFileError(f"Not {detected.encoding} text: {exc.reason}.", code="encoding") from exc
+    if total == 0:
+        raise csvio.ImportFileError("The file has a header but no rows.", code="no_rows")
+    return unique_header(header), total
+
+
+def _detect_and_scan(name: str) -> tuple[csvio.Detected, list[str], int]:
+    detected = csvio.detect(name)
+    try:
+        return detected, *_scan(name, detected)
+    except csvio.ImportFileError as exc:
+        if exc.code != "encoding" or detected.encoding != "utf-8":
+            raise
+        detected.encoding = "latin-1"  # UTF-8 at the start, something else later: Latin-1 reads anything
+        return detected, *_scan(name, detected)
+
+
+def import_create(*, tenant: Tenant, actor: Actor, upload) -> ImportJob:
+    if upload.size > settings.IMPORT_MAX_FILE_BYTES:
+        raise FileRejected(
+            csvio.ImportFileError(
+                f"The file is {upload.size} bytes; the limit is {settings.IMPORT_MAX_FILE_BYTES} bytes "
+                "(IMPORT_MAX_FILE_BYTES).",
+                code="too_large",
+                status=413,
+            )
+        )
+    job_id = new_id()
+    name = default_storage.save(f"imports/{tenant.pk}/{job_id}.upload", upload)
+    try:
+        detected, header, total = _detect_and_scan(name)
+    except csvio.ImportFileError as exc:
+        default_storage.delete(name)
+        raise FileRejected(exc) from exc
+    keys = list(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True))
+    mapping = suggest_mapping(header, keys)
+    targets = set(mapping.values())
+    dedupe_key = next((k for k in ("email", "external_id", "phone") if k in targets), "email")
+    return ImportJob.objects.for_tenant(tenant).create(
+        id=job_id,
+        tenant=tenant,
+        file=name,
+        filename=(upload.name or "")[:255],
+        file_size=upload.size,
+        compressed=detected.compressed,
+        encoding=detected.encoding,
+        delimiter=detected.delimiter,
+        header=header,
+        mapping=mapping,
+        dedupe_key=dedupe_key,
+        total_rows=total,
+        actor=actor.as_dict(),
+        correlation_id=get_correlation_id(),
+    )
+
+
+def _definitions(tenant: Tenant) -> dict[str, AttributeDefinition]:
+    return {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
+
+
+def job_problems(job: ImportJob) -> list[dict[str, str]]:
+    return mapping_problems(job.mapping, job.header, _definitions(job.tenant), job.dedupe_key)
+
+
+OPTION_FIELDS = ("mapping", "dedupe_key", "on_match", "list_id", "tags", "allow_erased")
+
+
+@transaction.atomic
+def import_update(*, tenant: Tenant, job_id: uuid.UUID, changes: dict[str, Any]) -> ImportJob:
+    job = ImportJob.objects.for_tenant(tenant).select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Import not found.")
+    if job.status != ImportStatus.DRAFT:
+        raise Conflict(
+            f"The import is {job.status}: options can change only before it starts.", code="started"
+        )
+    if "mapping" in changes:
+        # Columns left out keep their suggestion; "" ignores a column.
+        changes["mapping"] = {**job.mapping, **changes["mapping"]}
+    if changes.get("list_id"):
+        from lists.models import ContactList, ListKind
+
+        kind = (
+            ContactList.objects.for_tenant(tenant)
+            .filter(pk=changes["list_id"])
+            .values_list("kind", flat=True)
+            .first()
+        )
+        if kind is None:
+            raise ValidationFailed([{"field": "list_id", "code": "not_found", "message": "No such list."}])
+        if kind != ListKind.STATIC:
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "list_id",
+                        "code": "dynamic",
+                        "message": "Import into a static list; dynamic lists follow their rules.",
+                    }
+                ]
+            )
+    if "tags" in changes:
+        from tags.services import _clean_name
+
+        try:
+            changes["tags"] = list(
+                dict.fromkeys(_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"]))
+            )
+        except ServiceError:
+            raise
+    for name in OPTION_FIELDS:
+        if name in changes:
+            setattr(job, name, changes[name])
+    problems = job_problems(job)
+    if problems and ("mapping" in changes or "dedupe_key" in changes):
+        raise ValidationFailed(problems, message="Invalid mapping.")
+    job.save()
+    return job
+
+
+@transaction.atomic
+def import_start(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
+    job = ImportJob.objects.for_tenant(tenant).select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Import not found.")
+    if job.status != ImportStatus.DRAFT:
+        raise Conflict(f"The import is {job.status} already.", code="started")
+    problems = job_problems(job)
+    if problems:
+        raise ValidationFailed(problems, message="Fix the mapping before starting.")
+    now = timezone.now()
+    job.status, job.queued_at, job.heartbeat_at = ImportStatus.QUEUED, now, now
+    job.save(update_fields=["status", "queued_at", "heartbeat_at"])
+    _enqueue(job)
+    return job
+
+
+def _enqueue(job: ImportJob) -> None:
+    from imports.tasks import import_run
+
+    job_id = str(job.pk)
+    transaction.on_commit(lambda: import_run.delay(job_id))
+
+
+@transaction.atomic
+def import_cancel(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
+    job = ImportJob.objects.for_tenant(tenant).select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Import not found.")
+    if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED):
+        job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
+    elif job.status == ImportStatus.RUNNING:
+        job.cancel_requested = True  # the task stops after its current batch
+    else:
+        raise Conflict(f"The import is {job.status}: nothing to cancel.", code="finished")
+    job.save(update_fields=["status", "finished_at", "cancel_requested"])
+    return job
+
+
+# -- planning a batch ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RowPlan:
+    row: ParsedRow
+    action: str  # create | update | unchanged | skip | duplicate | error
+    contact: Contact | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class Plan:
+    rows: list[RowPlan]
+
+    def counts(self) -> Counter:
+        return Counter(r.action for r in self.rows)
+
+
+def _empty(value: Any) -> bool:
+    return value in (None, "", {})
+
+
+def plan_batch(
+    job: ImportJob, raw_rows: list[tuple[int, list[str]]], *, lock: bool, parser: RowParser
+) -> Plan:
+    tenant = job.tenant
+    parsed = [parser.parse(line, raw) for line, raw in raw_rows]
+    plans: list[RowPlan] = []
+    key = job.dedupe_key
+    last_index: dict[str, int] = {}
+    for index, row in enumerate(parsed):
+        if not row.errors and row.values.get(key):
+            last_index[row.values[key]] = index
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    keys = list(last_index)
+    matches: dict[str, Contact] = {}
+    if keys:
+        query = live.filter(**{f"{key}__in": keys}).order_by("created_at", "id")
+        if lock:
+            query = query.select_for_update()
+        for contact in query:
+            matches.setdefault(getattr(contact, key), contact)
+    valid = [r for r in parsed if not r.errors]
+    emails = {r.values["email"] for r in valid if r.values.get("email")}
+    external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}
+    holders = {}
+    if emails or external_ids:
+        for contact_id, email, external_id in live.filter(
+            Q(email__in=emails) | Q(external_id__in=external_ids)
+        ).values_list("id", "email", "external_id"):
+            if email in emails:
+                holders[("email", email)] = contact_id
+            if external_id in external_ids:
+                holders[("external_id", external_id)] = contact_id
+    erased = (
+        set()
+        if job.allow_erased
+        else erased_values(
+            tenant, emails=list(emails), phones=[r.values["phone"] for r in valid if r.values.get("phone")]
+        )
+    )
+    claimed: dict[tuple[str, str], int] = {}
+    now = timezone.now()
+    for index, row in enumerate(parsed):
+        if row.errors:
+            plans.append(RowPlan(row=row, action="error"))
+            continue
+        value = row.values.get(key)
+        if value and last_index[value] != index:
+            plans.append(RowPlan(row=row, action="duplicate", reason=f"A later row has the same {key}."))
+            continue
+        contact = matches.get(value) if value else None
+        if (
+            contact is None
+            and not job.allow_erased
+            and (row.values.get("email") in erased or row.values.get("phone") in erased)
+        ):
+            plans.append(
+                RowPlan(row=row, action="skip", reason="Erased contact (GDPR); allow_erased brings it back.")
+            )
+            continue
+        if contact is not None and job.on_match == OnMatch.SKIP:
+            plans.append(
+                RowPlan(row=row, action="skip", contact=contact, reason=f"A contact has this {key}.")
+            )
+            continue
+        conflict = ""
+        for unique in ("email", "external_id"):
+            wanted = row.values.get(unique)
+            if not wanted:
+                continue
+            if (
+                contact is not None
+                and job.on_match == OnMatch.FILL_EMPTY
+                and not _empty(getattr(contact, unique))
+            ):
+                continue
+            holder = holders.get((unique, wanted))
+            if holder is not None and (contact is None or holder != contact.pk):
+                conflict = f"Another contact ({holder}) has this {unique}."
+            elif claimed.get((unique, wanted), index) != index:
+                other_line = parsed[claimed[(unique, wanted)]].line
+                conflict = f"Another row of this batch (line {other_line}) has this {unique}."
+            claimed.setdefault((unique, wanted), index)
+        if conflict:
+            row.error("email" if "email" in conflict else "external_id", conflict)
+            plans.append(RowPlan(row=row, action="error"))
+            continue
+        if contact is None:
+            contact = Contact(
+                id=new_id(),
+                tenant=tenant,
+                created_at=now,
+                updated_at=now,
+                event_sequence=0,
+                source=ChangeSource.IMPORT,
+            )
+            for name, new in row.values.items():
+                setattr(contact, name, new)
+            contact.display_name_custom = bool(row.values.get("display_name"))
+            contact.attributes = dict(row.attributes)
+            _display_name(contact)
+            changes = {
+                f: (None, getattr(contact, f)) for f in PUBLIC_FIELDS if not _empty(getattr(contact, f))
+            }
+            plans.append(RowPlan(row=row, action="create", contact=contact, changes=changes))
+            continue
+        before = {f: getattr(contact, f) for f in PUBLIC_FIELDS}
+        fill = job.on_match == OnMatch.FILL_EMPTY
+        for name, new in row.values.items():
+            if not fill or _empty(getattr(contact, name)):
+                setattr(contact, name, new)
+                if name == "display_name":
+                    contact.display_name_custom = True
+        attributes = dict(contact.attributes or {})
+        for name, new in row.attributes.items():
+            if not fill or name not in attributes:
+                attributes[name] = new
+        contact.attributes = attributes
+        _display_name(contact)
+        changes = {
+            f: (before[f], getattr(contact, f)) for f in PUBLIC_FIELDS if before[f] != getattr(contact, f)
+        }
+        plans.append(
+            RowPlan(row=row, action="update" if changes else "unchanged", contact=contact, changes=changes)
+        )
+    return Plan(rows=plans)
+
+
+def _display_name(contact: Contact) -> None:
+    if contact.display_name_custom:
+        return
+    contact.display_name = derive_display_name(
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        company=contact.company,
+    )
+
+
+# -- applying a batch ---------------------------------------------------------------------------------
+
+
+def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple[list, list, list]:
+    """Tag assignments and list memberships the batch adds (only links that do not exist yet), and
+    the (contact, event type, data, title) of each, in the order they happen."""
+    from lists.models import ContactList, ListMembership
+    from tags.models import TagAssignment
+    from tags.services import _target as tag_target
+    from tags.services import tags_get_or_create
+
+    tenant = job.tenant
+    linked = [p for p in plans if p.action in ("create", "update", "unchanged")]
+    names = list(dict.fromkeys([*job.tags, *(t for p in linked for t in p.row.tags)]))
+    tags = (
+        {t.name.lower(): t for t in tags_get_or_create(tenant=tenant, names=names)}
+        if names and linked
+        else {}
+    )
+    existing_ids = [p.contact.pk for p in linked if p.action != "create"]
+    have_tags = (
+        set(
+            TagAssignment.objects.for_tenant(tenant)
+            .filter(contact_id__in=existing_ids, tag_id__in=[t.pk for t in tags.values()])
+            .values_list("contact_id", "tag_id")
+        )
+        if existing_ids and tags
+        else set()
+    )
+    contact_list = (
+        ContactList.objects.for_tenant(tenant).filter(pk=job.list_id).first() if job.list_id else None
+    )
+    in_list = (
+        set(
+            ListMembership.objects.for_tenant(tenant)
+            .filter(contact_list=contact_list, contact_id__in=existing_ids)
+            .values_list("contact_id", flat=True)
+        )
+        if contact_list and existing_ids
+        else set()
+    )
+    now, by = timezone.now(), actor.as_dict()
+    assignments, memberships, events = [], [], []
+    for plan in linked:
+        contact = plan.contact
+        for name in dict.fromkeys(n.lower() for n in [*job.tags, *plan.row.tags]):
+            tag = tags[name]
+            if (contact.pk, tag.pk) in have_tags:
+                continue
+            have_tags.add((contact.pk, tag.pk))
+            assignments.append(
+                TagAssignment(tenant=tenant, tag=tag, contact_id=contact.pk, added_at=now, added_by=by)
+            )
+            target = tag_target(tag)
+            events.append((contact, target.linked_event, target.data, target.title_linked))
+        if contact_list is not None and contact.pk not in in_list:
+            in_list.add(contact.pk)
+            memberships.append(
+                ListMembership(
+                    tenant=tenant, contact_list=contact_list, contact_id=contact.pk, added_at=now, added_by=by
+                )
+            )
+            data = {
+                "list": {"id": str(contact_list.pk), "name": contact_list.name, "kind": contact_list.kind}
+            }
+            events.append((contact, "contact.added_to_list", data, f"Added to list {contact_list.name}"))
+    return assignments, memberships, events
+
+
+def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
+    """Write a planned batch set-based; returns the ids of contacts that changed in any way."""
+    from lists.models import ListMembership
+    from tags.models import TagAssignment
+
+    tenant = job.tenant
+    source = ChangeSource.IMPORT
+    specs: list[EventSpec] = []
+    history: list[ContactChange] = []
+    correlation_id = get_correlation_id()
+    now = timezone.now()
+    creates = [p for p in plan.rows if p.action == "create"]
+    updates = [p for p in plan.rows if p.action == "update"]
+    for p in [*creates, *updates]:
+        contact = p.contact
+        contact.event_sequence += 1
+        if p.action == "update":
+            contact.updated_at = now
+        event_type = "contact.created" if p.action == "create" else "contact.updated"
+        changes = {f: {"old": old, "new": new} for f, (old, new) in p.changes.items()}
+        event_id = uuid.uuid4()
+        spec = EventSpec(
+            event_type=event_type,
+            aggregate_id=contact.pk,
+            sequence=contact.event_sequence,
+            event_id=event_id,
+            data={
+                "contact_id": str(contact.pk),
+                "changes": changes,
+                "contact": contact_snapshot(contact),
+                "import_id": str(job.pk),
+            },
+            timeline_data={"changes": changes, "import_id": str(job.pk)},
+            title=TITLES[event_type],
+        )
+        specs.append(spec)
+        history.extend(
+            ContactChange(
+                tenant=tenant,
+                contact_id=contact.pk,
+                event_id=event_id,
+                field=f,
+                old_value=old,
+                new_value=new,
+                actor=actor.as_dict(),
+                source=source,
+                correlation_id=correlation_id,
+                changed_at=now,
+            )
+            for f, (old, new) in p.changes.items()
+        )
+    assignments, memberships, link_events = _link_events(job=job, plans=plan.rows, actor=actor)
+    touched = {p.contact.pk: p.contact for p in [*creates, *updates]}
+    for contact, event_type, data, title in link_events:
+        contact.event_sequence += 1
+        touched[contact.pk] = contact
+        specs.append(
+            EventSpec(
+                event_type=event_type,
+                aggregate_id=contact.pk,
+                sequence=contact.event_sequence,
+                data={"contact_id": str(contact.pk), **data},
+                title=title,
+            )
+        )
+    Contact.objects.for_tenant(tenant).bulk_create([p.contact for p in creates])  # history rows point at them
+    changed_updates = [c for c in touched.values() if c.pk not in {p.contact.pk for p in creates}]
+    if changed_updates:
+        Contact.objects.for_tenant(tenant).bulk_update(
+            changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
+        )
+    ContactChange.objects.for_tenant(tenant).bulk_create(history)
+    TagAssignment.objects.for_tenant(tenant).bulk_create(assignments)
+    ListMembership.objects.for_tenant(tenant).bulk_create(memberships)
+    event_record_many(tenant=tenant, events=specs, actor=actor, source=source)
+    if touched:
+        from lists.dynamic import segments_refresh_contacts
+
+        segments_refresh_contacts(tenant=tenant, contact_ids=list(touched), actor=actor, source=source)
+    return list(touched)
+
+
+# -- the job loop -------------------------------------------------------------------------------------
+
+
+def _actor(job: ImportJob) -> Actor:
+    data = job.actor or {}
+    return Actor(type=data.get("type", "system"), id=data.get("id", "system"), label=data.get("label", ""))
+
+
+def _rows(job: ImportJob):
+    """(line, row) of every non-blank data row, streaming; the header is skipped."""
+    reader, text = csvio.open_rows(
+        job.file, compressed=job.compressed, encoding=job.encoding, delimiter=job.delimiter
+    )
+    with text:
+        next(reader, None)
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                yield reader.line_num, row
+
+
+def preview(job: ImportJob) -> list[dict[str, Any]]:
+    """The first rows as they would be imported now, without writing anything."""
+    rows = []
+    source = _rows(job)
+    for item in source:
+        rows.append(item)
+        if len(rows) >= PREVIEW_ROWS:
+            break
+    source.close()
+    if job_problems(job):
+        return [
+            {
+                "line": line,
+                "action": "error",
+                "values": {},
+                "errors": [{"field": "mapping", "message": "Fix the mapping first."}],
+            }
+            for line, _ in rows
+        ]
+    parser = RowParser(job.header, job.mapping, _definitions(job.tenant))
+    with transaction.atomic():
+        plan = plan_batch(job, rows, lock=False, parser=parser)
+        transaction.set_rollback(True)
+    out = []
+    for p in plan.rows:
+        action = {"unchanged": "update", "duplicate": "skip"}.get(p.action, p.action)
+        reasons = [f"{e['field']}: {e['message']}" for e in p.row.errors] or ([p.reason] if p.reason else [])
+        out.append(
+            {
+                "line": p.row.line,
+                "action": action,
+                "values": {
+                    **p.row.values,
+                    **{f"attributes.{k}": v for k, v in p.row.attributes.items()},
+                    "tags": p.row.tags,
+                },
+                "errors": reasons,
+                "contact_id": str(p.contact.pk) if p.contact and p.action != "create" else None,
+            }
+        )
+    return out
+
+
+def _advisory_key(job_id: uuid.UUID) -> int:
+    return int.from_bytes(job_id.bytes[:8], "big", signed=True)
+
+
+def import_process(job_id: uuid.UUID | str) -> str:
+    """Run (or resume) an import: batches of BATCH_SIZE rows after the job's checkpoint, each in
+    one transaction with its counters and checkpoint. Safe to call twice at once (a session
+    advisory lock lets one run) and after a crash (it continues after the last committed batch)."""
+    job = ImportJob.objects.unscoped().select_related("tenant").filter(pk=job_id).first()
+    if job is None or job.status not in ACTIVE_STATUSES:
+        return "nothing to do"
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_advisory_key(job.pk)])
+            if not cursor.fetchone()[0]:
+                return "running elsewhere"
+    try:
+        with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
+            return _run(job.pk)
+    finally:
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(job.pk)])
+
+
+def _run(job_id: uuid.UUID) -> str:
+    job = ImportJob.objects.unscoped().select_related("tenant").get(pk=job_id)
+    if job.status not in ACTIVE_STATUSES:
+        return job.status
+    run_started = time.monotonic()
+    elapsed_before = job.elapsed_before
+    now = timezone.now()
+    ImportJob.objects.unscoped().filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, started_at=job.started_at or now, heartbeat_at=now
+    )
+    actor = _actor(job)
+    parser = RowParser(job.header, job.mapping, _definitions(job.tenant))
+    skip = job.checkpoint_row
+    batch: list[tuple[int, list[str]]] = []
+    try:
+        for index, item in enumerate(_rows(job)):
+            if index < skip:
+                continue
+            batch.append(item)
+            if len(batch) == BATCH_SIZE:
+                if not _commit_batch(
+                    job.pk, batch, parser, actor, elapsed_before + time.monotonic() - run_started
+                ):
+                    return ImportStatus.CANCELLED
+                batch = []
+        if batch and not _commit_batch(
+            job.pk, batch, parser, actor, elapsed_before + time.monotonic() - run_started
+        ):
+            return ImportStatus.CANCELLED
+    except (csvio.ImportFileError, csv.Error, UnicodeDecodeError) as exc:
+        _finish(job.pk, ImportStatus.FAILED, error=f"The file could not be read past row {skip}: {exc}")
+        return ImportStatus.FAILED
+    return _finish(job.pk, None)
+
+
+def _commit_batch(job_id, batch, parser: RowParser, actor: Actor, elapsed: float) -> bool:
+    """One batch, one transaction: the rows, the row errors, the counters and the checkpoint.
+    Returns False when the job was cancelled (or finished elsewhere) instead."""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                job = ImportJob.objects.unscoped().select_for_update().select_related("tenant").get(pk=job_id)
+                if job.status != ImportStatus.RUNNING:
+                    return False
+                if job.cancel_requested:
+                    job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
+                    job.save(update_fields=["status", "finished_at"])
+                    return False
+                plan = plan_batch(job, batch, lock=True, parser=parser)
+                apply_batch(job, plan, actor)
+                counts = plan.counts()
+                errors = [
+                    ImportRowError(
+                        tenant=job.tenant, job=job, line=p.row.line, errors=p.row.errors, row=p.row.raw[:200]
+                    )
+                    for p in plan.rows
+                    if p.action == "error"
+                ]
+                ImportRowError.objects.for_tenant(job.tenant).bulk_create(errors)
+                job.created_count += counts["create"]
+                job.updated_count += counts["update"]
+                job.unchanged_count += counts["unchanged"]
+                job.skipped_count += counts["skip"]
+                job.duplicate_count += counts["duplicate"]
+                job.failed_count += counts["error"]
+                job.checkpoint_row += len(batch)
+                job.heartbeat_at = timezone.now()
+                job.elapsed_before = elapsed
+                job.save()
+                return True
+        except IntegrityError:
+            # A contact with one of these emails / external ids was created meanwhile (API): plan again.
+            if attempt == 2:
+                raise
+    return True
+
+
+def _finish(job_id, status: str | None, *, error: str = "") -> str:
+    with transaction.atomic():
+        job = ImportJob.objects.unscoped().select_for_update().select_related("tenant").get(pk=job_id)
+        if job.status != ImportStatus.RUNNING:
+            return job.status
+        if status is None:
+            status = ImportStatus.COMPLETED_WITH_ERRORS if job.failed_count else ImportStatus.COMPLETED
+        job.status, job.error, job.finished_at = status, error, timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        event_record(
+            tenant=job.tenant,
+            event_type="import.completed",
+            aggregate_type="import",
+            aggregate_id=job.pk,
+            sequence=1,
+            data=completed_data(job),
+            actor=_actor(job),
+            source=ChangeSource.IMPORT,
+            timeline=False,
+        )
+    logger.info("import %s %s: %s", job_id, status, completed_data(job))
+    return status
+
+
+def completed_data(job: ImportJob) -> dict[str, Any]:
+    return {
+        "import_id": str(job.pk),
+        "status": job.status,
+        "filename": job.filename,
+        "total_rows": job.total_rows,
+        "processed_rows": job.checkpoint_row,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "skipped": job.skipped_count,
+        "duplicates": job.duplicate_count,
+        "failed": job.failed_count,
+        "error": job.error,
+    }
+
+
+def imports_requeue_stalled() -> int:
+    """Queued or running jobs whose heartbeat stopped (worker killed, message lost): queue again."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    jobs = list(ImportJob.objects.unscoped().filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=stale))
+    for job in jobs:
+        ImportJob.objects.unscoped().filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        logger.warning("import %s: no heartbeat since %s, queued again", job.pk, job.heartbeat_at)
+        _enqueue(job)
+    return len(jobs)

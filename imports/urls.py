@@ -1,0 +1,14 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from imports.api import ImportJobViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("imports", ImportJobViewSet, basename="import")
+
+urlpatterns = [
+    path(
+        "imports/<str:pk>/errors.csv", ImportJobViewSet.as_view({"get": "errors_csv"}), name="import-errors"
+    ),
+    *router.urls,
+]
