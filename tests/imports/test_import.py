@@ -1,0 +1,198 @@
+"""CSV import as a user sees it: upload, preview, mapping, run, counters, events, errors.csv."""
+
+import pytest
+from django.urls import reverse
+
+from contacts.models import Contact, ContactChange
+from contacts_service.roles import Role
+from events.models import OutboxEvent
+from imports.models import ImportJob
+from lists.models import ListMembership
+from tags.models import TagAssignment
+from tests.factories import AttributeDefinitionFactory, ContactFactory
+from tests.imports.conftest import job_url, run, upload
+
+CSV = """Email,First Name,Last Name,Company,Phone,Country,Score,Tags
+ann@example.com,Ann,Lee,Acme,06 12 34 56 78,FR,10,VIP;Lead
+BOB@example.com,Bob,Stone,Initech,,DE,3,
+not-an-email,Cat,,,,,,
+bob@example.com,Robert,Stone,Initech,,DE,7,
+"""
+
+
+@pytest.fixture
+def score(tenant):
+    return AttributeDefinitionFactory(tenant=tenant, key="score", type="number")
+
+
+def test_upload_detects_and_suggests_and_previews(api, score):
+    response = upload(api, CSV)
+    assert response.status_code == 201, response.json()
+    job = response.json()
+    assert job["status"] == "draft"
+    assert (job["encoding"], job["delimiter"], job["total_rows"]) == ("utf-8", ",", 4)
+    assert job["mapping"] == {"Email": "email", "First Name": "first_name", "Last Name": "last_name",
+                              "Company": "company", "Phone": "phone", "Country": "country",
+                              "Score": "attributes.score", "Tags": "tags"}  # fmt: skip
+    assert job["dedupe_key"] == "email"
+    assert job["problems"] == []
+    preview = {row["line"]: row for row in job["preview"]}
+    assert preview[2]["action"] == "create"
+    assert preview[2]["values"]["phone"] == "+33612345678"
+    assert preview[2]["values"]["tags"] == ["VIP", "Lead"]
+    assert preview[3]["action"] == "skip"  # a later row has the same email (any case)
+    assert preview[4]["action"] == "error"
+    assert any("email" in reason for reason in preview[4]["errors"])
+    assert preview[5]["action"] == "create"
+    assert Contact.objects.unscoped().count() == 0  # the preview writes nothing
+
+
+def test_run_creates_updates_tags_lists_events_and_counts_exactly(api, tenant, score):
+    ContactFactory(tenant=tenant, email="ann@example.com", first_name="Annie", company="")
+    static = api.post(reverse("list-list"), {"name": "Imported"}, format="json").json()
+    job_id = upload(api, CSV).json()["id"]
+    job = run(api, job_id, list_id=static["id"], tags=["Spring import"])
+
+    assert job["status"] == "completed_with_errors"
+    assert (job["processed_rows"], job["created"], job["updated"], job["duplicates"], job["failed"]) == (
+        4,
+        1,
+        1,
+        1,
+        1,
+    )
+    ann = Contact.objects.unscoped().get(tenant=tenant, email="ann@example.com")
+    assert (ann.first_name, ann.company, ann.phone, ann.attributes) == (
+        "Ann",
+        "Acme",
+        "+33612345678",
+        {"score": 10},
+    )
+    bob = Contact.objects.unscoped().get(tenant=tenant, email="bob@example.com")
+    assert bob.first_name == "Robert"  # the last row with this email wins
+    assert {t.tag.name for t in TagAssignment.objects.unscoped().filter(contact=ann)} == {
+        "VIP",
+        "Lead",
+        "Spring import",
+    }
+    assert ListMembership.objects.unscoped().filter(contact_list_id=static["id"]).count() == 2
+    events = OutboxEvent.objects.unscoped().filter(tenant=tenant)
+    assert events.filter(event_type="contact.updated", aggregate_id=ann.pk).count() == 1
+    assert events.filter(event_type="contact.created", aggregate_id=bob.pk).count() == 1
+    assert events.filter(event_type="contact.tagged").count() == 4
+    assert events.filter(event_type="contact.added_to_list").count() == 2
+    seqs = list(events.filter(aggregate_id=ann.pk).order_by("id").values_list("sequence", flat=True))
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    [done] = events.filter(event_type="import.completed")
+    assert done.payload["data"]["created"] == 1 and done.payload["data"]["failed"] == 1
+    assert ContactChange.objects.unscoped().filter(contact=ann, field="first_name", source="import").exists()
+
+    errors = api.get(job_url(job_id, "errors"))
+    assert errors.status_code == 200
+    text = b"".join(errors.streaming_content).decode()
+    assert text.splitlines()[0].startswith("line,errors,Email")
+    assert "4," in text and "not-an-email" in text
+
+
+def test_on_match_fill_empty_and_skip(api, tenant):
+    ContactFactory(tenant=tenant, email="ann@example.com", first_name="Annie", company="")
+    job_id = upload(api, "email,first_name,company\nann@example.com,Ann,Acme\n").json()["id"]
+    job = run(api, job_id, on_match="fill_empty")
+    ann = Contact.objects.unscoped().get(email="ann@example.com")
+    assert (ann.first_name, ann.company, job["updated"]) == ("Annie", "Acme", 1)
+    job_id = upload(api, "email,first_name,company\nann@example.com,Zed,Zeta\n").json()["id"]
+    job = run(api, job_id, on_match="skip")
+    ann.refresh_from_db()
+    assert (ann.first_name, ann.company, job["skipped"], job["status"]) == ("Annie", "Acme", 1, "completed")
+
+
+def test_reimporting_the_same_file_changes_nothing(api, tenant):
+    content = "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n"
+    run(api, upload(api, content).json()["id"])
+    events_before = OutboxEvent.objects.unscoped().filter(event_type__startswith="contact.").count()
+    job = run(api, upload(api, content).json()["id"])
+    assert (job["created"], job["updated"], job["unchanged"]) == (0, 0, 2)
+    assert OutboxEvent.objects.unscoped().filter(event_type__startswith="contact.").count() == events_before
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "delimiter"),
+    [
+        ("\ufeffemail;name\nzoé@example.com;Zoé\n", "utf-8", ";"),
+        ("email\tname\nzoe@example.com\tZoé\n", "utf-16", "\t"),
+        ("email|name\nzoe@example.com|Zoé\n", "latin-1", "|"),
+    ],
+)
+def test_encodings_and_delimiters(api, content, encoding, delimiter):
+    response = upload(api, content, encoding=encoding)
+    assert response.status_code == 201, response.json()
+    job = response.json()
+    assert job["delimiter"] == delimiter
+    assert job["header"] == ["email", "name"]
+    assert job["mapping"]["name"] == "display_name"
+    assert job["preview"][0]["values"]["display_name"] == "Zoé"
+
+
+def test_gzip_upload(api):
+    job = upload(api, "email\nann@example.com\n", name="c.csv.gz", gz=True).json()
+    assert job["compressed"] is True
+    assert run(api, job["id"])["created"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        ("", "empty_file"),
+        ("email,first_name\n", "no_rows"),
+        ('email,first_name\nann@example.com,"Ann\n' + "x" * 100, "malformed_csv"),
+        (b"\x00\x01\x02\x03binary\x00\x00garbage\x00", "binary_file"),
+    ],
+)
+def test_bad_files_are_refused_before_processing(api, content, code):
+    response = upload(api, content)
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == code
+    assert not ImportJob.objects.unscoped().exists()
+
+
+def test_limits_give_413_or_400(api, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    response = upload(api, "email\na@x.com\nb@x.com\nc@x.com\n")
+    assert (response.status_code, response.json()["code"]) == (400, "too_many_rows")
+    settings.IMPORT_MAX_FILE_BYTES = 10
+    response = upload(api, "email\na@x.com\n")
+    assert (response.status_code, response.json()["code"]) == (413, "too_large")
+    settings.IMPORT_MAX_FILE_BYTES = 1000
+    bomb = upload(api, "email\n" + "a@x.com\n" * 10_000, gz=True)  # 80 KB once unpacked
+    assert (bomb.status_code, bomb.json()["code"]) == (413, "too_large")
+
+
+def test_mapping_without_identity_cannot_start(api):
+    job = upload(api, "name,city\nAnn,Paris\n").json()
+    assert job["problems"][0]["code"] == "no_identity"
+    assert api.post(job_url(job["id"], "start")).status_code == 400
+    response = api.patch(job_url(job["id"]), {"mapping": {"name": "nope"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "mapping.name"
+
+
+def test_a_huge_field_and_a_bad_phone_are_row_errors(api):
+    content = (
+        "email,company,phone\nann@example.com,"
+        + "x" * 1_000_000
+        + ",\nbob@example.com,B,12\ncat@example.com,C,\n"
+    )
+    job = run(api, upload(api, content).json()["id"])
+    assert (job["created"], job["failed"], job["status"]) == (1, 2, "completed_with_errors")
+
+
+def test_permissions_and_tenancy(client_for, tenant, other_tenant, api):
+    job_id = upload(api, "email\nann@example.com\n").json()["id"]
+    viewer = client_for(tenant, Role.MARKETING_MANAGER)
+    assert upload(viewer, "email\nx@example.com\n").status_code == 403
+    assert viewer.get(job_url(job_id)).status_code == 403
+    stranger = client_for(other_tenant)
+    assert stranger.get(job_url(job_id)).status_code == 404
+    assert stranger.post(job_url(job_id, "start")).status_code == 404
+    assert stranger.get(job_url(job_id, "errors")).status_code == 404
+    assert ImportJob.objects.unscoped().get(pk=job_id).status == "draft"
