@@ -714,7 +714,10 @@ def _commit_batch(job_id, batch, parser: RowParser, actor: Actor, elapsed: float
                 job.checkpoint_row += len(batch)
                 job.heartbeat_at = timezone.now()
                 job.elapsed_before = elapsed
-                job.save()
+                job.save(update_fields=[
+                    "created_count", "updated_count", "unchanged_count", "skipped_count", "duplicate_count",
+                    "failed_count", "checkpoint_row", "heartbeat_at", "elapsed_before",
+                ])  # fmt: skip
                 return True
         except IntegrityError:
             # A contact with one of these emails / external ids was created meanwhile (API): plan again.

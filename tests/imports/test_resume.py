@@ -1,0 +1,98 @@
+"""A crashed import resumes after its last committed batch; cancel stops after the current batch;
+a job whose worker died is queued again by the beat task."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from contacts.models import Contact
+from events.models import OutboxEvent
+from imports import services
+from imports.models import ImportJob
+from tests.imports.conftest import job_url, upload
+
+ROWS = 1234  # three batches of 500 and a tail
+
+
+@pytest.fixture
+def big_job(api):
+    content = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(ROWS))
+    job_id = upload(api, content).json()["id"]
+    assert api.post(job_url(job_id, "start")).status_code == 200
+    return job_id
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_mid_import_resumes_without_importing_a_row_twice(api, big_job, monkeypatch):
+    real_apply, calls = services.apply_batch, {"n": 0}
+
+    def apply_then_crash(job, plan, actor):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash("worker killed")  # the third batch's transaction rolls back
+        return real_apply(job, plan, actor)
+
+    monkeypatch.setattr(services, "apply_batch", apply_then_crash)
+    with pytest.raises(Crash):
+        services.import_process(big_job)
+    job = ImportJob.objects.unscoped().get(pk=big_job)
+    assert (job.status, job.checkpoint_row, job.created_count) == ("running", 1000, 1000)
+    assert Contact.objects.unscoped().count() == 1000
+
+    monkeypatch.setattr(services, "apply_batch", real_apply)
+    services.import_process(big_job)  # the redelivered task
+    done = api.get(job_url(big_job)).json()
+    assert (done["status"], done["processed_rows"], done["created"], done["updated"]) == (
+        "completed",
+        ROWS,
+        ROWS,
+        0,
+    )
+    assert Contact.objects.unscoped().count() == ROWS
+    assert OutboxEvent.objects.unscoped().filter(event_type="contact.created").count() == ROWS
+    assert OutboxEvent.objects.unscoped().filter(event_type="import.completed").count() == 1
+
+
+def test_cancel_stops_after_the_current_batch(api, big_job, monkeypatch):
+    real_apply = services.apply_batch
+
+    def apply_and_cancel(job, plan, actor):
+        result = real_apply(job, plan, actor)
+        ImportJob.objects.unscoped().filter(pk=job.pk).update(cancel_requested=True)
+        return result
+
+    monkeypatch.setattr(services, "apply_batch", apply_and_cancel)
+    assert services.import_process(big_job) == "cancelled"
+    job = api.get(job_url(big_job)).json()
+    assert (job["status"], job["processed_rows"], job["created"]) == ("cancelled", 500, 500)
+    assert Contact.objects.unscoped().count() == 500
+    assert api.post(job_url(big_job, "cancel")).status_code == 409
+
+
+def test_cancel_before_it_runs(api, big_job):
+    assert api.post(job_url(big_job, "cancel")).json()["status"] == "cancelled"
+    assert services.import_process(big_job) == "nothing to do"
+    assert Contact.objects.unscoped().count() == 0
+
+
+def test_a_job_whose_heartbeat_stopped_is_queued_again(api, big_job, django_capture_on_commit_callbacks):
+    stale = timezone.now() - dt.timedelta(hours=1)
+    ImportJob.objects.unscoped().filter(pk=big_job).update(status="running", heartbeat_at=stale)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.imports_requeue_stalled() == 1
+    job = ImportJob.objects.unscoped().get(pk=big_job)
+    assert (job.status, job.created_count) == ("completed", ROWS)
+    assert services.imports_requeue_stalled() == 0
+
+
+def test_start_queues_the_task_after_commit(api, django_capture_on_commit_callbacks):
+    job_id = upload(api, "email\nann@example.com\n").json()["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(job_url(job_id, "start")).status_code == 200
+    assert api.get(job_url(job_id)).json()["status"] == "completed"
+    assert api.post(job_url(job_id, "start")).status_code == 409
+    assert api.patch(job_url(job_id), {"on_match": "skip"}, format="json").status_code == 409
