@@ -69,8 +69,15 @@ def activity_problems(item: ActivityInput) -> list[dict[str, str]]:
             reject_nul(value or "", name)
         except FieldError as exc:
             errors.append(exc.as_dict())
-    if len(json.dumps(item.data)) > MAX_DATA_BYTES:
-        errors.append({"field": "data", "code": "too_large", "message": f"At most {MAX_DATA_BYTES} bytes."})
+    try:
+        size = len(json.dumps(item.data, allow_nan=False))
+    except ValueError:  # 1e400 parses as infinity, which no JSON column can store
+        errors.append({"field": "data", "code": "invalid", "message": "Numbers must be finite."})
+    else:
+        if size > MAX_DATA_BYTES:
+            errors.append(
+                {"field": "data", "code": "too_large", "message": f"At most {MAX_DATA_BYTES} bytes."}
+            )
     return errors
 
 

@@ -202,3 +202,23 @@ def test_time_relative_segments_are_rebuilt_by_the_beat_task(api, tenant, ann):
     assert segments_rebuild_time_relative() >= 1
     assert ListMembership.objects.unscoped().filter(contact_list_id=list_id).count() == 0
     assert Contact.objects.unscoped().get(pk=ann.pk).last_activity_at is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"type": "x_y", "data": {"score": 1e400}}', "data"),  # parses as infinity
+        ('{"type": "x_y", "data": {"nested": [-1e400]}}', "data"),
+    ],
+)
+def test_bad_single_activity_is_a_400_naming_the_field_and_writes_nothing(api, ann, body, field):
+    response = api.generic("POST", activities_url(ann.pk), body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    item = body.replace("{", f'{{"contact_id": "{ann.pk}", ', 1)
+    batch = f'{{"activities": [{item}]}}'
+    response = api.generic("POST", BATCH, batch, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [f"activities.0.{field}"]
+    assert not Activity.objects.unscoped().exists()
+    assert not OutboxEvent.objects.unscoped().filter(event_type="contact.activity_recorded").exists()
