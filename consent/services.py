@@ -204,6 +204,7 @@ def _apply(
         confirms=confirms,
     )
     changed = not no_downgrade and old != status
+    change_source = ChangeSource.API if actor.type != "system" else ChangeSource.SYSTEM
     if changed:
         contact.event_sequence += 1
         contact.save(update_fields=["event_sequence"])
@@ -225,7 +226,7 @@ def _apply(
                 "double_opt_in": confirms is not None,
             },
             actor=actor,
-            source=ChangeSource.API if actor.type != "system" else ChangeSource.SYSTEM,
+            source=change_source,
             title=TITLES[status].format(channel=channel.capitalize(), purpose=purpose),
         )
         record.event_id = outbox.event_id
@@ -248,7 +249,9 @@ def _apply(
     if changed:
         from lists.dynamic import segments_refresh_contact  # segments may filter on consent
 
-        segments_refresh_contact(tenant=tenant, contact_id=contact.pk, actor=actor, source=source)
+        # The statement's own source (up to 64 characters) stays in the ledger; the list events say
+        # how the change came, as the consent event does.
+        segments_refresh_contact(tenant=tenant, contact_id=contact.pk, actor=actor, source=change_source)
     return ConsentResult(record=record, state=state, changed=changed)
 
 

@@ -79,7 +79,7 @@ class ActivityInputSerializer(StrictInputSerializer):
         max_length=255, required=False, help_text="A second post with the same key (per tenant) is ignored."
     )
     source = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="The reporting service, e.g. newsletters."
+        max_length=32, required=False, allow_blank=True, help_text="The reporting service, e.g. newsletters."
     )
 
     def validate(self, attrs):

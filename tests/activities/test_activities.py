@@ -209,6 +209,7 @@ def test_time_relative_segments_are_rebuilt_by_the_beat_task(api, tenant, ann):
     [
         ('{"type": "x_y", "data": {"score": 1e400}}', "data"),  # parses as infinity
         ('{"type": "x_y", "data": {"nested": [-1e400]}}', "data"),
+        ('{"type": "x_y", "source": "%s"}' % ("s" * 33), "source"),  # the timeline keeps 32
     ],
 )
 def test_bad_single_activity_is_a_400_naming_the_field_and_writes_nothing(api, ann, body, field):

@@ -127,6 +127,18 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api, contact, bo
     assert consent_events(contact) == []
 
 
+def test_a_long_source_is_kept_when_the_change_moves_the_contact_into_a_segment(api, contact):
+    rules = {"rules": [{"field": "consent.email.marketing", "op": "eq", "value": "granted"}]}
+    segment = api.post(reverse("list-list"), {"name": "Consenting", "kind": "dynamic", "rules": rules},
+                       format="json")  # fmt: skip
+    assert segment.status_code == 201, segment.json()
+    response = record(api, contact, source="s" * 64)
+    assert response.status_code == 201, response.content
+    assert response.json()["record"]["source"] == "s" * 64
+    joined = TimelineEntry.objects.unscoped().get(contact_id=contact.pk, event_type="contact.added_to_list")
+    assert joined.source == "api"
+
+
 @pytest.mark.parametrize("role", [Role.CONTACTS_VIEWER, Role.MARKETING_MANAGER])
 def test_roles_without_consent_manage_can_read_but_not_record(client_for, tenant, contact, role):
     client = client_for(tenant, role)
