@@ -3,7 +3,7 @@
 A batch costs a fixed number of statements whatever its size: resolve contacts (ids and emails),
 lock them in id order, drop idempotency keys already seen, insert activities, bump each contact's
 event sequence and last-activity time in one UPDATE, and write the timeline entries and outbox
-rows in two INSERTs.
+rows in two INSERTs (per reporting source).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ MAX_BATCH = 500
 MAX_DATA_BYTES = 16_384
 ACTIVITY_TYPE = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 EVENT_TYPE = "contact.activity_recorded"
+KEY_RACE_ATTEMPTS = 3
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ActivityInput:
     title: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    source: str = ""  # the reporting service; empty: the call's
 
 
 @dataclass
@@ -96,7 +98,8 @@ def activities_record(
     *, tenant: Tenant, actor: Actor, items: list[ActivityInput], source: str = "", prefix: str = ""
 ) -> list[ActivityResult]:
     """Record activities; each item's result says created, duplicate (same idempotency key, with
-    the activity recorded first) or contact_not_found. Invalid items: 400 for the whole batch."""
+    the activity recorded first) or contact_not_found. Invalid items: 400 for the whole batch.
+    `source` is the reporting service of the items that do not name their own."""
     if len(items) > MAX_BATCH:
         raise ValidationFailed([{"field": prefix.rstrip(".") or "activities", "code": "too_many",
                                  "message": f"At most {MAX_BATCH} activities per call."}])  # fmt: skip
@@ -104,7 +107,7 @@ def activities_record(
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     ids = {i.contact_id for i in items if i.contact_id}
     emails = {i.email.strip().lower() for i in items if i.email}
-    # Lock every contact concerned, in id order (no deadlock between concurrent batches).
+    # Lock every contact concerned, in id order, in one statement (no deadlock between concurrent batches).
     contacts = {
         c.pk: c
         for c in live.filter(Q(pk__in=ids) | Q(email__in=emails))
@@ -112,6 +115,37 @@ def activities_record(
         .order_by("pk")
         .only("pk", "email", "event_sequence", "last_activity_at")
     }
+    for attempt in range(1, KEY_RACE_ATTEMPTS + 1):
+        before = {pk: (c.event_sequence, c.last_activity_at) for pk, c in contacts.items()}
+        try:
+            with transaction.atomic():
+                results, touched = _record(tenant=tenant, actor=actor, items=items, source=source,
+                                           contacts=contacts, now=timezone.now())  # fmt: skip
+            break
+        except IntegrityError as exc:
+            # A concurrent call recorded one of these keys for a contact this call has not locked, after
+            # this call looked the keys up; the unique index waited for it to commit, so looking again
+            # now finds its activity: these items are duplicates of it.
+            for pk, (sequence, last_activity_at) in before.items():
+                contacts[pk].event_sequence, contacts[pk].last_activity_at = sequence, last_activity_at
+            if attempt == KEY_RACE_ATTEMPTS:
+                raise Conflict("An activity with one of these idempotency keys is being recorded; retry.",
+                               code="idempotency_conflict") from exc  # fmt: skip
+    if touched:
+        from lists.dynamic import segments_refresh_contacts  # segments may use activity rules
+
+        sources = {r.activity.source for r in results if r.status == "created"}
+        segments_refresh_contacts(tenant=tenant, contact_ids=touched, actor=actor,
+                                  source=(sources.pop() if len(sources) == 1 else "") or "api",
+                                  only_field="activity")  # fmt: skip
+    return results
+
+
+def _record(
+    *, tenant: Tenant, actor: Actor, items: list[ActivityInput], source: str, contacts: dict, now: dt.datetime
+) -> tuple[list[ActivityResult], list[uuid.UUID]]:
+    """Drop the keys already recorded, then insert the activities and their events; the caller holds
+    the contacts' row locks. Returns the results and the contacts that got activities."""
     by_email = {c.email: c for c in contacts.values() if c.email}
     keys = {i.idempotency_key for i in items if i.idempotency_key}
     seen = {
@@ -120,7 +154,6 @@ def activities_record(
 
     results: list[ActivityResult] = []
     new: list[Activity] = []
-    now = timezone.now()
     for index, item in enumerate(items):
         contact = (
             contacts.get(item.contact_id) if item.contact_id else by_email.get(item.email.strip().lower())
@@ -137,7 +170,8 @@ def activities_record(
         activity = Activity(
             tenant=tenant, contact_id=contact.pk, activity_type=item.activity_type,
             occurred_at=item.occurred_at or now, title=item.title, data=item.data,
-            idempotency_key=item.idempotency_key, source=source, actor=actor.as_dict(), recorded_at=now,
+            idempotency_key=item.idempotency_key, source=item.source or source, actor=actor.as_dict(),
+            recorded_at=now,
         )  # fmt: skip
         if item.idempotency_key:
             seen[item.idempotency_key] = activity
@@ -146,9 +180,12 @@ def activities_record(
             ActivityResult(index=index, status="created", activity=activity, contact_id=contact.pk)
         )
     if not new:
-        return results
+        return results, []
 
-    specs = []
+    # The events of one source are written together (the timeline entry carries it): number them in
+    # that order, so each contact's sequence grows with the outbox order the relay publishes in.
+    new.sort(key=lambda a: a.source)
+    specs: dict[str, list[EventSpec]] = {}
     touched: dict[uuid.UUID, Contact] = {}
     for activity in new:
         contact = contacts[activity.contact_id]
@@ -156,7 +193,7 @@ def activities_record(
         if contact.last_activity_at is None or activity.occurred_at > contact.last_activity_at:
             contact.last_activity_at = activity.occurred_at
         touched[contact.pk] = contact
-        specs.append(
+        specs.setdefault(activity.source, []).append(
             EventSpec(
                 event_type=EVENT_TYPE,
                 aggregate_id=contact.pk,
@@ -170,27 +207,23 @@ def activities_record(
                     "occurred_at": activity.occurred_at.isoformat().replace("+00:00", "Z"),
                     "title": activity.title,
                     "data": activity.data,
-                    "source": source,
+                    "source": activity.source,
                     "idempotency_key": activity.idempotency_key,
                 },
             )
         )
     Contact.objects.for_tenant(tenant).bulk_update(touched.values(), ["event_sequence", "last_activity_at"])
-    outbox = event_record_many(tenant=tenant, events=specs, actor=actor, source=source or "api")
+    outbox = []
+    for activity_source, events in specs.items():
+        outbox += event_record_many(
+            tenant=tenant, events=events, actor=actor, source=activity_source or "api"
+        )
     for activity, event in zip(new, outbox, strict=True):
         activity.event_id = event.event_id
-    try:
-        with transaction.atomic():
-            Activity.objects.for_tenant(tenant).bulk_create(new)
-    except IntegrityError as exc:  # the same key sent concurrently for another contact
-        raise Conflict("An activity with one of these idempotency keys is being recorded; retry.",
-                       code="idempotency_conflict") from exc  # fmt: skip
-
-    from lists.dynamic import segments_refresh_contacts  # segments may use activity rules
-
-    segments_refresh_contacts(tenant=tenant, contact_ids=list(touched), actor=actor, source=source or "api",
-                              only_field="activity")  # fmt: skip
-    return results
+    # Keys in one order for every call: two calls inserting the same keys wait for each other, never
+    # both for the other (a deadlock).
+    Activity.objects.for_tenant(tenant).bulk_create(sorted(new, key=lambda a: a.idempotency_key or ""))
+    return results, list(touched)
 
 
 def activity_condition(

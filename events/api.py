@@ -3,7 +3,6 @@
 import uuid
 from collections import Counter
 
-from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -85,6 +84,7 @@ def _item(data: dict) -> ActivityInput:
         title=data.get("title", ""),
         data=data.get("data", {}),
         idempotency_key=data.get("idempotency_key") or None,
+        source=data.get("source", ""),
     )
 
 
@@ -129,7 +129,6 @@ class ContactActivitiesView(TenantAPIView, GenericAPIView):
             tenant=self.tenant,
             actor=self.actor,
             items=[item],
-            source=payload.validated_data.get("source", ""),
         )
         if result.status == "contact_not_found":
             raise NotFound("Contact not found.")
@@ -150,21 +149,12 @@ class ActivityBatchView(TenantAPIView):
     def post(self, request: Request) -> Response:
         payload = ActivityBatchInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        rows = payload.validated_data["activities"]
-        sources = {row.get("source", "") for row in rows}
-        results = []
-        # One source per call in practice; several are recorded in one transaction, grouped.
-        with transaction.atomic():
-            for source in sorted(sources):
-                indexes = [i for i, row in enumerate(rows) if row.get("source", "") == source]
-                batch = activities_record(
-                    tenant=self.tenant, actor=self.actor, items=[_item(rows[i]) for i in indexes],
-                    source=source, prefix="activities.",
-                )  # fmt: skip
-                for index, result in zip(indexes, batch, strict=True):
-                    result.index = index
-                    results.append(result)
-        results.sort(key=lambda r: r.index)
+        results = activities_record(
+            tenant=self.tenant,
+            actor=self.actor,
+            items=[_item(row) for row in payload.validated_data["activities"]],
+            prefix="activities.",
+        )
         counts = Counter(r.status for r in results)
         return Response(
             {
