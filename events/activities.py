@@ -135,9 +135,12 @@ def activities_record(
         from lists.dynamic import segments_refresh_contacts  # segments may use activity rules
 
         sources = {r.activity.source for r in results if r.status == "created"}
-        segments_refresh_contacts(tenant=tenant, contact_ids=touched, actor=actor,
-                                  source=(sources.pop() if len(sources) == 1 else "") or "api",
-                                  only_field="activity")  # fmt: skip
+        refresh_source = (sources.pop() if len(sources) == 1 else "") or "api"
+        # Rules on activities and on the last-activity time (a segment using both is refreshed twice,
+        # the second time changing nothing).
+        for only_field in ("activity", "last_activity_at"):
+            segments_refresh_contacts(tenant=tenant, contact_ids=touched, actor=actor, source=refresh_source,
+                                      only_field=only_field)  # fmt: skip
     return results
 
 

@@ -188,6 +188,25 @@ def test_activity_segment_rule_had_in_last_days(api, tenant, ann):
         assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
+def test_segments_on_last_activity_at_follow_reported_activities(api, tenant, ann):
+    bob = ContactFactory(tenant=tenant, email="bob@example.com")
+    rules = {"rules": [{"field": "last_activity_at", "op": "in_last_days", "value": 7}]}
+    list_id = api.post(reverse("list-list"), {"name": "Active", "kind": "dynamic", "rules": rules},
+                       format="json").json()["id"]  # fmt: skip
+
+    def members():
+        return set(
+            ListMembership.objects.unscoped()
+            .filter(contact_list_id=list_id)
+            .values_list("contact_id", flat=True)
+        )
+
+    api.post(activities_url(ann.pk), {"type": "page_viewed"}, format="json")
+    assert members() == {ann.pk}  # entered in the same request
+    api.post(BATCH, {"activities": [{"type": "page_viewed", "email": bob.email}]}, format="json")
+    assert members() == {ann.pk, bob.pk}
+
+
 def test_time_relative_segments_are_rebuilt_by_the_beat_task(api, tenant, ann):
     from lists.tasks import segments_rebuild_time_relative
 
