@@ -67,7 +67,7 @@ class ContactFilter(django_filters.FilterSet):
         method="filter_consent",
         max_length=500,
         help_text="Current consent channel:purpose:status, e.g. email:marketing:granted (status one of "
-        "granted, revoked, pending, none); comma-separated conditions must all hold.",
+        "granted, revoked, pending, none); up to 10 comma-separated conditions, which must all hold.",
     )
     ordering = django_filters.OrderingFilter(
         fields=(
@@ -120,7 +120,10 @@ class ContactFilter(django_filters.FilterSet):
 
         tenant = get_current_tenant()
         purposes = set(purpose_keys(tenant=tenant))
-        for condition in [part.strip() for part in value.split(",") if part.strip()][:10]:
+        conditions = [part.strip() for part in value.split(",") if part.strip()]
+        if len(conditions) > 10:  # never cut silently: a dropped condition would widen the answer
+            raise ValidationError({name: ["At most 10 conditions."]})
+        for condition in conditions:
             channel, _, rest = condition.partition(":")
             purpose, _, status = rest.partition(":")
             if channel not in ConsentChannel.values:

@@ -59,3 +59,20 @@ def test_timeline_of_a_contact_shows_only_its_own_events(api, tenant):
     ann, bob = ContactFactory(tenant=tenant), ContactFactory(tenant=tenant)
     api.post(reverse("contact-activities", kwargs={"contact_pk": bob.pk}), {"type": "x_y"}, format="json")
     assert timeline(api, ann) == []
+
+
+def test_more_types_than_allowed_are_a_400_not_ignored(api, tenant):
+    contact = ContactFactory(tenant=tenant)
+    api.post(reverse("contact-activities", kwargs={"contact_pk": contact.pk}), {"type": "x_y"}, format="json")
+    url = reverse("contact-timeline", kwargs={"pk": contact.pk})
+    for param, parts in (
+        ("type", [f"contact.t{n}" for n in range(20)] + ["contact.activity_recorded"]),
+        ("type", [f"contact.t{n}*" for n in range(1000)]),
+        ("activity_type", [f"t{n}" for n in range(20)] + ["x_y"]),
+    ):
+        response = api.get(url, {param: ",".join(parts)})
+        assert response.status_code == 400, response.json()
+        assert [e["field"] for e in response.json()["errors"]] == [param]
+    assert (
+        len(timeline(api, contact, type=",".join([f"contact.t{n}" for n in range(19)] + ["contact.*"]))) == 1
+    )

@@ -109,3 +109,12 @@ def test_consent_segment_rule_and_membership_kept_current(api, people, tenant):
         response = api.post(reverse("list-preview"), {"rules": {"rules": [rule]}}, format="json")
         assert response.status_code == 400
         assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_more_consent_conditions_than_allowed_are_a_400_not_ignored(api, people):
+    # The 11th condition contradicts the first ten: ignoring it would answer the wrong contacts.
+    eleven = ",".join(["email:marketing:none"] * 10 + ["email:marketing:granted"])
+    response = api.get(CONTACTS, {"consent": eleven})
+    assert response.status_code == 400, response.json()
+    assert [e["field"] for e in response.json()["errors"]] == ["consent"]
+    assert emails(api, ",".join(["email:marketing:none"] * 10)) == ["d@example.com"]
