@@ -74,13 +74,16 @@ def check_purpose(*, tenant: Tenant, purpose: str, field: str = "purpose") -> No
 
 @transaction.atomic
 def purpose_create(*, tenant: Tenant, key: str, label: str = "", description: str = "") -> ConsentPurpose:
+    exists = ValidationFailed([{"field": "key", "code": "unique", "message": "This purpose exists already."}])
     if ConsentPurpose.objects.for_tenant(tenant).filter(key=key).exists():
-        raise ValidationFailed(
-            [{"field": "key", "code": "unique", "message": "This purpose exists already."}]
-        )
-    return ConsentPurpose.objects.for_tenant(tenant).create(
-        tenant=tenant, key=key, label=label or key, description=description
-    )
+        raise exists
+    try:
+        with transaction.atomic():
+            return ConsentPurpose.objects.for_tenant(tenant).create(
+                tenant=tenant, key=key, label=label or key, description=description
+            )
+    except IntegrityError as exc:  # created concurrently since the check
+        raise exists from exc
 
 
 @transaction.atomic
