@@ -21,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from contacts.gdpr import erased_values
@@ -291,14 +290,10 @@ def plan_batch(
     emails = {r.values["email"] for r in valid if r.values.get("email")}
     external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}
     holders = {}
-    if emails or external_ids:
-        for contact_id, email, external_id in live.filter(
-            Q(email__in=emails) | Q(external_id__in=external_ids)
-        ).values_list("id", "email", "external_id"):
-            if email in emails:
-                holders[("email", email)] = contact_id
-            if external_id in external_ids:
-                holders[("external_id", external_id)] = contact_id
+    for unique, wanted in (("email", emails), ("external_id", external_ids)):
+        if wanted:  # one indexed lookup per column (an OR of the two may scan the table)
+            for contact_id, value in live.filter(**{f"{unique}__in": wanted}).values_list("id", unique):
+                holders[(unique, value)] = contact_id
     erased = (
         set()
         if job.allow_erased
@@ -541,7 +536,8 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
             )
         )
     Contact.objects.for_tenant(tenant).bulk_create([p.contact for p in creates])  # history rows point at them
-    changed_updates = [c for c in touched.values() if c.pk not in {p.contact.pk for p in creates}]
+    created_ids = {p.contact.pk for p in creates}
+    changed_updates = [c for c in touched.values() if c.pk not in created_ids]
     if changed_updates:
         Contact.objects.for_tenant(tenant).bulk_update(
             changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
