@@ -79,6 +79,14 @@ class LedgerManager(TenantManager):
     _queryset_class = LedgerQuerySet
 
 
+class LedgerBaseQuerySet(models.QuerySet):
+    """What Django's internals and the GDPR erasure use (the base manager, unscoped): they may
+    delete (an erasure; on PostgreSQL the trigger still wants the erasing flag), never update."""
+
+    def update(self, **kwargs):
+        raise LedgerImmutable("The consent ledger is append-only: rows cannot be updated.")
+
+
 class ConsentRecord(TenantOwnedModel):
     """One statement about a contact's consent on one channel for one purpose. Append-only."""
 
@@ -109,6 +117,7 @@ class ConsentRecord(TenantOwnedModel):
     event_id = models.UUIDField(null=True, blank=True)
 
     objects = LedgerManager()
+    unscoped_objects = models.Manager.from_queryset(LedgerBaseQuerySet)()
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "contact", "-recorded_at"], name="consent_ledger_idx")]
