@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from consent.models import (
@@ -70,6 +70,19 @@ def check_purpose(*, tenant: Tenant, purpose: str, field: str = "purpose") -> No
             [{"field": field, "code": "invalid_choice",
               "message": f"Unknown purpose {purpose!r}; this tenant's purposes: {known}."}]
         )  # fmt: skip
+
+
+def _hold_purpose(*, tenant: Tenant, purpose: str) -> bool:
+    """Whether the purpose exists, holding its row until the transaction ends (PostgreSQL FOR KEY
+    SHARE: statements do not wait for each other, but purpose_delete waits for them, then sees their
+    ledger entries)."""
+    purposes = ConsentPurpose.objects.for_tenant(tenant).filter(key=purpose).values("pk")
+    if connection.vendor != "postgresql":
+        return purposes.exists()
+    sql, params = purposes.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR KEY SHARE", params)
+        return cursor.fetchone() is not None
 
 
 @transaction.atomic
@@ -280,6 +293,8 @@ def consent_record(
     check_purpose(tenant=tenant, purpose=purpose)
     proof = _validate_proof(proof)
     contact = _lock_contact(tenant=tenant, contact_id=contact_id)
+    if not _hold_purpose(tenant=tenant, purpose=purpose):  # deleted since the check
+        check_purpose(tenant=tenant, purpose=purpose)
     result = _apply(
         tenant=tenant,
         contact=contact,

@@ -2,10 +2,11 @@
 same purpose at once."""
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -81,3 +82,38 @@ def test_two_concurrent_creations_of_one_purpose_make_one(client_for, tenant):
         assert errors == []
         assert sorted(answers) == [(201, []), (400, ["key"])], answers
     assert ConsentPurpose.objects.unscoped().filter(tenant=tenant, key__startswith="p").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purpose_cannot_be_deleted_while_a_statement_using_it_is_being_recorded(tenant):
+    from consent import services
+    from contacts_service.context import SYSTEM_ACTOR
+    from contacts_service.errors import Conflict
+
+    purpose = services.purpose_create(tenant=tenant, key="surveys")
+    contact = ContactFactory(tenant=tenant)
+    recorded, deleting = threading.Event(), threading.Event()
+
+    def record():
+        with transaction.atomic():
+            services.consent_record(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=contact.pk, channel="email",
+                                    purpose="surveys", status="granted")  # fmt: skip
+            recorded.set()
+            deleting.wait(5)
+            time.sleep(0.3)  # the delete is waiting for this transaction (or has gone through)
+        return "recorded"
+
+    def delete():
+        recorded.wait(5)
+        deleting.set()
+        try:
+            services.purpose_delete(tenant=tenant, purpose_id=purpose.pk)
+        except Conflict as exc:
+            return exc.code
+        return "deleted"
+
+    answers, errors = concurrently(record, delete)
+
+    assert errors == []
+    assert sorted(answers) == ["in_use", "recorded"]
+    assert ConsentPurpose.objects.unscoped().filter(pk=purpose.pk).exists()
