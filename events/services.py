@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from contacts_service.bulk import bulk_insert
 from contacts_service.context import Actor, get_correlation_id
 from contacts_service.models import Tenant
 from events.models import OutboxEvent, TimelineEntry
@@ -66,9 +67,16 @@ def event_record(
 
 
 def event_record_many(
-    *, tenant: Tenant, events: list[EventSpec], actor: Actor, source: str, timeline: bool = True
+    *,
+    tenant: Tenant,
+    events: list[EventSpec],
+    actor: Actor,
+    source: str,
+    timeline: bool = True,
+    copy: bool = False,
 ) -> list[OutboxEvent]:
-    """event_record for many events at once: two INSERTs whatever their number."""
+    """event_record for many events at once: two INSERTs whatever their number. `copy=True` (large
+    batches: imports) writes with COPY instead; the outbox rows returned then carry no id."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change")
     if not events:
@@ -121,8 +129,13 @@ def event_record_many(
                 created_at=now,  # when it was recorded: the relay's lag counts from here
             )
         )
-    TimelineEntry.objects.for_tenant(tenant).bulk_create(entries)
-    outbox = OutboxEvent.objects.for_tenant(tenant).bulk_create(rows)
+    if copy:
+        bulk_insert(TimelineEntry, entries)
+        bulk_insert(OutboxEvent, rows)
+        outbox = rows
+    else:
+        TimelineEntry.objects.for_tenant(tenant).bulk_create(entries)
+        outbox = OutboxEvent.objects.for_tenant(tenant).bulk_create(rows)
     transaction.on_commit(lambda: logger.info("%d event(s) recorded, first %s", len(rows), rows[0].event_id))
     return outbox
 

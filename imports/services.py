@@ -27,6 +27,7 @@ from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
 from contacts.normalization import derive_display_name
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
+from contacts_service.bulk import bulk_insert
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.ids import new_id
@@ -535,17 +536,17 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
                 title=title,
             )
         )
-    Contact.objects.for_tenant(tenant).bulk_create([p.contact for p in creates])  # history rows point at them
+    bulk_insert(Contact, [p.contact for p in creates])  # history rows point at them
     created_ids = {p.contact.pk for p in creates}
     changed_updates = [c for c in touched.values() if c.pk not in created_ids]
     if changed_updates:
         Contact.objects.for_tenant(tenant).bulk_update(
             changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
         )
-    ContactChange.objects.for_tenant(tenant).bulk_create(history)
-    TagAssignment.objects.for_tenant(tenant).bulk_create(assignments)
-    ListMembership.objects.for_tenant(tenant).bulk_create(memberships)
-    event_record_many(tenant=tenant, events=specs, actor=actor, source=source)
+    bulk_insert(ContactChange, history)
+    bulk_insert(TagAssignment, assignments)
+    bulk_insert(ListMembership, memberships)
+    event_record_many(tenant=tenant, events=specs, actor=actor, source=source, copy=True)
     if touched:
         from lists.dynamic import segments_refresh_contacts
 
