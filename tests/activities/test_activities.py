@@ -229,6 +229,8 @@ def test_time_relative_segments_are_rebuilt_by_the_beat_task(api, tenant, ann):
         ('{"type": "x_y", "data": {"score": 1e400}}', "data"),  # parses as infinity
         ('{"type": "x_y", "data": {"nested": [-1e400]}}', "data"),
         ('{"type": "x_y", "source": "%s"}' % ("s" * 33), "source"),  # the timeline keeps 32
+        ('{"type": "x_y", "idempotency_key": "%s"}' % ("k" * 256), "idempotency_key"),
+        ('{"type": "x_y", "occurred_at": "0001-01-01T00:00:00+14:00"}', "occurred_at"),  # before year 1 UTC
     ],
 )
 def test_bad_single_activity_is_a_400_naming_the_field_and_writes_nothing(api, ann, body, field):
@@ -242,3 +244,44 @@ def test_bad_single_activity_is_a_400_naming_the_field_and_writes_nothing(api, a
     assert [e["field"] for e in response.json()["errors"]] == [f"activities.0.{field}"]
     assert not Activity.objects.unscoped().exists()
     assert not OutboxEvent.objects.unscoped().filter(event_type="contact.activity_recorded").exists()
+
+
+def test_a_batch_naming_one_contact_many_times_numbers_its_events_in_a_row(api, tenant, ann):
+    start = Contact.objects.unscoped().get(pk=ann.pk).event_sequence
+    latest = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=1)
+    items = [
+        {"type": "page_viewed", "occurred_at": (latest - dt.timedelta(seconds=n % 50)).isoformat(),
+         **({"contact_id": str(ann.pk)} if n % 2 else {"email": " Ann@Example.com "}),
+         **({"idempotency_key": f"view-{n % 100}"} if n % 3 == 0 else {})}
+        for n in range(500)
+    ]  # fmt: skip
+    response = api.post(BATCH, {"activities": items}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    keyed = len(range(0, 500, 3))
+    assert (body["created"], body["duplicates"]) == (500 - keyed + 100, keyed - 100)
+    ann.refresh_from_db()
+    assert ann.last_activity_at == latest
+    sequences = list(
+        OutboxEvent.objects.unscoped()
+        .filter(aggregate_id=ann.pk)
+        .order_by("id")
+        .values_list("sequence", flat=True)
+    )
+    assert sequences == list(range(start + 1, start + 1 + body["created"]))
+    assert ann.event_sequence == start + body["created"]
+
+
+def test_idempotency_keys_are_per_tenant(api, client_for, other_tenant, ann):
+    body = {"type": "form_submitted", "idempotency_key": "form-1"}
+    mine = api.post(activities_url(ann.pk), body, format="json")
+    theirs_contact = ContactFactory(tenant=other_tenant, email="ann@example.com")
+    stranger = client_for(other_tenant)
+    theirs = stranger.post(activities_url(theirs_contact.pk), body, format="json")
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert theirs.json()["id"] != mine.json()["id"]
+    batch = stranger.post(BATCH, {"activities": [body | {"email": "ann@example.com"}]}, format="json").json()
+    assert batch["results"][0] | {"index": 0} == {
+        "index": 0, "status": "duplicate", "activity_id": theirs.json()["id"],
+        "contact_id": str(theirs_contact.pk),
+    }  # fmt: skip

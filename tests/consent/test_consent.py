@@ -354,7 +354,11 @@ def test_purposes_are_per_tenant_and_in_use_ones_cannot_be_deleted(api, client_f
     assert record(other, ContactFactory(tenant=other_tenant), purpose="surveys").status_code == 400
 
     detail = reverse("consent-purpose-detail", kwargs={"pk": created.json()["id"]})
+    assert other.get(detail).status_code == 404
+    assert other.patch(detail, {"label": "Mine now"}, format="json").status_code == 404
     assert other.delete(detail).status_code == 404
+    assert api.get(detail).json()["label"] == "Surveys"
+    assert other.get(reverse("contact-list"), {"consent": "email:surveys:granted"}).status_code == 400
     refused = api.delete(detail)
     assert refused.status_code == 409
     assert refused.json()["code"] == "in_use"
