@@ -259,8 +259,12 @@ def _apply(
         state.source = source
         state.record = record
         state.updated_at = now
-        if status == ConsentStatus.GRANTED:
-            state.confirmed_at = now if confirms is not None else None
+        if confirms is not None:
+            state.confirmed_at = now
+        elif status != ConsentStatus.GRANTED or old != ConsentStatus.GRANTED:
+            state.confirmed_at = (
+                None  # a confirmed consent granted again stays confirmed; any change clears it
+            )
         state.save()
     if changed:
         from lists.dynamic import segments_refresh_contact  # segments may filter on consent

@@ -101,7 +101,7 @@ class ActivityInputSerializer(StrictInputSerializer):
 
 class BatchActivityInputSerializer(ActivityInputSerializer):
     contact_id = serializers.UUIDField(required=False)
-    email = serializers.CharField(max_length=254, required=False, help_text="Instead of contact_id.")
+    email = serializers.EmailField(max_length=254, required=False, help_text="Instead of contact_id.")
 
     def validate(self, attrs):
         if bool(attrs.get("contact_id")) == bool(attrs.get("email")):

@@ -285,3 +285,11 @@ def test_idempotency_keys_are_per_tenant(api, client_for, other_tenant, ann):
         "index": 0, "status": "duplicate", "activity_id": theirs.json()["id"],
         "contact_id": str(theirs_contact.pk),
     }  # fmt: skip
+
+
+def test_a_batch_item_with_a_malformed_email_is_a_400_naming_it(api, ann):
+    items = [{"type": "email_opened", "email": ann.email}, {"type": "email_opened", "email": "not an email"}]
+    response = api.post(BATCH, {"activities": items}, format="json")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["activities.1.email"]
+    assert not Activity.objects.unscoped().exists()

@@ -365,3 +365,14 @@ def test_purposes_are_per_tenant_and_in_use_ones_cannot_be_deleted(api, client_f
     assert api.post(reverse("consent-purpose-list"), {"key": "surveys"}, format="json").status_code == 400
     unused = ConsentPurpose.objects.unscoped().get(tenant=contact.tenant, key="newsletter")
     assert api.delete(reverse("consent-purpose-detail", kwargs={"pk": unused.pk})).status_code == 204
+
+
+def test_confirmed_at_survives_a_new_grant_and_is_cleared_by_a_revocation(api, anon, contact):
+    token = start_double_opt_in(api, contact)["confirmation"]["token"]
+    assert anon.get(confirm_url(token)).status_code == 200
+    confirmed_at = ConsentState.objects.unscoped().get(contact=contact).confirmed_at
+    assert confirmed_at is not None
+    record(api, contact, source="checkout")  # granted again: still the double-opt-in-confirmed consent
+    assert ConsentState.objects.unscoped().get(contact=contact).confirmed_at == confirmed_at
+    record(api, contact, status="revoked")
+    assert ConsentState.objects.unscoped().get(contact=contact).confirmed_at is None
