@@ -35,3 +35,24 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for obj in objs:
             copy.write_row([conv(getattr(obj, name)) for conv, name in zip(convert, attnames, strict=True)])
+
+
+def bulk_insert_values(model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """bulk_insert from plain tuples (values in `attnames` order): no model instance per row, for
+    the tens of thousands of history rows an import writes."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._base_manager.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows])
+        return
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in attnames]
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            values = list(row)
+            for i in json_at:
+                values[i] = None if values[i] is None else json.dumps(values[i])
+            copy.write_row(values)

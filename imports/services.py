@@ -27,7 +27,7 @@ from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
 from contacts.normalization import derive_display_name
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
-from contacts_service.bulk import bulk_insert
+from contacts_service.bulk import bulk_insert, bulk_insert_values
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.ids import new_id
@@ -39,6 +39,19 @@ from imports.rows import ParsedRow, RowParser, mapping_problems, suggest_mapping
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
+HISTORY_COLUMNS = (
+    "id",
+    "tenant_id",
+    "contact_id",
+    "event_id",
+    "field",
+    "old_value",
+    "new_value",
+    "actor",
+    "source",
+    "correlation_id",
+    "changed_at",
+)
 PREVIEW_ROWS = 20
 
 
@@ -479,7 +492,8 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
     tenant = job.tenant
     source = ChangeSource.IMPORT
     specs: list[EventSpec] = []
-    history: list[ContactChange] = []
+    history: list[tuple] = []
+    actor_dict = actor.as_dict()
     correlation_id = get_correlation_id()
     now = timezone.now()
     creates = [p for p in plan.rows if p.action == "create"]
@@ -508,18 +522,7 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
         )
         specs.append(spec)
         history.extend(
-            ContactChange(
-                tenant=tenant,
-                contact_id=contact.pk,
-                event_id=event_id,
-                field=f,
-                old_value=old,
-                new_value=new,
-                actor=actor.as_dict(),
-                source=source,
-                correlation_id=correlation_id,
-                changed_at=now,
-            )
+            (new_id(), tenant.pk, contact.pk, event_id, f, old, new, actor_dict, source, correlation_id, now)
             for f, (old, new) in p.changes.items()
         )
     assignments, memberships, link_events = _link_events(job=job, plans=plan.rows, actor=actor)
@@ -543,7 +546,7 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
         Contact.objects.for_tenant(tenant).bulk_update(
             changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
         )
-    bulk_insert(ContactChange, history)
+    bulk_insert_values(ContactChange, HISTORY_COLUMNS, history)
     bulk_insert(TagAssignment, assignments)
     bulk_insert(ListMembership, memberships)
     event_record_many(tenant=tenant, events=specs, actor=actor, source=source, copy=True)
