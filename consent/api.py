@@ -3,8 +3,6 @@ confirmation (no authentication: the signed token is the credential), and the te
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -31,20 +29,13 @@ from consent.serializers import (
 )
 from contacts.selectors import contact_exists
 from contacts_service.roles import Perm
-from contacts_service.viewsets import TenantAPIView, TenantViewSet
+from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
 
 CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 def client_ip(request: Request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
-
-
-def _contact_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound("Not found: the id is not a valid UUID.") from exc
 
 
 class ContactConsentsView(TenantAPIView):
@@ -56,7 +47,7 @@ class ContactConsentsView(TenantAPIView):
         responses=ConsentsSerializer,
     )
     def get(self, request: Request, contact_pk: str) -> Response:
-        contact_id = _contact_id(contact_pk)
+        contact_id = parse_id(contact_pk)
         if not contact_exists(tenant=self.tenant, contact_id=contact_id):
             raise NotFound("Contact not found.")
         return Response(
@@ -77,7 +68,7 @@ class ContactConsentsView(TenantAPIView):
         responses={201: ConsentRecordedSerializer},
     )
     def post(self, request: Request, contact_pk: str) -> Response:
-        contact_id = _contact_id(contact_pk)
+        contact_id = parse_id(contact_pk)
         payload = ConsentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -29,6 +29,7 @@ from consent.models import (
 )
 from contacts.models import ChangeSource, Contact
 from contacts.normalization import FieldError, reject_nul
+from contacts.services.contacts import _lock as lock_contact
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.models import Tenant
@@ -138,18 +139,6 @@ class ConsentResult:
     state: ConsentState | None
     changed: bool
     confirmation: Confirmation | None = None
-
-
-def _lock_contact(*, tenant: Tenant, contact_id: uuid.UUID) -> Contact:
-    contact = (
-        Contact.objects.for_tenant(tenant)
-        .select_for_update()
-        .filter(pk=contact_id, deleted_at__isnull=True)
-        .first()
-    )
-    if contact is None:
-        raise NotFound("Contact not found.")
-    return contact
 
 
 def _validate_proof(proof: Any) -> dict:
@@ -296,7 +285,7 @@ def consent_record(
     carries a signed token (and the link to send) unless a granted consent makes it moot."""
     check_purpose(tenant=tenant, purpose=purpose)
     proof = _validate_proof(proof)
-    contact = _lock_contact(tenant=tenant, contact_id=contact_id)
+    contact = lock_contact(tenant=tenant, contact_id=contact_id)
     if not _hold_purpose(tenant=tenant, purpose=purpose):  # deleted since the check
         check_purpose(tenant=tenant, purpose=purpose)
     result = _apply(
@@ -346,7 +335,7 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
         pending = ConsentRecord.objects.for_tenant(tenant).filter(pk=record_id).first()
         if pending is None or pending.status != ConsentStatus.PENDING:
             raise NotFound("This confirmation link no longer leads anywhere.")
-        contact = _lock_contact(tenant=tenant, contact_id=pending.contact_id)
+        contact = lock_contact(tenant=tenant, contact_id=pending.contact_id)
         if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
             raise Conflict("This confirmation link has been used already.", code="token_used")
         revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(

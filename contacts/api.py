@@ -32,7 +32,7 @@ from contacts.serializers import (
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
-from contacts_service.viewsets import TenantViewSet
+from contacts_service.viewsets import TenantViewSet, parse_id
 from events.filters import TimelineFilter
 from events.selectors import timeline_for_contact
 from events.serializers import TimelineEntrySerializer
@@ -132,14 +132,14 @@ class ContactViewSet(
     def remove_tag(self, request: Request, pk: str, tag_id: str) -> Response:
         contact = self.get_object()
         tag_services.contact_untag(
-            tenant=self.tenant, actor=self.actor, contact_id=contact.pk, tag_id=_parse_id(tag_id)
+            tenant=self.tenant, actor=self.actor, contact_id=contact.pk, tag_id=parse_id(tag_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Restore a soft-deleted contact", request=None, responses=ContactSerializer)
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str) -> Response:
-        contact_id = _parse_id(pk)
+        contact_id = parse_id(pk)
         contact = services.contact_restore(tenant=self.tenant, actor=self.actor, contact_id=contact_id)
         return Response(ContactSerializer(contact).data)
 
@@ -152,7 +152,7 @@ class ContactViewSet(
         filterset_class=None, pagination_class=None,
     )  # fmt: skip
     def gdpr_export(self, request: Request, pk: str) -> Response:
-        return Response(gdpr.contact_export(tenant=self.tenant, contact_id=_parse_id(pk)))
+        return Response(gdpr.contact_export(tenant=self.tenant, contact_id=parse_id(pk)))
 
     @extend_schema(
         summary="Erase a contact and all its personal data for good (GDPR), also soft-deleted",
@@ -163,7 +163,7 @@ class ContactViewSet(
     )
     @action(detail=True, methods=["post"], url_path="erase", url_name="gdpr-erase", filterset_class=None)
     def gdpr_erase(self, request: Request, pk: str) -> Response:
-        receipt = gdpr.contact_erase(tenant=self.tenant, actor=self.actor, contact_id=_parse_id(pk))
+        receipt = gdpr.contact_erase(tenant=self.tenant, actor=self.actor, contact_id=parse_id(pk))
         return Response(ErasureReceiptSerializer(receipt).data)
 
     @extend_schema(
@@ -216,13 +216,6 @@ class ContactViewSet(
         return Response(ContactSerializer(contact).data)
 
 
-def _parse_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound("Not found: the id is not a valid UUID.") from exc
-
-
 CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -257,7 +250,7 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
     }
 
     def contact_id(self) -> uuid.UUID:
-        contact_id = _parse_id(self.kwargs["contact_pk"])
+        contact_id = parse_id(self.kwargs["contact_pk"])
         if not selectors.contact_exists(tenant=self.tenant, contact_id=contact_id):
             raise NotFound("Contact not found.")
         return contact_id
@@ -280,14 +273,14 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
             tenant=self.tenant,
             actor=self.actor,
             contact_id=self.contact_id(),
-            identifier_id=_parse_id(pk),
+            identifier_id=parse_id(pk),
             **payload.validated_data,
         )
         return Response(IdentifierSerializer(identifier).data)
 
     def destroy(self, request: Request, contact_pk: str, pk: str) -> Response:
         services.identifier_remove(
-            tenant=self.tenant, actor=self.actor, contact_id=self.contact_id(), identifier_id=_parse_id(pk)
+            tenant=self.tenant, actor=self.actor, contact_id=self.contact_id(), identifier_id=parse_id(pk)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

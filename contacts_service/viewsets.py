@@ -64,6 +64,14 @@ class HasActionPermission(permissions.BasePermission):
         return obj is None or codename.split(".", 1)[1] in get_user_perms(user, obj)
 
 
+def parse_id(value) -> uuid.UUID:
+    """A UUID from a URL; anything else is a 404 like an id that does not exist."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise exceptions.NotFound("Not found: the id is not a valid UUID.") from exc
+
+
 class TenantScopedMixin:
     """Resolves the tenant in `initial()`, before permissions and before any query."""
 
@@ -110,9 +118,5 @@ class TenantViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         return self.get_tenant_queryset(access.tenant).filter(tenant_id=access.tenant.pk)
 
     def get_object(self):
-        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-        try:
-            uuid.UUID(str(lookup))
-        except ValueError as exc:
-            raise exceptions.NotFound("Not found: the id is not a valid UUID.") from exc
+        parse_id(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field))
         return super().get_object()

@@ -1,6 +1,5 @@
 """The tenant's outbox for support: what was emitted, whether it left, and replay."""
 
-import uuid
 from collections import Counter
 
 from django.db.models import Q
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 
 from contacts.selectors import contact_exists
 from contacts_service.roles import Perm
-from contacts_service.viewsets import TenantAPIView, TenantViewSet
+from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
 from events import selectors, services
 from events.activities import ActivityInput, activities_record
 from events.filters import OutboxFilter
@@ -68,13 +67,6 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         return Response({"replayed": replayed})
 
 
-def _contact_uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFound("Not found: the id is not a valid UUID.") from exc
-
-
 def _item(data: dict) -> ActivityInput:
     return ActivityInput(
         activity_type=data["type"],
@@ -110,7 +102,7 @@ class ContactActivitiesView(TenantAPIView, GenericAPIView):
     queryset = Activity.objects.none()
 
     def get(self, request: Request, contact_pk: str) -> Response:
-        contact_id = _contact_uuid(contact_pk)
+        contact_id = parse_id(contact_pk)
         if not contact_exists(tenant=self.tenant, contact_id=contact_id):
             raise NotFound("Contact not found.")
         types = [t.strip() for t in request.query_params.get("type", "").split(",") if t.strip()]
@@ -120,7 +112,7 @@ class ContactActivitiesView(TenantAPIView, GenericAPIView):
         return self.get_paginated_response(ActivitySerializer(page, many=True).data)
 
     def post(self, request: Request, contact_pk: str) -> Response:
-        contact_id = _contact_uuid(contact_pk)
+        contact_id = parse_id(contact_pk)
         payload = ActivityInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         item = _item(payload.validated_data)

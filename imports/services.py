@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
-from contacts.normalization import derive_display_name
+from contacts.services.contacts import _apply_display_name
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
 from contacts_service.bulk import bulk_insert, bulk_insert_values
 from contacts_service.context import Actor, get_correlation_id, tenant_context
@@ -201,12 +201,9 @@ def import_update(*, tenant: Tenant, job_id: uuid.UUID, changes: dict[str, Any])
     if "tags" in changes:
         from tags.services import _clean_name
 
-        try:
-            changes["tags"] = list(
-                dict.fromkeys(_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"]))
-            )
-        except ServiceError:
-            raise
+        changes["tags"] = list(
+            dict.fromkeys(_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"]))
+        )
     for name in OPTION_FIELDS:
         if name in changes:
             setattr(job, name, changes[name])
@@ -404,15 +401,7 @@ def plan_batch(
 
 
 def _display_name(contact: Contact) -> None:
-    if contact.display_name_custom:
-        return
-    contact.display_name = derive_display_name(
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        email=contact.email,
-        phone=contact.phone,
-        company=contact.company,
-    )
+    _apply_display_name(contact, {})  # derived from the other fields unless a caller set it
 
 
 # -- applying a batch ---------------------------------------------------------------------------------
@@ -422,6 +411,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     """Tag assignments and list memberships the batch adds (only links that do not exist yet), and
     the (contact, event type, data, title) of each, in the order they happen."""
     from lists.models import ContactList, ListMembership
+    from lists.services import _target as _list_target
     from tags.models import TagAssignment
     from tags.services import _target as tag_target
     from tags.services import tags_get_or_create
@@ -447,6 +437,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     contact_list = (
         ContactList.objects.for_tenant(tenant).filter(pk=job.list_id).first() if job.list_id else None
     )
+    list_target = _list_target(contact_list) if contact_list is not None else None
     in_list = (
         set(
             ListMembership.objects.for_tenant(tenant)
@@ -477,10 +468,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
                     tenant=tenant, contact_list=contact_list, contact_id=contact.pk, added_at=now, added_by=by
                 )
             )
-            data = {
-                "list": {"id": str(contact_list.pk), "name": contact_list.name, "kind": contact_list.kind}
-            }
-            events.append((contact, "contact.added_to_list", data, f"Added to list {contact_list.name}"))
+            events.append((contact, list_target.linked_event, list_target.data, list_target.title_linked))
     return assignments, memberships, events
 
 
