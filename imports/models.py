@@ -86,10 +86,6 @@ class ImportJob(TenantOwnedModel):
             models.Index(fields=["status", "heartbeat_at"], name="import_job_heartbeat_idx"),
         ]
 
-    @property
-    def processed_rows(self) -> int:
-        return self.checkpoint_row
-
 
 class ImportRowError(TenantOwnedModel):
     """A row that was not imported, with its line number, the reasons and the row as it was."""
