@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.normalization import FieldError, reject_nul
+from contacts_service.bulk import bulk_update
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, ValidationFailed
 from contacts_service.models import Tenant
@@ -215,7 +216,7 @@ def _record(
                 },
             )
         )
-    Contact.objects.for_tenant(tenant).bulk_update(touched.values(), ["event_sequence", "last_activity_at"])
+    bulk_update(Contact, list(touched.values()), ["event_sequence", "last_activity_at"])
     outbox = []
     for activity_source, events in specs.items():
         outbox += event_record_many(

@@ -27,7 +27,7 @@ from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
 from contacts.services.contacts import _apply_display_name
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
-from contacts_service.bulk import bulk_insert, bulk_insert_values
+from contacts_service.bulk import bulk_insert, bulk_insert_values, bulk_update
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.ids import new_id
@@ -531,8 +531,8 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
     created_ids = {p.contact.pk for p in creates}
     changed_updates = [c for c in touched.values() if c.pk not in created_ids]
     if changed_updates:
-        Contact.objects.for_tenant(tenant).bulk_update(
-            changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
+        bulk_update(
+            Contact, changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
         )
     bulk_insert_values(ContactChange, HISTORY_COLUMNS, history)
     bulk_insert(TagAssignment, assignments)
