@@ -220,6 +220,8 @@ IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+# CSV exports: seconds a download link (GET /exports/{id}/ signs a fresh one) stays valid.
+EXPORT_LINK_MAX_AGE = env_int("EXPORT_LINK_MAX_AGE", 24 * 3600)
 
 # Double opt-in: how long a confirmation token stays valid, and the link sent to the contact
 # ("{token}" is replaced; empty = this service's own GET /api/v1/consent/confirm/{token}/).

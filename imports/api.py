@@ -1,12 +1,13 @@
-"""Import jobs API: upload, adjust, start, follow, cancel, download the failed rows."""
+"""Import jobs API: upload, adjust, start, follow, cancel, download the failed rows; export jobs API:
+create, follow, download the file."""
 
 from __future__ import annotations
 
 import csv
 
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -15,10 +16,17 @@ from rest_framework.response import Response
 
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
-from contacts_service.viewsets import TenantViewSet
-from imports import services
-from imports.models import ImportJob, ImportRowError
-from imports.serializers import ImportJobSerializer, ImportOptionsSerializer, ImportUploadSerializer
+from contacts_service.serializers import ErrorSerializer
+from contacts_service.viewsets import TenantViewSet, parse_id
+from imports import csvio, exports, services
+from imports.models import ExportJob, ImportJob, ImportRowError
+from imports.serializers import (
+    ExportCreateSerializer,
+    ExportJobSerializer,
+    ImportJobSerializer,
+    ImportOptionsSerializer,
+    ImportUploadSerializer,
+)
 
 
 class _Echo:
@@ -104,13 +112,74 @@ class ImportJobViewSet(
             yield writer.writerow(["line", "errors", *job.header])
             for error in rows.iterator(chunk_size=2000):
                 reasons = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
-                yield writer.writerow([error.line, reasons, *[_neutralise(c) for c in error.row]])
+                yield writer.writerow([error.line, reasons, *[csvio.neutralise(c) for c in error.row]])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
         return response
 
 
-def _neutralise(cell: str) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ tab or CR is prefixed with '."""
-    return f"'{cell}" if cell and cell[0] in "=+-@\t\r" else cell
+@extend_schema_view(
+    list=extend_schema(summary="Export jobs, newest first"),
+    retrieve=extend_schema(summary="An export job: status, row count and, once completed, a download link"),
+    create=extend_schema(
+        summary="Export the contacts matching list filters to CSV (written by a background task)",
+        request=ExportCreateSerializer,
+        responses={
+            201: ExportJobSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="errors[].field names the filter (filters.<name>) or column."
+            ),
+        },
+    ),
+)
+class ExportJobViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+):
+    queryset = ExportJob.objects.none()
+    serializer_class = ExportJobSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    permission_map = {
+        "list": Perm.CONTACTS_EXPORT,
+        "retrieve": Perm.CONTACTS_EXPORT,
+        "create": Perm.CONTACTS_EXPORT,
+        "download": Perm.CONTACTS_EXPORT,
+    }
+
+    def get_tenant_queryset(self, tenant):
+        return ExportJob.objects.for_tenant(tenant).order_by("-created_at", "-id")
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = ExportCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = exports.export_create(tenant=self.tenant, actor=self.actor, **payload.validated_data)
+        job.refresh_from_db()  # with Celery eager (no broker) the task has run already
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The export's CSV file, with the token of its download_url",
+        parameters=[OpenApiParameter("token", str, required=True, description="From download_url.")],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            400: OpenApiResponse(
+                ErrorSerializer, description="Code `invalid_token`: tampered or not for this export."
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Code `not_ready`: the export is not completed."
+            ),
+            410: OpenApiResponse(
+                ErrorSerializer, description="Code `token_expired` (get a new link) or `file_gone`."
+            ),
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def download(self, request: Request, pk: str) -> FileResponse:
+        job, handle = exports.export_open(
+            tenant=self.tenant, job_id=parse_id(pk), token=request.query_params.get("token", "")
+        )
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"contacts-{job.created_at:%Y%m%d-%H%M%S}.csv",
+            content_type="text/csv; charset=utf-8",
+        )

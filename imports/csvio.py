@@ -1,4 +1,5 @@
-"""Reading uploaded CSV files as streams: gzip, encoding and delimiter detection, limits.
+"""CSV files as streams: reading uploads (gzip, encoding and delimiter detection, limits), and the
+formula-injection rule for every cell this service writes (errors.csv, exports).
 
 Nothing here reads a whole file into memory: files are opened from Django's storage and decoded
 and parsed incrementally. Every problem is an ImportFileError with a message a user can act on.
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 DELIMITERS = [",", ";", "\t", "|"]
+# A spreadsheet reads a cell starting with one of these as a formula (or a DDE command).
+FORMULA_PREFIXES = "=+-@\t\r"
 SAMPLE_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -135,3 +138,14 @@ def check_text(row: list[str]) -> None:
             raise ImportFileError(
                 "This looks like a binary file, not CSV text (NUL characters).", code="binary_file"
             )
+
+
+def neutralise(cell: str) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ tab or CR is prefixed with '."""
+    return f"'{cell}" if cell and cell[0] in FORMULA_PREFIXES else cell
+
+
+def neutralise_sql(expression: str) -> str:
+    """`neutralise` as SQL over a text expression (PostgreSQL); NULL stays NULL."""
+    codes = ", ".join(str(ord(c)) for c in FORMULA_PREFIXES)
+    return f"CASE WHEN ascii({expression}) IN ({codes}) THEN '''' || {expression} ELSE {expression} END"

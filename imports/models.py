@@ -98,3 +98,36 @@ class ImportRowError(TenantOwnedModel):
 
     class Meta:
         indexes = [models.Index(fields=["job", "line"], name="import_row_error_idx")]
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class ExportJob(TenantOwnedModel):
+    """A CSV export of the contacts matching list filters: the request, then the file and its row count.
+
+    The task writes the whole file again when it runs twice (a redelivered message), so a job never
+    holds half a file."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    filters = models.JSONField(default=dict, blank=True)  # the contacts list's query parameters
+    columns = models.JSONField(default=list)
+    bom = models.BooleanField(default=False)
+    delimiter = models.CharField(max_length=1, default=",")
+    file = models.CharField(max_length=500, blank=True)  # name in the default storage
+    file_size = models.PositiveBigIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    actor = models.JSONField(default=dict)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="export_job_created_idx")]

@@ -1,8 +1,12 @@
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
 from contacts_service.serializers import StrictInputSerializer
-from imports.models import DedupeKey, ImportJob, ImportStatus, OnMatch
+from imports.models import DedupeKey, ExportJob, ExportStatus, ImportJob, ImportStatus, OnMatch
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -77,3 +81,60 @@ class ImportOptionsSerializer(StrictInputSerializer):
         help_text="Tags for every row.",
     )
     allow_erased = serializers.BooleanField(required=False, help_text="Let erased (GDPR) contacts come back.")
+
+
+class ExportCreateSerializer(StrictInputSerializer):
+    filters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Query parameters of GET /contacts/ (status, country, tags, tags_all, list, consent, "
+        "search, created_after, ...): a string each, or a list of strings (status; joined by commas for "
+        "country, tags, tags_all, consent).",
+    )
+    columns = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        allow_empty=False,
+        max_length=200,
+        help_text="In this order; default id, email, first_name, last_name, company, phone, country, "
+        "city, status, external_id, created_at, updated_at, tags. Also display_name, source, "
+        'last_activity_at, lists, "attributes.<key>".',
+    )
+    bom = serializers.BooleanField(default=False, help_text="Start the file with a UTF-8 BOM (for Excel).")
+    delimiter = serializers.ChoiceField(choices=[",", ";", "\t", "|"], default=",")
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField(
+        help_text="When completed: a signed link, valid until expires_at, for a user of this tenant with "
+        "contacts.export. Each read signs a new one."
+    )
+    expires_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id", "status", "filters", "columns", "bom", "delimiter", "row_count", "file_size", "error",
+            "created_at", "started_at", "finished_at", "download_url", "expires_at",
+        ]  # fmt: skip
+
+    def _link(self, job: ExportJob) -> tuple[str, dt.datetime] | None:
+        from imports.exports import export_link
+
+        if job.status != ExportStatus.COMPLETED:
+            return None
+        links = self.context.setdefault("export_links", {})
+        if job.pk not in links:
+            token, expires_at = export_link(job=job)
+            path = f"{reverse('export-download', kwargs={'pk': job.pk})}?{urlencode({'token': token})}"
+            request = self.context.get("request")
+            links[job.pk] = (request.build_absolute_uri(path) if request else path, expires_at)
+        return links[job.pk]
+
+    def get_download_url(self, job: ExportJob) -> str | None:
+        link = self._link(job)
+        return link[0] if link else None
+
+    def get_expires_at(self, job: ExportJob) -> dt.datetime | None:
+        link = self._link(job)
+        return link[1] if link else None

@@ -1,8 +1,8 @@
-"""Celery tasks of imports: run (or resume) a job, and re-queue jobs whose worker died."""
+"""Celery tasks of imports: run (or resume) a job, re-queue jobs whose worker died; run an export."""
 
 from celery import shared_task
 
-from imports import services
+from imports import exports, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -15,3 +15,9 @@ def import_run(job_id: str) -> str:
 @shared_task(ignore_result=True)
 def imports_requeue_stalled() -> int:
     return services.imports_requeue_stalled()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_run(job_id: str) -> str:
+    """Idempotent: a redelivered message writes the whole file again (or finds the job finished)."""
+    return exports.export_process(job_id)

@@ -1,10 +1,11 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from imports.api import ImportJobViewSet
+from imports.api import ExportJobViewSet, ImportJobViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("imports", ImportJobViewSet, basename="import")
+router.register("exports", ExportJobViewSet, basename="export")
 
 urlpatterns = [
     path(

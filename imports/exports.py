@@ -1,0 +1,470 @@
+"""CSV exports of contacts: a job from list filters and columns, the file written by a task, and
+signed download links that expire.
+
+The task reads the matching contacts in id order (creation order: ids are UUIDv7) through one
+server-side cursor, CHUNK_SIZE at a time. On PostgreSQL each chunk is one COPY (SELECT ...) TO
+STDOUT that also joins the chunk's tags and lists and neutralises formula cells, so rows go from the
+database to the file without Python touching a cell; elsewhere the same bytes are built in Python
+with one query for the chunk's tags and one for its lists. Memory holds one chunk, never the export.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from itertools import islice
+from typing import IO, Any
+
+import django_filters
+import psycopg
+from django.conf import settings
+from django.core import signing
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from contacts.filters import ContactFilter
+from contacts.models import AttributeDefinition, Contact
+from contacts_service.context import Actor, get_correlation_id, tenant_context
+from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed, flatten_errors
+from contacts_service.models import Tenant
+from imports import csvio
+from imports.models import ExportJob, ExportStatus
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 5000
+LINK_SALT = "exports.download"
+LOCK_CLASS = 0x45585054  # "EXPT": the first key of the exports' advisory locks
+TEXT_COLUMNS = (
+    "email", "first_name", "last_name", "display_name", "company", "phone", "country", "city", "status",
+    "source", "external_id",
+)  # fmt: skip
+TIME_COLUMNS = ("created_at", "updated_at", "last_activity_at")
+NAME_COLUMNS = ("tags", "lists")  # the names of a contact's tags (lists), sorted, in one cell
+COLUMNS = ("id", *TEXT_COLUMNS, *TIME_COLUMNS, *NAME_COLUMNS)
+DEFAULT_COLUMNS = [
+    "id", "email", "first_name", "last_name", "company", "phone", "country", "city", "status",
+    "external_id", "created_at", "updated_at", "tags",
+]  # fmt: skip
+ATTRIBUTE_PREFIX = "attributes."
+NAME_SEPARATOR = "; "
+# Filters whose value is comma-separated: a JSON list is joined. `status` repeats instead.
+COMMA_FILTERS = {"country", "tags", "tags_all", "consent"}
+# Exports come in creation order; every other parameter of the contacts list is a filter.
+FILTERS = [name for name in ContactFilter.base_filters if name != "ordering"]
+
+
+class LinkInvalid(ServiceError):
+    status_code = 400
+    code = "invalid_token"
+
+
+class LinkExpired(ServiceError):
+    status_code = 410
+    code = "token_expired"
+
+
+class FileGone(ServiceError):
+    status_code = 410
+    code = "file_gone"
+
+
+# -- request ----------------------------------------------------------------------------------------
+
+
+def _filter_data(filters: dict[str, Any]) -> tuple[QueryDict, list[dict[str, str]]]:
+    """The filters as the query string the contacts list would get, and what is wrong with them."""
+    data, problems = QueryDict(mutable=True), []
+    for name, value in filters.items():
+        field = f"filters.{name}"
+        if name not in FILTERS:
+            message = (
+                "Exports come in creation order; ordering does not apply."
+                if name == "ordering"
+                else f"Not a filter of the contacts list; use one of {', '.join(FILTERS)}."
+            )
+            problems.append({"field": field, "code": "unknown", "message": message})
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str) for v in values):
+            problems.append({"field": field, "code": "invalid", "message": "A string or a list of strings."})
+            continue
+        multiple = isinstance(ContactFilter.base_filters[name], django_filters.MultipleChoiceFilter)
+        if len(values) > 1 and not multiple:
+            if name not in COMMA_FILTERS:
+                problems.append({"field": field, "code": "invalid", "message": "One value, not a list."})
+                continue
+            values = [",".join(values)]
+        data.setlist(name, values)
+    return data, problems
+
+
+def export_queryset(*, tenant: Tenant, filters: dict[str, Any]) -> QuerySet[Contact]:
+    """The tenant's live contacts the filters select, exactly as the contacts list would; a filter
+    the list would refuse is a ValidationFailed naming `filters.<name>`."""
+    data, problems = _filter_data(filters)
+    if problems:
+        raise ValidationFailed(problems, message="Invalid filters.")
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    with tenant_context(tenant):  # tag, list and consent lookups of the filters are tenant-scoped
+        filterset = ContactFilter(data, queryset=live)
+        if not filterset.is_valid():
+            errors = filterset.form.errors.get_json_data()
+            raise ValidationFailed(
+                [
+                    {
+                        "field": f"filters.{name}",
+                        "code": error["code"] or "invalid",
+                        "message": error["message"],
+                    }
+                    for name, items in errors.items()
+                    for error in items
+                ],
+                message="Invalid filters.",
+            )
+        try:
+            return filterset.qs.order_by("id")
+        except ValidationError as exc:  # raised by a filter method (consent conditions, too many tags)
+            raise ValidationFailed(flatten_errors(exc.detail, "filters"), message="Invalid filters.") from exc
+
+
+def _column_problems(tenant: Tenant, columns: list[str]) -> list[dict[str, str]]:
+    if not columns:
+        return [{"field": "columns", "code": "empty", "message": "Choose at least one column."}]
+    keys: set[str] | None = None
+    problems = []
+    for index, column in enumerate(columns):
+        field = f"columns.{index}"
+        if columns.index(column) != index:
+            problems.append({"field": field, "code": "duplicate", "message": f"{column!r} is listed twice."})
+        elif column.startswith(ATTRIBUTE_PREFIX):
+            if keys is None:
+                keys = set(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True))
+            if column.removeprefix(ATTRIBUTE_PREFIX) not in keys:
+                problems.append(
+                    {
+                        "field": field,
+                        "code": "unknown",
+                        "message": f"No custom attribute is defined as {column!r}.",
+                    }
+                )
+        elif column not in COLUMNS:
+            problems.append(
+                {
+                    "field": field,
+                    "code": "unknown",
+                    "message": f"Unknown column {column!r}; use {', '.join(COLUMNS)} or attributes.<key>.",
+                }
+            )
+    return problems
+
+
+def export_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    filters: dict[str, Any],
+    columns: list[str] | None = None,
+    bom: bool = False,
+    delimiter: str = ",",
+) -> ExportJob:
+    """Check the filters and columns (bad input is a 400 now, never a failed job later), save the job
+    and queue its task after commit."""
+    from imports.tasks import export_run
+
+    columns = list(DEFAULT_COLUMNS if columns is None else columns)
+    problems = []
+    if delimiter not in csvio.DELIMITERS:
+        problems.append({"field": "delimiter", "code": "invalid", "message": "One of , ; tab |."})
+    try:
+        export_queryset(tenant=tenant, filters=filters)
+    except ValidationFailed as exc:
+        problems.extend(exc.errors)
+    problems.extend(_column_problems(tenant, columns))
+    if problems:
+        raise ValidationFailed(problems, message="Invalid export.")
+    with transaction.atomic():
+        job = ExportJob.objects.for_tenant(tenant).create(
+            tenant=tenant,
+            filters=filters,
+            columns=columns,
+            bom=bom,
+            delimiter=delimiter,
+            actor=actor.as_dict(),
+            correlation_id=get_correlation_id(),
+        )
+        job_id = str(job.pk)
+        transaction.on_commit(lambda: export_run.delay(job_id))
+    return job
+
+
+# -- writing the file -------------------------------------------------------------------------------
+
+
+def export_write(
+    *,
+    tenant: Tenant,
+    filters: dict[str, Any],
+    columns: list[str],
+    out: IO[bytes],
+    delimiter: str = ",",
+    bom: bool = False,
+    use_copy: bool | None = None,
+) -> int:
+    """Write the CSV (UTF-8, a header, one line per contact in id order) to `out`; returns the number
+    of contact rows written. `use_copy` (default: on PostgreSQL) picks COPY over the portable writer;
+    both write the same bytes."""
+    if use_copy is None:
+        use_copy = connection.vendor == "postgresql"
+    queryset = export_queryset(tenant=tenant, filters=filters)
+    if bom:
+        out.write(codecs.BOM_UTF8)
+    out.write(_csv_line([csvio.neutralise(c) for c in columns], delimiter).encode())
+    written = 0
+    # Inside a transaction the cursor streams (outside one Django would hold the whole result).
+    with tenant_context(tenant), transaction.atomic():
+        if use_copy:
+            copy = _CopyChunk(tenant, columns, delimiter)
+            for ids in _chunks(queryset.values_list("id", flat=True)):
+                written += copy.write(ids, out)
+        else:
+            fields = ["id", *[c for c in columns if c in TEXT_COLUMNS or c in TIME_COLUMNS]]
+            if any(c.startswith(ATTRIBUTE_PREFIX) for c in columns):
+                fields.append("attributes")
+            for rows in _chunks(queryset.values(*fields)):
+                written += _write_rows(tenant, columns, delimiter, rows, out)
+    return written
+
+
+def _chunks(queryset: QuerySet) -> Iterator[list]:
+    rows = queryset.iterator(chunk_size=CHUNK_SIZE)
+    while chunk := list(islice(rows, CHUNK_SIZE)):
+        yield chunk
+
+
+def _csv_line(cells: list[str], delimiter: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
+
+
+class _CopyChunk:
+    """COPY (SELECT <the columns> ...) TO STDOUT for the contacts of one chunk, in CSV as the portable
+    writer writes it: empty cells unquoted (NULLIF), times in UTC ISO 8601 to the second."""
+
+    def __init__(self, tenant: Tenant, columns: list[str], delimiter: str):
+        contacts = Contact._meta.db_table
+        select, joins = [], []
+        self.params: dict[str, Any] = {"tenant": tenant.pk, "delimiter": delimiter}
+        for index, column in enumerate(columns):
+            if column == "id":
+                select.append("c.id::text")
+            elif column in TEXT_COLUMNS:
+                select.append(csvio.neutralise_sql(f"NULLIF(c.\"{column}\", '')"))
+            elif column in TIME_COLUMNS:
+                select.append(f"""to_char(c."{column}" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""")
+            elif column in NAME_COLUMNS:
+                select.append(csvio.neutralise_sql(f"{column}.names"))
+                joins.append(self._names_join(column))
+            else:
+                self.params[f"key{index}"] = column.removeprefix(ATTRIBUTE_PREFIX)
+                select.append(csvio.neutralise_sql(f"NULLIF(c.attributes ->> %(key{index})s, '')"))
+        # Names and expressions come from the model and the checked columns; values are bound.
+        self.sql = (
+            f"COPY (SELECT {', '.join(select)} FROM {contacts} c {' '.join(joins)} "  # noqa: S608
+            "WHERE c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.id = ANY(%(ids)s) ORDER BY c.id) "
+            "TO STDOUT WITH (FORMAT csv, DELIMITER %(delimiter)s)"
+        )
+
+    @staticmethod
+    def _names_join(column: str) -> str:
+        from lists.models import ContactList, ListMembership
+        from tags.models import Tag, TagAssignment
+
+        link, named, key = (
+            (TagAssignment, Tag, "tag_id")
+            if column == "tags"
+            else (ListMembership, ContactList, "contact_list_id")
+        )
+        # COLLATE "C" + lower(): the order Python's sorted(key=str.lower) gives the portable writer.
+        return (
+            f"LEFT JOIN (SELECT l.contact_id, string_agg(n.name, '{NAME_SEPARATOR}' "  # noqa: S608
+            f'ORDER BY lower(n.name) COLLATE "C") AS names '
+            f"FROM {link._meta.db_table} l JOIN {named._meta.db_table} n ON n.id = l.{key} "
+            "WHERE l.tenant_id = %(tenant)s AND l.contact_id = ANY(%(ids)s) GROUP BY l.contact_id) "
+            f"{column} ON {column}.contact_id = c.id"
+        )
+
+    def write(self, ids: list[uuid.UUID], out: IO[bytes]) -> int:
+        # COPY takes no bound parameters: psycopg binds them client-side, as it does for queries.
+        statement = psycopg.ClientCursor(connection.connection).mogrify(self.sql, {**self.params, "ids": ids})
+        with connection.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                for block in copy:
+                    out.write(block)
+            return cursor.rowcount
+
+
+def _names(model, tenant: Tenant, ids: list[uuid.UUID], name: str) -> dict[uuid.UUID, str]:
+    names: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for contact_id, value in (
+        model.objects.for_tenant(tenant).filter(contact_id__in=ids).values_list("contact_id", name)
+    ):
+        names[contact_id].append(value)
+    return {k: NAME_SEPARATOR.join(sorted(v, key=str.lower)) for k, v in names.items()}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return csvio.neutralise(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    return csvio.neutralise(json.dumps(value, ensure_ascii=False))  # an attribute's number, boolean, ...
+
+
+def _write_rows(tenant: Tenant, columns: list[str], delimiter: str, rows: list[dict], out: IO[bytes]) -> int:
+    """The portable writer: one chunk of contacts, with one query for their tags and one for lists."""
+    from lists.models import ListMembership
+    from tags.models import TagAssignment
+
+    ids = [row["id"] for row in rows]
+    linked = {}
+    if "tags" in columns:
+        linked["tags"] = _names(TagAssignment, tenant, ids, "tag__name")
+    if "lists" in columns:
+        linked["lists"] = _names(ListMembership, tenant, ids, "contact_list__name")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    for row in rows:
+        cells = []
+        for column in columns:
+            if column == "id":
+                cells.append(str(row["id"]))
+            elif column in linked:
+                cells.append(csvio.neutralise(linked[column].get(row["id"], "")))
+            elif column.startswith(ATTRIBUTE_PREFIX):
+                cells.append(_cell((row["attributes"] or {}).get(column.removeprefix(ATTRIBUTE_PREFIX))))
+            else:
+                cells.append(_cell(row[column]))
+        writer.writerow(cells)
+    out.write(buffer.getvalue().encode())
+    return len(rows)
+
+
+# -- the task ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _job_lock(job_id: uuid.UUID) -> Iterator[bool]:
+    """One run of a job at a time (a duplicated message waits for nothing: it sees False)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = [LOCK_CLASS, int.from_bytes(job_id.bytes[-4:], "big", signed=True)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def export_process(job_id: uuid.UUID | str) -> str:
+    """Write a queued (or interrupted) job's file from the start into the default storage and record
+    its row count and size. Safe to run twice: a second run at once returns, a later one rewrites."""
+    job = ExportJob.objects.unscoped().select_related("tenant").filter(pk=job_id).first()
+    if job is None or job.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+        return "nothing to do"
+    with _job_lock(job.pk) as acquired:
+        if not acquired:
+            return "running elsewhere"
+        jobs = ExportJob.objects.unscoped().filter(pk=job.pk)
+        jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error="")
+        name = f"exports/{job.tenant_id}/{job.pk}.csv"
+        try:
+            with (
+                tempfile.TemporaryFile() as spool,
+                tenant_context(job.tenant, correlation_id=job.correlation_id or None),
+            ):
+                rows = export_write(
+                    tenant=job.tenant,
+                    filters=job.filters,
+                    columns=job.columns,
+                    out=spool,
+                    delimiter=job.delimiter,
+                    bom=job.bom,
+                )
+                size = spool.tell()
+                spool.seek(0)
+                default_storage.delete(name)  # a rerun replaces the file of an interrupted run
+                name = default_storage.save(name, File(spool, name=f"{job.pk}.csv"))
+        except Exception:
+            logger.exception("Export %s failed", job.pk)
+            jobs.update(
+                status=ExportStatus.FAILED,
+                finished_at=timezone.now(),
+                error="The file could not be written; operators find the reason in the worker log "
+                f"(correlation id {job.correlation_id or '-'}).",
+            )
+            return ExportStatus.FAILED
+        jobs.update(
+            status=ExportStatus.COMPLETED,
+            file=name,
+            file_size=size,
+            row_count=rows,
+            finished_at=timezone.now(),
+        )
+        return ExportStatus.COMPLETED
+
+
+# -- download links ---------------------------------------------------------------------------------
+
+
+def export_link(*, job: ExportJob) -> tuple[str, dt.datetime]:
+    """A token for downloading this completed export, and when it stops working."""
+    signed_at = int(time.time())  # the signer's own timestamp is this second or a later one
+    token = signing.TimestampSigner(salt=LINK_SALT).sign_object({"t": str(job.tenant_id), "e": str(job.pk)})
+    return token, dt.datetime.fromtimestamp(signed_at + settings.EXPORT_LINK_MAX_AGE, tz=dt.UTC)
+
+
+def export_open(*, tenant: Tenant, job_id: uuid.UUID, token: str) -> tuple[ExportJob, File]:
+    """The job and its file, for a token signed for this tenant's export that has not expired."""
+    job = ExportJob.objects.for_tenant(tenant).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Export not found.")
+    try:
+        value = signing.TimestampSigner(salt=LINK_SALT).unsign_object(
+            token, max_age=settings.EXPORT_LINK_MAX_AGE
+        )
+    except signing.SignatureExpired as exc:
+        raise LinkExpired("This download link has expired; get a new one from GET /exports/{id}/.") from exc
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise LinkInvalid("This download link is not valid.", field="token") from exc
+    if not isinstance(value, dict) or (value.get("t"), value.get("e")) != (str(tenant.pk), str(job.pk)):
+        raise LinkInvalid("This download link is for another export.", field="token")
+    if job.status != ExportStatus.COMPLETED:
+        raise Conflict(f"The export is {job.status}.", code="not_ready")
+    try:
+        return job, default_storage.open(job.file, "rb")
+    except FileNotFoundError as exc:
+        raise FileGone("The export's file is no longer kept; export again.") from exc
