@@ -1,8 +1,9 @@
 """Column mapping (suggested from the header) and the per-row parse: plain Python, no serializers.
 
 A mapping is {header name: target}. Targets: the contact fields in FIELD_TARGETS,
-`attributes.<key>` (a defined custom attribute), `tags` (names separated by , ; or |), or ""
-(ignore the column).
+`attributes.<key>` (a defined custom attribute), `tags` (names separated by , ; or |),
+`consent.<channel>.<purpose>` (yes/no, granted/revoked... recorded in the consent ledger with the
+import as proof), or "" (ignore the column).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from consent.models import ConsentChannel, ConsentStatus
 from contacts.models import AttributeDefinition, AttributeType, ContactStatus
 from contacts.normalization import FieldError, normalize_country, normalize_email, normalize_phone
 
@@ -43,6 +45,21 @@ SYNONYMS = {
     "source": {"source", "leadsource"},
     "tags": {"tags", "tag", "labels", "label", "segments"},
 }
+# Consent columns: header (normalised) -> (channel, purpose). A header may also name its target
+# directly ("consent.sms.newsletter").
+CONSENT_SYNONYMS = {
+    **dict.fromkeys(
+        ("consent", "emailconsent", "optin", "emailoptin", "marketingconsent", "emailmarketingconsent",
+         "acceptsmarketing", "acceptsemailmarketing", "subscribed", "marketingoptin", "gdprconsent"),
+        ("email", "marketing"),
+    ),
+    **dict.fromkeys(("newsletter", "newsletterconsent", "newsletteroptin"), ("email", "newsletter")),
+    **dict.fromkeys(("smsconsent", "smsoptin", "acceptssmsmarketing", "smsmarketingconsent"),
+                    ("sms", "marketing")),
+}  # fmt: skip
+CONSENT_PREFIX = "consent."
+GRANT_WORDS = {"granted", "grant", "subscribed", "optin", "optedin", "accepted", "agree", "agreed"}
+REVOKE_WORDS = {"revoked", "revoke", "unsubscribed", "optout", "optedout", "declined", "refused", "withdrawn"}
 TAG_SPLIT = re.compile(r"[,;|]")
 TRUE_WORDS = {"true", "yes", "y", "1", "oui", "ja", "si", "x"}
 FALSE_WORDS = {"false", "no", "n", "0", "non", "nein"}
@@ -68,7 +85,15 @@ def unique_header(header: list[str]) -> list[str]:
     return out
 
 
-def suggest_mapping(header: list[str], attribute_keys: list[str]) -> dict[str, str]:
+def consent_target(target: str, purposes: set[str]) -> tuple[str, str] | None:
+    """(channel, purpose) of a `consent.<channel>.<purpose>` target the tenant can use, else None."""
+    if not target.startswith(CONSENT_PREFIX):
+        return None
+    channel, _, purpose = target.removeprefix(CONSENT_PREFIX).partition(".")
+    return (channel, purpose) if channel in ConsentChannel.values and purpose in purposes else None
+
+
+def suggest_mapping(header: list[str], attribute_keys: list[str], purposes: set[str]) -> dict[str, str]:
     by_norm = {_norm(k): k for k in attribute_keys}
     mapping, used = {}, set()
     for name in header:
@@ -80,6 +105,15 @@ def suggest_mapping(header: list[str], attribute_keys: list[str]) -> dict[str, s
                 break
         if not target and norm in by_norm and f"attributes.{by_norm[norm]}" not in used:
             target = f"attributes.{by_norm[norm]}"
+        if not target:
+            direct = name.strip().lower()
+            channel, purpose = CONSENT_SYNONYMS.get(norm, ("", ""))
+            if consent_target(direct, purposes):
+                target = direct
+            elif purpose in purposes:
+                target = f"{CONSENT_PREFIX}{channel}.{purpose}"
+            if target in used:
+                target = ""
         if target:
             used.add(target)
         mapping[name] = target
@@ -87,7 +121,11 @@ def suggest_mapping(header: list[str], attribute_keys: list[str]) -> dict[str, s
 
 
 def mapping_problems(
-    mapping: Any, header: list[str], definitions: dict[str, AttributeDefinition], dedupe_key: str
+    mapping: Any,
+    header: list[str],
+    definitions: dict[str, AttributeDefinition],
+    dedupe_key: str,
+    purposes: set[str],
 ) -> list[dict[str, str]]:
     if not isinstance(mapping, dict):
         return [{"field": "mapping", "code": "invalid", "message": "Must be an object of column -> target."}]
@@ -104,8 +142,13 @@ def mapping_problems(
             target in FIELD_TARGETS
             or target == "tags"
             or (target.startswith("attributes.") and target.removeprefix("attributes.") in definitions)
+            or consent_target(target, purposes)
         ):
-            message = "Use a contact field, tags, attributes.<defined key> or an empty string to ignore."
+            message = (
+                "Use a contact field, tags, attributes.<defined key>, consent.<channel>.<purpose> (channels "
+                f"{', '.join(ConsentChannel.values)}; purposes {', '.join(sorted(purposes))}) or an empty "
+                "string to ignore."
+            )
             errors.append({"field": f"mapping.{column}", "code": "invalid_target", "message": message})
             continue
         if target in targets:
@@ -128,6 +171,7 @@ class ParsedRow:
     values: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    consents: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, purpose) -> status
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def error(self, field_name: str, message: str) -> None:
@@ -166,6 +210,8 @@ class RowParser:
                 continue
             if target.startswith("attributes."):
                 self._attribute(row, target.removeprefix("attributes."), cell)
+            elif target.startswith(CONSENT_PREFIX):
+                self._consent(row, target, cell)
             elif target == "tags":
                 row.tags = [t.strip()[:100] for t in TAG_SPLIT.split(cell) if t.strip()][:MAX_TAGS_PER_ROW]
             elif len(cell) > FIELD_TARGETS[target]:
@@ -194,6 +240,19 @@ class RowParser:
             row.values[target] = normalise(cell)
         except FieldError as exc:
             row.error(target, exc.message)
+
+    @staticmethod
+    def _consent(row: ParsedRow, target: str, cell: str) -> None:
+        word = re.sub(r"[^a-z0-9]", "", cell.lower())
+        channel, _, purpose = target.removeprefix(CONSENT_PREFIX).partition(".")
+        if word in TRUE_WORDS or word in GRANT_WORDS:
+            row.consents[(channel, purpose)] = ConsentStatus.GRANTED
+        elif word in FALSE_WORDS or word in REVOKE_WORDS:
+            row.consents[(channel, purpose)] = ConsentStatus.REVOKED
+        elif word == "pending":
+            row.error(target, "An import records granted or revoked; start a double opt-in through the API.")
+        else:
+            row.error(target, f"{cell[:50]!r} is not yes/no or granted/revoked.")
 
     def _attribute(self, row: ParsedRow, key: str, cell: str) -> None:
         definition = self.definitions[key]

@@ -23,6 +23,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from consent.bulk import Statement, consent_plan, consent_write
+from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
 from contacts.services.contacts import _apply_display_name
@@ -133,7 +135,7 @@ def import_create(*, tenant: Tenant, actor: Actor, upload) -> ImportJob:
         default_storage.delete(name)
         raise FileRejected(exc) from exc
     keys = list(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True))
-    mapping = suggest_mapping(header, keys)
+    mapping = suggest_mapping(header, keys, set(purpose_keys(tenant=tenant)))
     targets = set(mapping.values())
     dedupe_key = next((k for k in ("email", "external_id", "phone") if k in targets), "email")
     return ImportJob.objects.for_tenant(tenant).create(
@@ -159,7 +161,13 @@ def _definitions(tenant: Tenant) -> dict[str, AttributeDefinition]:
 
 
 def job_problems(job: ImportJob) -> list[dict[str, str]]:
-    return mapping_problems(job.mapping, job.header, _definitions(job.tenant), job.dedupe_key)
+    return mapping_problems(
+        job.mapping,
+        job.header,
+        _definitions(job.tenant),
+        job.dedupe_key,
+        set(purpose_keys(tenant=job.tenant)),
+    )
 
 
 OPTION_FIELDS = ("mapping", "dedupe_key", "on_match", "list_id", "tags", "allow_erased")
@@ -514,8 +522,21 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
             for f, (old, new) in p.changes.items()
         )
     assignments, memberships, link_events = _link_events(job=job, plans=plan.rows, actor=actor)
+    consents = consent_plan(
+        tenant=tenant,
+        statements=[
+            Statement(contact=p.contact, channel=channel, purpose=purpose, status=status,
+                      proof={"import_id": str(job.pk), "filename": job.filename, "line": p.row.line})
+            for p in plan.rows
+            if p.action in ("create", "update", "unchanged")
+            for (channel, purpose), status in p.row.consents.items()
+        ],
+        actor=actor,
+        source="import",
+        only_unset=job.on_match == OnMatch.FILL_EMPTY,
+    )  # fmt: skip
     touched = {p.contact.pk: p.contact for p in [*creates, *updates]}
-    for contact, event_type, data, title in link_events:
+    for contact, event_type, data, title, *event_id in [*link_events, *consents.events]:
         contact.event_sequence += 1
         touched[contact.pk] = contact
         specs.append(
@@ -523,6 +544,7 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
                 event_type=event_type,
                 aggregate_id=contact.pk,
                 sequence=contact.event_sequence,
+                event_id=event_id[0] if event_id else None,
                 data={"contact_id": str(contact.pk), **data},
                 title=title,
             )
@@ -537,6 +559,7 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
     bulk_insert_values(ContactChange, HISTORY_COLUMNS, history)
     bulk_insert(TagAssignment, assignments)
     bulk_insert(ListMembership, memberships)
+    consent_write(consents)
     event_record_many(tenant=tenant, events=specs, actor=actor, source=source, copy=True)
     if touched:
         from lists.dynamic import segments_refresh_contacts
@@ -600,6 +623,7 @@ def preview(job: ImportJob) -> list[dict[str, Any]]:
                     **p.row.values,
                     **{f"attributes.{k}": v for k, v in p.row.attributes.items()},
                     "tags": p.row.tags,
+                    **{f"consent.{c}.{purpose}": v for (c, purpose), v in p.row.consents.items()},
                 },
                 "errors": reasons,
                 "contact_id": str(p.contact.pk) if p.contact and p.action != "create" else None,
