@@ -269,6 +269,28 @@ def _export_lists(tenant: Tenant, contact_id: uuid.UUID) -> list:
     ]
 
 
+def _export_merges(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    """The merges the contact took part in, with the snapshot each kept of it."""
+    from contacts.models import MergeContact
+
+    rows = MergeContact.objects.for_tenant(tenant).filter(contact_id=contact_id).select_related("merge")
+    return [
+        {
+            "merge_id": m.merge_id,
+            "role": m.role,
+            "status": m.merge.status,
+            "primary_id": m.merge.primary_id,
+            "merged_ids": m.merge.merged_ids,
+            "merged_at": m.merge.created_at,
+            "undone_at": m.merge.undone_at,
+            "changes": m.merge.changes if m.role == "primary" else {},
+            "snapshot": m.snapshot,
+            "moved": m.moved,
+        }
+        for m in rows.order_by("merge__created_at", "id")
+    ]
+
+
 ADMIN_ACTIONS = {1: "addition", 2: "change", 3: "deletion"}
 
 
@@ -297,6 +319,12 @@ register_personal_data("history", model="contacts.ContactChange", export=_export
 register_personal_data(
     None, model="events.OutboxEvent", contact_field="aggregate_id", where=models.Q(aggregate_type="contact")
 )
+# Merges: each contact's snapshot in a merge is exported and erased with it; the merges whose primary
+# it is go with the primary (their other contacts are erased with it, see contact_erase).
+register_personal_data("merges", model="contacts.MergeContact", export=_export_merges)
+register_personal_data(None, model="contacts.Merge", contact_field="primary")
+register_personal_data(None, model="contacts.DuplicateCandidate", contact_field="contact_a")
+register_personal_data(None, model="contacts.DuplicateCandidate", contact_field="contact_b")
 # The admin's log of changes to a contact: object_repr holds its name or email. No tenant column.
 _ADMIN_LOG = register_personal_data(
     "admin_log",
@@ -412,11 +440,19 @@ def contact_erase(
 ) -> dict[str, Any]:
     """Delete a contact (live or soft-deleted) and every registered source's rows of it, keep a
     hashed tombstone, emit contact.deleted with reason "erased" (no timeline entry, nothing
-    personal). Returns the receipt: {contact_id, erased_at, tombstone: {email, phone}}."""
-    _set_erasing(True)
+    personal). Returns the receipt: {contact_id, erased_at, tombstone: {email, phone}}.
+
+    Contacts merged into this one (and not restored by an undo) are the same person: they are
+    erased first, each with its own tombstone and event."""
     contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("Contact not found.")
+    merged_away = Contact.objects.for_tenant(tenant).filter(
+        merge__primary_id=contact.pk, merge__status="applied", deleted_at__isnull=False
+    )
+    for merged_id in merged_away.order_by("pk").values_list("pk", flat=True):
+        contact_erase(tenant=tenant, actor=actor, contact_id=merged_id, source=source)
+    _set_erasing(True)
     erased_at = timezone.now()
     tombstones = _tombstones(tenant=tenant, contact=contact, actor=actor, erased_at=erased_at)
     contact_model = Contact._meta.label_lower

@@ -1,5 +1,9 @@
-"""Contacts, channel identifiers, custom attribute definitions and the change history."""
+"""Contacts, channel identifiers, custom attribute definitions, the change history, duplicates and
+merges."""
 
+import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +42,10 @@ class Contact(TenantOwnedModel):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Per-contact event counter: the envelope's "sequence", bumped under the row lock.
     event_sequence = models.PositiveBigIntegerField(default=0)
+    # Set while the contact is merged away into another (deleted_at is set too); cleared by undo.
+    merge = models.ForeignKey(
+        "contacts.Merge", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_contacts"
+    )
 
     class Meta:
         # Granted to operators in the Django admin for the "Erase permanently (GDPR)" action.
@@ -186,3 +194,153 @@ class ErasureTombstone(TenantOwnedModel):
             models.Index(fields=["tenant", "phone_hash"], name="tombstone_phone_idx"),
             models.Index(fields=["tenant", "contact_id"], name="tombstone_contact_idx"),
         ]
+
+
+# -- duplicates and merges ------------------------------------------------------------------------
+
+
+class MatchKey(models.TextChoices):
+    """What two contacts can have in common for a duplicate rule."""
+
+    EMAIL = "email", "Same email (own email or email identifiers)"
+    PHONE = "phone", "Same phone in E.164 (own phone or phone/sms/whatsapp identifiers)"
+    EXTERNAL_ID = "external_id", "Same external_id, ignoring case"
+    NAME = "name", "Similar name (trigram similarity of display names)"
+    COMPANY = "company", "Same company, ignoring case and surrounding spaces"
+
+
+class MergeStrategy(models.TextChoices):
+    KEEP_PRIMARY = "keep_primary", "Keep the primary's values"
+    FILL_EMPTY = "fill_empty", "Keep the primary's values, fill its empty ones from the others"
+    NEWEST_WINS = "newest_wins", "Each value from the most recently updated contact that has one"
+    MANUAL_REVIEW = "manual_review", "Every conflicting value must be chosen in `fields`"
+
+
+DEFAULT_MATCH_RULES = [["email"], ["phone"], ["external_id"], ["name", "company"]]
+DEFAULT_NAME_SIMILARITY = 0.8
+
+
+class MatchingRules(TenantOwnedModel):
+    """A tenant's rules for duplicates (which keys, alone or combined, mean the same person) and
+    the default strategy of a merge. A tenant without a row uses the defaults."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    # Each rule is a list of MatchKey values that must all match: [["email"], ["name", "company"]].
+    rules = models.JSONField(default=list)
+    # Ignore dots and a +suffix in the local part of gmail.com / googlemail.com addresses.
+    email_gmail_folding = models.BooleanField(default=False)
+    name_similarity = models.FloatField(default=DEFAULT_NAME_SIMILARITY)
+    merge_strategy = models.CharField(
+        max_length=16, choices=MergeStrategy.choices, default=MergeStrategy.FILL_EMPTY
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="matching_rules_unique")]
+
+
+class DuplicateCandidate(TenantOwnedModel):
+    """Two live contacts that may be the same person: which keys matched and how sure (0-100).
+
+    contact_a is the smaller id. Recomputing updates open pairs and drops those that no longer
+    match; a dismissed pair is kept as it is, so it never comes back."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    contact_a = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact_b = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    match_email = models.BooleanField(default=False)
+    match_phone = models.BooleanField(default=False)
+    match_external_id = models.BooleanField(default=False)
+    match_name = models.BooleanField(default=False)
+    match_company = models.BooleanField(default=False)
+    name_similarity = models.FloatField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "contact_a", "contact_b"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(contact_a__lt=models.F("contact_b")), name="duplicate_pair_order"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-score"], name="duplicate_score_idx"),
+            models.Index(fields=["tenant", "contact_b"], name="duplicate_contact_b_idx"),
+        ]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [key for key in MatchKey.values if getattr(self, f"match_{key}")]
+
+
+class SnapshotJSONEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder with datetimes to the microsecond (it cuts them to milliseconds): undo
+    writes snapshot times back and must restore them exactly."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
+class MergeStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    UNDONE = "undone", "Undone"
+
+
+class Merge(TenantOwnedModel):
+    """One merge of contacts into a primary, with what undo needs to put everything back.
+
+    Per contact the snapshot is in MergeContact; here: what the merge created (identifiers,
+    derived consent ledger entries) and the primary's event sequence right after it, which undo
+    compares to tell whether the primary changed since."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    primary = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    merged_ids = models.JSONField(default=list)  # the others, in the order given
+    strategy = models.CharField(max_length=16, choices=MergeStrategy.choices)
+    fields = models.JSONField(default=dict, blank=True)  # field -> chosen contact id, as requested
+    changes = models.JSONField(default=dict, blank=True, encoder=SnapshotJSONEncoder)  # field -> {old, new}
+    created = models.JSONField(default=dict, blank=True)  # {"identifiers": [ids], "consent_records": [ids]}
+    primary_sequence = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=MergeStatus.choices, default=MergeStatus.APPLIED)
+    actor = models.JSONField(default=dict)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="merge_created_idx")]
+
+
+class MergeRole(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    MERGED = "merged", "Merged away"
+
+
+class MergeContact(TenantOwnedModel):
+    """One contact of a merge as it was before: its row and everything linked to it (identifiers,
+    tags, lists, consent state), and the ids of its rows the merge moved to the primary."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    merge = models.ForeignKey(Merge, on_delete=models.CASCADE, related_name="contacts")
+    contact_id = models.UUIDField()
+    role = models.CharField(max_length=16, choices=MergeRole.choices)
+    snapshot = models.JSONField(default=dict, encoder=SnapshotJSONEncoder)
+    # Ids of its rows moved to the primary: {"timeline": [...], "history": [...], "activities": [...]}
+    moved = models.JSONField(default=dict, blank=True)
+    sequence_after = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merge", "contact_id"], name="merge_contact_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "contact_id"], name="merge_contact_idx")]

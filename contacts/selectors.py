@@ -6,7 +6,14 @@ import uuid
 
 from django.db.models import Prefetch, QuerySet
 
-from contacts.models import AttributeDefinition, Contact, ContactChange, ContactIdentifier
+from contacts.models import (
+    AttributeDefinition,
+    Contact,
+    ContactChange,
+    ContactIdentifier,
+    DuplicateCandidate,
+    Merge,
+)
 from contacts.services.identifiers import PHONE_CHANNELS, identifier_normalize
 from contacts_service.models import Tenant
 
@@ -106,3 +113,17 @@ def contact_selection(
             ]
         )
     return filterset.qs
+
+
+def duplicate_list(*, tenant: Tenant) -> QuerySet[DuplicateCandidate]:
+    """Candidate pairs whose two contacts are both live, most likely first."""
+    return (
+        DuplicateCandidate.objects.for_tenant(tenant)
+        .filter(contact_a__deleted_at__isnull=True, contact_b__deleted_at__isnull=True)
+        .select_related("contact_a", "contact_b")
+        .order_by("-score", "-detected_at", "id")
+    )
+
+
+def merge_list(*, tenant: Tenant) -> QuerySet[Merge]:
+    return Merge.objects.for_tenant(tenant).order_by("-created_at", "-id")

@@ -20,6 +20,7 @@ class Perm:
     CONTACTS_EXPORT = "contacts.export"
     CONTACTS_ERASE = "contacts.erase"
     CONTACTS_IMPORT = "contacts.import"
+    CONTACTS_MERGE = "contacts.merge"  # merge and undo, dismiss duplicates, set matching rules
     LISTS_MANAGE = "lists.manage"
     TAGS_MANAGE = "tags.manage"
     CONSENT_MANAGE = "consent.manage"
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.CONTACTS_EXPORT,
             Perm.CONTACTS_ERASE,
             Perm.CONTACTS_IMPORT,
+            Perm.CONTACTS_MERGE,
             Perm.TAGS_MANAGE,
             Perm.CONSENT_MANAGE,
             Perm.EVENTS_VIEW,

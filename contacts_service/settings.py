@@ -176,6 +176,11 @@ SPECTACULAR_SETTINGS = {
         "ConsentChannelEnum": "consent.models.ConsentChannel",
         "ConsentStatusEnum": "consent.models.ConsentStatus",
         "IdentifierChannelEnum": "contacts.models.IdentifierChannel",
+        "MergeStatusEnum": "contacts.models.MergeStatus",
+        "MergeRoleEnum": "contacts.models.MergeRole",
+        "RoleEnum": "contacts_service.roles.Role",
+        "MergeStrategyEnum": "contacts.models.MergeStrategy",
+        "MatchKeyEnum": "contacts.models.MatchKey",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }
@@ -203,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
     "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
     "requeue-stalled-imports": {"task": "imports.tasks.imports_requeue_stalled", "schedule": 60.0},
+    # Duplicate candidates of every tenant, also those no change of a contact triggered.
+    "recompute-duplicates": {
+        "task": "contacts.tasks.duplicates_recompute_all",
+        "schedule": env_int("DUPLICATES_RECOMPUTE_SECONDS", 24 * 3600),
+    },
     # Segments with "in the last N days" rules drift as time passes.
     "rebuild-time-relative-segments": {
         "task": "lists.tasks.segments_rebuild_time_relative",

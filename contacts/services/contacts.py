@@ -19,12 +19,15 @@ from contacts.normalization import (
     normalize_phone,
     reject_nul,
 )
+from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import PUBLIC_FIELDS, record_contact_change
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
 
 TEXT_FIELDS = ("first_name", "last_name", "company", "city", "source")
+# Fields duplicate detection looks at: a change to one of them checks the contact again.
+MATCHED_FIELDS = {"email", "phone", "external_id", "first_name", "last_name", "display_name", "company"}
 NEEDS_IDENTITY = "A contact needs an email, a phone or an external_id."
 
 
@@ -193,6 +196,7 @@ def contact_create(
         source=source,
     )
     _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
+    _check_duplicates(tenant=tenant, contact=contact)
     return contact
 
 
@@ -200,6 +204,11 @@ def _refresh_segments(*, tenant: Tenant, contact: Contact, actor: Actor, source:
     from lists.dynamic import segments_refresh_contact  # lists builds on contacts
 
     segments_refresh_contact(tenant=tenant, contact_id=contact.pk, actor=actor, source=source)
+
+
+def _check_duplicates(*, tenant: Tenant, contact: Contact) -> None:
+    """Look for duplicates of the contact in a task once this commits."""
+    duplicates_check(tenant.pk, [contact.pk])
 
 
 def _lock(*, tenant: Tenant, contact_id: uuid.UUID, deleted: bool = False) -> Contact:
@@ -259,6 +268,8 @@ def contact_update(
         source=source,
     )
     _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
+    if MATCHED_FIELDS & set(changes):
+        _check_duplicates(tenant=tenant, contact=contact)
     return contact
 
 
@@ -291,6 +302,13 @@ def contact_restore(
 ) -> Contact:
     """Bring a soft-deleted contact back, unless its email or external_id was taken meanwhile."""
     contact = _lock(tenant=tenant, contact_id=contact_id, deleted=True)
+    if contact.merge_id is not None:
+        raise Conflict(
+            f"This contact was merged into another (merge {contact.merge_id}); undo the merge with "
+            f"POST /api/v1/merges/{contact.merge_id}/undo/ to bring it back.",
+            code="merged",
+            merge_id=str(contact.merge_id),
+        )
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     for field in ("email", "external_id"):
         value = getattr(contact, field)
@@ -314,4 +332,5 @@ def contact_restore(
         source=source,
     )
     _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
+    _check_duplicates(tenant=tenant, contact=contact)
     return contact

@@ -10,6 +10,7 @@ from django.utils import timezone
 from contacts.models import ChangeSource, ContactIdentifier, IdentifierChannel
 from contacts.normalization import FieldError, normalize_email, normalize_phone, reject_nul
 from contacts.services.contacts import _lock
+from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import record_contact_change
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
@@ -88,6 +89,8 @@ def identifier_add(
         actor=actor,
         source=source,
     )
+    if channel != IdentifierChannel.PUSH:  # emails and numbers are duplicate keys
+        duplicates_check(tenant.pk, [contact.pk])
     return identifier
 
 
@@ -163,3 +166,5 @@ def identifier_remove(
         actor=actor,
         source=source,
     )
+    if identifier.channel != IdentifierChannel.PUSH:
+        duplicates_check(tenant.pk, [contact.pk])
