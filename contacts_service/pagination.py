@@ -1,14 +1,145 @@
-"""Page-number pagination that refuses bad paging input instead of silently clamping it."""
+"""Paging of every list endpoint: page numbers for the first pages, keyset cursors for deep paging,
+and counts that stay cheap on a million rows.
+
+- `?page=N&page_size=M` (M <= API_MAX_PAGE_SIZE) -> {count, count_is_estimate, next, previous,
+  results, next_cursor}. Bad paging input is refused (400), never clamped.
+- `?cursor=` (empty: the first page) or `?cursor=<next_cursor>` -> the same envelope, but the page
+  starts after the last row of the previous one (keyset: `WHERE (key, id) < (last key, last id)`),
+  so page 10,000 costs what page 1 costs and rows added meanwhile neither repeat nor skip rows.
+  It follows the ordering the endpoint applies (`?ordering=` of the contacts list included).
+- `count` is exact up to API_COUNT_EXACT_LIMIT rows (a count over at most that many rows); past it,
+  PostgreSQL's planner estimate, with `count_is_estimate: true`. A page past an estimated end is
+  simply empty.
+
+Written here rather than DRF's CursorPagination: that one positions on the first ordering field
+only (plus an offset among equal values, which grows on a column such as last_name with many equal
+values) and cannot position on a nullable column (email); this one compares the whole ordering,
+ties broken by the primary key, nulls where PostgreSQL sorts them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from collections import OrderedDict
+from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import F, Q, QuerySet
+from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+CURSOR_PARAM = "cursor"
+
+
+def estimated_count(queryset: QuerySet) -> int:
+    """Rows the planner expects the query to return (EXPLAIN, nothing executed)."""
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def capped_count(queryset: QuerySet) -> tuple[int, bool]:
+    """(count, is_estimate): exact while at most API_COUNT_EXACT_LIMIT rows match, else estimated."""
+    limit = settings.API_COUNT_EXACT_LIMIT
+    exact = queryset.order_by()[: limit + 1].count()
+    if exact <= limit or connections[queryset.db].vendor != "postgresql":
+        return (exact if exact <= limit else queryset.count()), False
+    return max(estimated_count(queryset), exact), True
+
+
+class _CappedPaginator(Paginator):
+    @cached_property
+    def count_and_estimate(self) -> tuple[int, bool]:
+        return capped_count(self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self.count_and_estimate[0]
+
+    def validate_number(self, number):
+        if self.count_and_estimate[1]:  # an estimate does not bound the pages: past the end is empty
+            return super().validate_number(1) and int(number)
+        return super().validate_number(number)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps([_plain(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decode(cursor: str, count: int) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != count:
+            raise ValueError
+        return [dt.datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise ValidationError(
+            {CURSOR_PARAM: ["Invalid cursor: pass next_cursor of the previous page as it is."]}
+        ) from None
+
+
+def _ordering(queryset: QuerySet) -> list[tuple[str, bool]]:
+    """[(field, descending)], ending with the primary key (added when missing)."""
+    order = list(queryset.query.order_by) or list(queryset.model._meta.ordering or [])
+    keys = []
+    for term in order:
+        if not isinstance(term, str):
+            raise TypeError("Keyset paging needs field-name orderings.")
+        name = term.lstrip("-")
+        keys.append(("pk" if name == "id" else name, term.startswith("-")))
+    if not keys or keys[-1][0] != "pk":
+        keys.append(("pk", keys[-1][1] if keys else True))
+    return keys
+
+
+def _after(keys: list[tuple[str, bool]], values: list[Any]) -> Q:
+    """Rows after `values` in this ordering, with PostgreSQL's null placement (NULLS LAST when
+    ascending, NULLS FIRST when descending)."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for (name, desc), value in zip(keys, values, strict=True):
+        if value is None:
+            beyond = Q(**{f"{name}__isnull": False}) if desc else Q(pk__in=[])
+            same = Q(**{f"{name}__isnull": True})
+        else:
+            beyond = Q(**{f"{name}__lt" if desc else f"{name}__gt": value})
+            if not desc:
+                beyond |= Q(**{f"{name}__isnull": True})
+            same = Q(**{name: value})
+        condition |= equal & beyond
+        equal &= same
+    return condition
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M` (M <= API_MAX_PAGE_SIZE) -> {count, next, previous, results}."""
-
     page_size_query_param = "page_size"
+    django_paginator_class = _CappedPaginator
 
     @property
     def max_page_size(self) -> int:
@@ -29,6 +160,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param, 1)
         if raw in self.last_page_strings:
+            if paginator.count_and_estimate[1]:
+                raise ValidationError({"page": ["The count is an estimate: page with ?cursor= instead."]})
             return raw
         try:
             number = int(raw)
@@ -37,3 +170,96 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if number < 1:
             raise ValidationError({"page": ["Must be 1 or more."]})
         return number
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.keyset = CURSOR_PARAM in request.query_params
+        if self.keyset:
+            if self.page_query_param in request.query_params:
+                raise ValidationError({CURSOR_PARAM: ["Use either page or cursor."]})
+            return self._keyset_page(queryset, request)
+        page = super().paginate_queryset(queryset, request, view)
+        try:
+            self.keys = _ordering(queryset) if isinstance(queryset, QuerySet) else None
+        except TypeError:  # ordered by an expression: page numbers only
+            self.keys = None
+        return page
+
+    def _keyset_page(self, queryset: QuerySet, request) -> list:
+        self.page_size = self.get_page_size(request)
+        keys = self.keys = _ordering(queryset)
+        self.count_and_estimate = capped_count(queryset)
+        cursor = request.query_params.get(CURSOR_PARAM, "")
+        if cursor:
+            queryset = queryset.filter(_after(keys, _decode(cursor, len(keys))))
+        order = [
+            F(name).desc(nulls_first=True) if desc else F(name).asc(nulls_last=True) for name, desc in keys
+        ]
+        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        self.has_next = len(rows) > self.page_size
+        self.rows = rows[: self.page_size]
+        return self.rows
+
+    def _cursor_after(self, row) -> str:
+        values = []
+        for name, _ in self.keys:
+            value = row
+            for part in name.split("__"):
+                value = getattr(value, "pk" if part == "pk" else part)
+            values.append(value)
+        return _encode(values)
+
+    def _next_cursor(self) -> str | None:
+        if self.keyset:
+            return self._cursor_after(self.rows[-1]) if self.has_next else None
+        if not self.keys or not self.page.has_next() or not self.page.object_list:
+            return None
+        return self._cursor_after(list(self.page.object_list)[-1])
+
+    def get_paginated_response(self, data):
+        next_cursor = self._next_cursor()
+        if self.keyset:
+            count, estimate = self.count_and_estimate
+            url = self.request.build_absolute_uri()
+            next_link = replace_query_param(url, CURSOR_PARAM, next_cursor) if next_cursor else None
+            previous = None
+        else:
+            count, estimate = self.page.paginator.count_and_estimate
+            next_link, previous = self.get_next_link(), self.get_previous_link()
+        return Response(
+            OrderedDict(
+                count=count,
+                count_is_estimate=estimate,
+                next=next_link,
+                previous=previous,
+                next_cursor=next_cursor,
+                results=data,
+            )
+        )
+
+    def get_paginated_response_schema(self, schema):
+        body = super().get_paginated_response_schema(schema)
+        body["properties"]["count_is_estimate"] = {
+            "type": "boolean",
+            "description": "True when count is the planner's estimate (past API_COUNT_EXACT_LIMIT rows).",
+        }
+        body["properties"]["next_cursor"] = {
+            "type": "string",
+            "nullable": True,
+            "description": "Pass as ?cursor= for the page after this one (keyset paging; ?cursor= with "
+            "no value starts at the first page).",
+        }
+        return body
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": CURSOR_PARAM,
+                "required": False,
+                "in": "query",
+                "description": "Keyset paging: empty for the first page, then next_cursor of the previous "
+                "page. Stable while rows are added; not combined with page.",
+                "schema": {"type": "string"},
+            },
+        ]

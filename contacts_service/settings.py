@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "guardian",
+    "import_export",
     "contacts_service",
     "events",
     "contacts",
@@ -137,6 +138,8 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 25)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
+# Lists count exactly up to this many rows, then show the planner's estimate (count_is_estimate).
+API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 10_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -230,6 +233,15 @@ IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+# Operators' import and export of contacts in the admin (django-import-export, imports.resources).
+# The upload waits for the confirm step in Django's storage, which every web process shares.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+IMPORT_EXPORT_USE_TRANSACTIONS = True  # a confirmed import is one transaction: every row or none
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"  # contacts.change_contact
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"  # contacts.view_contact
+# Its escape only drops a leading "=" (+ - @ tab and CR pass): the resource neutralises every cell
+# as the API export does instead.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 # CSV exports: seconds a download link (GET /exports/{id}/ signs a fresh one) stays valid.
 EXPORT_LINK_MAX_AGE = env_int("EXPORT_LINK_MAX_AGE", 24 * 3600)
 

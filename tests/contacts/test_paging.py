@@ -1,0 +1,148 @@
+"""Keyset paging (?cursor=), capped counts and a fixed number of queries per list page."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Contact
+from tests.factories import ContactFactory
+
+LIST = reverse("contact-list")
+
+
+def _walk(api, params):
+    """Every page through next_cursor; returns the ids in order."""
+    ids, cursor, pages = [], "", 0
+    while cursor is not None:
+        body = api.get(LIST, {**params, "cursor": cursor}).json()
+        ids += [row["id"] for row in body["results"]]
+        cursor = body["next_cursor"]
+        pages += 1
+        assert pages < 50
+    return ids
+
+
+@pytest.mark.parametrize(
+    "ordering", ["", "created_at", "-updated_at", "last_name", "-last_name", "email", "-email"]
+)
+def test_cursor_pages_cover_every_contact_once_in_the_ordering_of_the_list(api, tenant, ordering):
+    base = timezone.now()
+    for n in range(23):
+        ContactFactory(
+            tenant=tenant,
+            email=None if n % 5 == 0 else f"c{n:02d}@example.com",  # nulls where PostgreSQL sorts them
+            phone=f"+3361234{n:04d}" if n % 5 == 0 else None,
+            last_name=["Martin", "Bernard", "Martin", ""][n % 4],  # many equal values
+            created_at=base - dt.timedelta(minutes=n % 7),  # equal timestamps too
+        )
+    params = {"page_size": 4, **({"ordering": ordering} if ordering else {})}
+    expected = [row["id"] for row in api.get(LIST, {**params, "page_size": 100}).json()["results"]]
+    assert len(expected) == 23
+    assert _walk(api, params) == expected
+
+
+def test_cursor_is_stable_while_contacts_are_added(api, tenant):
+    for n in range(6):
+        ContactFactory(tenant=tenant, email=f"old{n}@example.com")
+    first = api.get(LIST, {"page_size": 3, "cursor": ""}).json()
+    for n in range(5):
+        ContactFactory(tenant=tenant, email=f"new{n}@example.com")  # newer: would shift a page number
+    second = api.get(LIST, {"page_size": 3, "cursor": first["next_cursor"]}).json()
+    emails = [r["email"] for r in first["results"] + second["results"]]
+    assert emails == [f"old{n}@example.com" for n in (5, 4, 3, 2, 1, 0)]
+    assert second["next_cursor"] is None and second["next"] is None
+    # A page-number page also hands a cursor for the rows after it.
+    page = api.get(LIST, {"page_size": 2, "page": 1, "search": "old"}).json()
+    after = api.get(LIST, {"page_size": 2, "cursor": page["next_cursor"], "search": "old"}).json()
+    assert [r["email"] for r in after["results"]] == ["old3@example.com", "old2@example.com"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage!", "W10", "WzFd", "eyJhIjoxfQ"])
+def test_a_bad_cursor_is_a_400(api, tenant, cursor):
+    ContactFactory(tenant=tenant)
+    response = api.get(LIST, {"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
+    both = api.get(LIST, {"cursor": "", "page": 2})
+    assert both.status_code == 400
+
+
+def test_counts_are_exact_up_to_the_limit_then_estimated(api, tenant, settings):
+    for n in range(12):
+        ContactFactory(tenant=tenant, email=f"n{n}@example.com")
+    body = api.get(LIST, {"page_size": 5}).json()
+    assert (body["count"], body["count_is_estimate"]) == (12, False)
+    settings.API_COUNT_EXACT_LIMIT = 10
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    body = api.get(LIST, {"page_size": 5}).json()
+    assert body["count_is_estimate"] is True and body["count"] >= 11
+    assert len(body["results"]) == 5
+    assert api.get(LIST, {"page_size": 5, "page": "last"}).status_code == 400  # no last page of an estimate
+    assert api.get(LIST, {"page_size": 5, "page": 999}).json()["results"] == []
+    small = api.get(LIST, {"page_size": 5, "search": "n1"}).json()  # n1, n10, n11
+    assert (small["count"], small["count_is_estimate"]) == (3, False)
+
+
+def test_another_tenants_cursor_shows_nothing_of_theirs(api, client_for, tenant, other_tenant):
+    mine = [ContactFactory(tenant=tenant, email=f"m{n}@example.com") for n in range(3)]
+    theirs = [ContactFactory(tenant=other_tenant, email=f"t{n}@example.com") for n in range(3)]
+    other = client_for(other_tenant, "owner")
+    cursor = other.get(LIST, {"page_size": 1, "cursor": ""}).json()["next_cursor"]
+    ids = {row["id"] for row in api.get(LIST, {"page_size": 10, "cursor": cursor}).json()["results"]}
+    assert ids <= {str(c.pk) for c in mine} and not ids & {str(c.pk) for c in theirs}
+
+
+URLS = {
+    "contacts": lambda ids: LIST,
+    "contacts by cursor": lambda ids: LIST + "?cursor=",
+    "contacts filtered": lambda ids: LIST + "?tags=VIP&ordering=last_name&country=FR",
+    "contacts searched": lambda ids: LIST + "?search=example",
+    "list members": lambda ids: reverse("list-contacts", kwargs={"pk": ids["list"]}),
+    "list members by cursor": lambda ids: reverse("list-contacts", kwargs={"pk": ids["list"]}) + "?cursor=",
+    "timeline": lambda ids: reverse("contact-timeline", kwargs={"pk": ids["contact"]}),
+    "timeline by cursor": lambda ids: reverse("contact-timeline", kwargs={"pk": ids["contact"]}) + "?cursor=",
+}
+
+
+def test_a_page_costs_the_same_queries_for_1_and_50_rows(api, tenant):
+    static = api.post(reverse("list-list"), {"name": "Members"}, format="json").json()
+
+    def grow(count):
+        created = []
+        for n in range(count):
+            contact = api.post(LIST, {"email": f"q{n}-{count}@example.com", "country": "FR"}, format="json")
+            created.append(contact.json()["id"])
+        for contact_id in created:
+            tags = {"tags": ["VIP", f"T{contact_id[-3:]}"]}
+            api.post(reverse("contact-add-tags", kwargs={"pk": contact_id}), tags, format="json")
+        response = api.post(
+            reverse("list-contacts", kwargs={"pk": static["id"]}), {"contact_ids": created}, format="json"
+        )
+        assert response.status_code == 200, response.json()
+        return created
+
+    def queries(ids):
+        counts = {}
+        for name, url in URLS.items():
+            with CaptureQueriesContext(connection) as captured:
+                response = api.get(url(ids) + ("&" if "?" in url(ids) else "?") + "page_size=50")
+            assert response.status_code == 200, response.json()
+            counts[name] = (len(captured), len(response.json()["results"]))
+        return counts
+
+    first = grow(1)
+    ids = {"list": static["id"], "contact": first[0]}
+    one = queries(ids)
+    grow(49)
+    for n in range(30):  # the first contact's timeline grows too
+        api.patch(reverse("contact-detail", kwargs={"pk": first[0]}), {"city": f"City {n}"}, format="json")
+    fifty = queries(ids)
+    for name in URLS:
+        assert fifty[name][1] > one[name][1], name
+        assert fifty[name][0] == one[name][0], (name, one[name], fifty[name])
+    assert Contact.objects.unscoped().count() == 50
