@@ -217,7 +217,7 @@ class MergeStrategy(models.TextChoices):
 
 
 DEFAULT_MATCH_RULES = [["email"], ["phone"], ["external_id"], ["name", "company"]]
-DEFAULT_NAME_SIMILARITY = 0.8
+DEFAULT_NAME_SIMILARITY = 0.6
 
 
 class MatchingRules(TenantOwnedModel):

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import (
+    DEFAULT_NAME_SIMILARITY,
     DuplicateCandidate,
     MatchingRules,
     MatchKey,
@@ -53,7 +54,7 @@ class MatchingRulesInputSerializer(StrictInputSerializer):
     )
     name_similarity = serializers.FloatField(
         required=False,
-        default=0.8,
+        default=DEFAULT_NAME_SIMILARITY,
         min_value=0.3,
         max_value=1.0,
         help_text="Trigram similarity (0.3-1) from which display names count as similar.",

@@ -129,7 +129,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=contacts_service.ids.new_id, editable=False, primary_key=True, serialize=False)),
                 ('rules', models.JSONField(default=list)),
                 ('email_gmail_folding', models.BooleanField(default=False)),
-                ('name_similarity', models.FloatField(default=0.8)),
+                ('name_similarity', models.FloatField(default=0.6)),
                 ('merge_strategy', models.CharField(choices=[('keep_primary', "Keep the primary's values"), ('fill_empty', "Keep the primary's values, fill its empty ones from the others"), ('newest_wins', 'Each value from the most recently updated contact that has one'), ('manual_review', 'Every conflicting value must be chosen in `fields`')], default='fill_empty', max_length=16)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_by', models.JSONField(blank=True, default=dict)),
