@@ -145,7 +145,9 @@ def neutralise(cell: str) -> str:
     return f"'{cell}" if cell and cell[0] in FORMULA_PREFIXES else cell
 
 
-def neutralise_sql(expression: str) -> str:
-    """`neutralise` as SQL over a text expression (PostgreSQL); NULL stays NULL."""
-    codes = ", ".join(str(ord(c)) for c in FORMULA_PREFIXES)
-    return f"CASE WHEN ascii({expression}) IN ({codes}) THEN '''' || {expression} ELSE {expression} END"
+def cell_sql(expression: str) -> str:
+    """A text expression as a CSV cell written by PostgreSQL: `neutralise`d, and '' as NULL (COPY ...
+    CSV writes NULL as an empty cell but '' as "", where the csv module writes both as nothing)."""
+    prefixed = f"'''' || {expression}"
+    cases = " ".join(f"WHEN {ord(c)} THEN {prefixed}" for c in FORMULA_PREFIXES)
+    return f"CASE ascii({expression}) WHEN 0 THEN NULL {cases} ELSE {expression} END"

@@ -1,11 +1,11 @@
 """CSV exports of contacts: a job from list filters and columns, the file written by a task, and
 signed download links that expire.
 
-The task reads the matching contacts in id order (creation order: ids are UUIDv7) through one
-server-side cursor, CHUNK_SIZE at a time. On PostgreSQL each chunk is one COPY (SELECT ...) TO
-STDOUT that also joins the chunk's tags and lists and neutralises formula cells, so rows go from the
-database to the file without Python touching a cell; elsewhere the same bytes are built in Python
-with one query for the chunk's tags and one for its lists. Memory holds one chunk, never the export.
+The task reads the matching contacts in id order (creation order: ids are UUIDv7), CHUNK_SIZE at a
+time, by id range (keyset). On PostgreSQL each chunk is one COPY (SELECT ...) TO STDOUT that also
+joins the chunk's tags and lists and neutralises formula cells, so rows go from the database to the
+file without Python touching a cell; elsewhere the same bytes are built in Python with one query
+for the chunk's contacts, one for their tags and one for their lists. Memory holds one chunk.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import islice
+from dataclasses import dataclass
 from typing import IO, Any
 
 import django_filters
 import psycopg
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -226,9 +227,9 @@ def export_write(
     bom: bool = False,
     use_copy: bool | None = None,
 ) -> int:
-    """Write the CSV (UTF-8, a header, one line per contact in id order) to `out`; returns the number
-    of contact rows written. `use_copy` (default: on PostgreSQL) picks COPY over the portable writer;
-    both write the same bytes."""
+    """Write the CSV (UTF-8, a header, one line per contact in creation order) to `out`; returns the
+    number of contact rows written. `use_copy` (default: on PostgreSQL) picks COPY over the portable
+    writer; both write the same bytes."""
     if use_copy is None:
         use_copy = connection.vendor == "postgresql"
     queryset = export_queryset(tenant=tenant, filters=filters)
@@ -236,25 +237,50 @@ def export_write(
         out.write(codecs.BOM_UTF8)
     out.write(_csv_line([csvio.neutralise(c) for c in columns], delimiter).encode())
     written = 0
-    # Inside a transaction the cursor streams (outside one Django would hold the whole result).
-    with tenant_context(tenant), transaction.atomic():
-        if use_copy:
-            copy = _CopyChunk(tenant, columns, delimiter)
-            for ids in _chunks(queryset.values_list("id", flat=True)):
-                written += copy.write(ids, out)
-        else:
-            fields = ["id", *[c for c in columns if c in TEXT_COLUMNS or c in TIME_COLUMNS]]
-            if any(c.startswith(ATTRIBUTE_PREFIX) for c in columns):
-                fields.append("attributes")
-            for rows in _chunks(queryset.values(*fields)):
+    with tenant_context(tenant):
+        copy = _CopyChunk(tenant, columns, delimiter) if use_copy else None
+        for chunk in _chunks(queryset):
+            if copy is not None:
+                written += copy.write(chunk, out)
+            else:
+                rows = list(chunk.contacts.values(*_fields(columns)))
                 written += _write_rows(tenant, columns, delimiter, rows, out)
     return written
 
 
-def _chunks(queryset: QuerySet) -> Iterator[list]:
-    rows = queryset.iterator(chunk_size=CHUNK_SIZE)
-    while chunk := list(islice(rows, CHUNK_SIZE)):
-        yield chunk
+@dataclass
+class _Chunk:
+    contacts: QuerySet[Contact]
+    after: uuid.UUID | None  # the contacts with an id above this one...
+    upto: uuid.UUID  # ...up to this one
+
+
+def _chunks(queryset: QuerySet[Contact]) -> Iterator[_Chunk]:
+    """The contacts cut into id ranges of CHUNK_SIZE (keyset by id). One query finds the ranges, so
+    each is then one range scan of the primary key and of the tags' and lists' (tenant, contact)
+    indexes. Contacts created after that query (with later ids) are not exported."""
+    try:
+        sql, params = queryset.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # a filter that matches nothing, e.g. all of several tags when one is unknown
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total "  # noqa: S608
+            f"FROM ({sql}) AS f) AS s WHERE n %% %s = 0 OR n = total ORDER BY id",
+            [*params, CHUNK_SIZE],
+        )
+        bounds = [row[0] for row in cursor.fetchall()]
+    after = None
+    for upto in bounds:
+        contacts = queryset.filter(id__lte=upto)
+        yield _Chunk(contacts if after is None else contacts.filter(id__gt=after), after, upto)
+        after = upto
+
+
+def _fields(columns: list[str]) -> list[str]:
+    """The contact fields the columns are made of."""
+    fields = ["id", *[c for c in columns if c in TEXT_COLUMNS or c in TIME_COLUMNS]]
+    return [*fields, "attributes"] if any(c.startswith(ATTRIBUTE_PREFIX) for c in columns) else fields
 
 
 def _csv_line(cells: list[str], delimiter: str) -> str:
@@ -264,32 +290,40 @@ def _csv_line(cells: list[str], delimiter: str) -> str:
 
 
 class _CopyChunk:
-    """COPY (SELECT <the columns> ...) TO STDOUT for the contacts of one chunk, in CSV as the portable
-    writer writes it: empty cells unquoted (NULLIF), times in UTC ISO 8601 to the second."""
+    """COPY (SELECT <the columns> ...) TO STDOUT of one chunk's contacts with their tags and lists, in
+    CSV as the portable writer writes it: empty cells unquoted, times in UTC to the second."""
+
+    ROWS = "<rows>"
 
     def __init__(self, tenant: Tenant, columns: list[str], delimiter: str):
-        contacts = Contact._meta.db_table
+        self.fields = _fields(columns)
         select, joins = [], []
         self.params: dict[str, Any] = {"tenant": tenant.pk, "delimiter": delimiter}
         for index, column in enumerate(columns):
             if column == "id":
                 select.append("c.id::text")
             elif column in TEXT_COLUMNS:
-                select.append(csvio.neutralise_sql(f"NULLIF(c.\"{column}\", '')"))
+                select.append(csvio.cell_sql(f'c."{column}"'))
             elif column in TIME_COLUMNS:
-                select.append(f"""to_char(c."{column}" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""")
+                # The text of a timestamp in DateStyle ISO (which psycopg needs anyway): 2026-01-31 09:05:00
+                select.append(f"date_trunc('second', c.\"{column}\" AT TIME ZONE 'UTC')::text")
             elif column in NAME_COLUMNS:
-                select.append(csvio.neutralise_sql(f"{column}.names"))
+                select.append(csvio.cell_sql(f"{column}.names"))
                 joins.append(self._names_join(column))
             else:
                 self.params[f"key{index}"] = column.removeprefix(ATTRIBUTE_PREFIX)
-                select.append(csvio.neutralise_sql(f"NULLIF(c.attributes ->> %(key{index})s, '')"))
-        # Names and expressions come from the model and the checked columns; values are bound.
-        self.sql = (
-            f"COPY (SELECT {', '.join(select)} FROM {contacts} c {' '.join(joins)} "  # noqa: S608
-            "WHERE c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.id = ANY(%(ids)s) ORDER BY c.id) "
-            "TO STDOUT WITH (FORMAT csv, DELIMITER %(delimiter)s)"
+                select.append(csvio.cell_sql(f"(c.attributes ->> %(key{index})s)"))
+        # Names and expressions come from the models and the checked columns; values are bound.
+        self.template = (
+            f"COPY (WITH c AS ({self.ROWS}) SELECT {', '.join(select)} FROM c {' '.join(joins)} "  # noqa: S608
+            "ORDER BY c.id) TO STDOUT WITH (FORMAT csv, DELIMITER %(delimiter)s)"
         )
+
+    @staticmethod
+    def _bind(sql: str, params) -> str:
+        # COPY takes no bound parameters: psycopg binds them client-side, as it does for queries.
+        connection.ensure_connection()
+        return psycopg.ClientCursor(connection.connection).mogrify(sql, params)
 
     @staticmethod
     def _names_join(column: str) -> str:
@@ -301,22 +335,25 @@ class _CopyChunk:
             if column == "tags"
             else (ListMembership, ContactList, "contact_list_id")
         )
+        # The chunk's id range, not its ids: a range scan of the index, then a merge join.
         # COLLATE "C" + lower(): the order Python's sorted(key=str.lower) gives the portable writer.
         return (
             f"LEFT JOIN (SELECT l.contact_id, string_agg(n.name, '{NAME_SEPARATOR}' "  # noqa: S608
             f'ORDER BY lower(n.name) COLLATE "C") AS names '
             f"FROM {link._meta.db_table} l JOIN {named._meta.db_table} n ON n.id = l.{key} "
-            "WHERE l.tenant_id = %(tenant)s AND l.contact_id = ANY(%(ids)s) GROUP BY l.contact_id) "
+            "WHERE l.tenant_id = %(tenant)s AND l.contact_id <= %(upto)s "
+            "AND (%(after)s::uuid IS NULL OR l.contact_id > %(after)s) GROUP BY l.contact_id) "
             f"{column} ON {column}.contact_id = c.id"
         )
 
-    def write(self, ids: list[uuid.UUID], out: IO[bytes]) -> int:
-        # COPY takes no bound parameters: psycopg binds them client-side, as it does for queries.
-        statement = psycopg.ClientCursor(connection.connection).mogrify(self.sql, {**self.params, "ids": ids})
+    def write(self, chunk: _Chunk, out: IO[bytes]) -> int:
+        head, tail = self._bind(
+            self.template, {**self.params, "after": chunk.after, "upto": chunk.upto}
+        ).split(self.ROWS)
+        rows = self._bind(*chunk.contacts.values(*self.fields).query.sql_with_params())
         with connection.cursor() as cursor:
-            with cursor.copy(statement) as copy:
-                for block in copy:
-                    out.write(block)
+            with cursor.copy(head + rows + tail) as copy:
+                out.write(b"".join(copy))  # one row a block: a chunk is about a megabyte
             return cursor.rowcount
 
 
@@ -335,7 +372,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, str):
         return csvio.neutralise(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+        return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
     return csvio.neutralise(json.dumps(value, ensure_ascii=False))  # an attribute's number, boolean, ...
 
 

@@ -110,7 +110,7 @@ def test_export_writes_the_default_columns_in_creation_order_without_deleted_con
     assert header == exports.DEFAULT_COLUMNS
     ann = people["ann"]
     assert rows[0] == [str(ann.pk), "ann@example.com", "Ann", "Lee", "Initech", "", "FR", "Paris", "active",
-                       "", f"{ann.created_at:%Y-%m-%dT%H:%M:%S}Z", f"{ann.updated_at:%Y-%m-%dT%H:%M:%S}Z",
+                       "", f"{ann.created_at:%Y-%m-%d %H:%M:%S}", f"{ann.updated_at:%Y-%m-%d %H:%M:%S}",
                        "Lead; VIP"]  # fmt: skip
     assert [row[1] for row in rows] == ["ann@example.com", "bob@example.com", "cat@example.com"]
     assert "gone@example.com" not in {row[1] for row in rows}
