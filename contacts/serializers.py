@@ -284,3 +284,8 @@ class ContactExportSerializer(serializers.Serializer):
     timeline = TimelineEntrySerializer(many=True, help_text="Oldest first.")
     history = ContactChangeSerializer(many=True, help_text="Every field change, oldest first.")
     admin_log = ExportAdminLogSerializer(many=True, help_text="Operators' admin log entries of the contact.")
+    merges = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Merges the contact took part in: merge_id, role, status, primary_id, merged_ids, "
+        "merged_at, undone_at, changes, snapshot (the contact as it was before), moved.",
+    )
