@@ -4,14 +4,27 @@ Contact fields are read-only here: every change must go through the services so 
 events are written; operators soft-delete and restore with the actions.
 """
 
+import uuid
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from import_export.admin import ExportActionMixin, ImportMixin
+from import_export.formats.base_formats import CSV
 
 from contacts import gdpr, services
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange, ContactIdentifier
 from contacts_service.context import Actor, tenant_context
 from contacts_service.errors import ServiceError
+from imports.resources import (
+    ContactConfirmImportForm,
+    ContactExportForm,
+    ContactImportForm,
+    ContactResource,
+    result_problems,
+)
 
 
 class TenantAdminMixin:
@@ -71,7 +84,7 @@ def _actor(request) -> Actor:
 
 
 @admin.register(Contact)
-class ContactAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.ModelAdmin):
     list_display = [
         "display_name",
         "email",
@@ -89,12 +102,61 @@ class ContactAdmin(TenantAdminMixin, admin.ModelAdmin):
     actions = ["soft_delete", "restore", "erase_permanently"]
     list_select_related = ["tenant"]
     show_full_result_count = False
+    # Import and export of one tenant's contacts (imports.resources): Import and Export buttons on the
+    # list, and an "Export selected contacts" action.
+    resource_classes = [ContactResource]
+    formats = [CSV]
+    import_form_class = ContactImportForm
+    confirm_form_class = ContactConfirmImportForm
+    export_form_class = ContactExportForm
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    change_form_template = None  # the contact page stays Django's own, without an export button
+    show_change_form_export = False
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def _resource_kwargs(self, request, form) -> dict:
+        cleaned = getattr(form, "cleaned_data", None) or {}
+        return {"tenant": cleaned.get("tenant"), "actor": _actor(request)}
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return self._resource_kwargs(request, kwargs.get("form"))
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return self._resource_kwargs(request, kwargs.get("export_form"))
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["tenant"] = import_form.cleaned_data["tenant"].pk
+        return initial
+
+    def get_import_data_kwargs(self, **kwargs):
+        # The confirmed import is all or nothing: a row refused then (its contact changed since the
+        # preview) rolls every row back.
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            problems = "; ".join(result_problems(result))
+            self.message_user(request, f"Nothing was imported: {problems}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:contacts_contact_import"))
+        return super().process_result(result, request)
+
+    def get_valid_export_item_pks(self, request):
+        # The base method lists every contact; the posted ids are enough, as the export queryset and
+        # the resource keep only the chosen tenant's live contacts among them.
+        valid = []
+        for value in request.POST.getlist("export_items"):
+            try:
+                valid.append(str(uuid.UUID(value)))
+            except ValueError:
+                continue
+        return valid
 
     def _each(self, request, queryset, service, verb: str) -> None:
         done = 0
