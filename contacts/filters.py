@@ -69,6 +69,12 @@ class ContactFilter(django_filters.FilterSet):
         help_text="Current consent channel:purpose:status, e.g. email:marketing:granted (status one of "
         "granted, revoked, pending, none); up to 10 comma-separated conditions, which must all hold.",
     )
+    attribute = django_filters.CharFilter(
+        method="filter_attribute",
+        max_length=500,
+        help_text="Custom attribute equal to a value, key:value (e.g. plan:pro, score:10, vip:true), read "
+        "by the attribute's type; up to 10 comma-separated conditions, which must all hold.",
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("created_at", "created_at"),
@@ -142,6 +148,47 @@ class ContactFilter(django_filters.FilterSet):
                             f"got {condition!r}."]}
                 )  # fmt: skip
         return queryset
+
+    def filter_attribute(self, queryset, name, value):
+        """attributes @> {key: typed value}: one containment test, served by the GIN index on
+        (tenant_id, attributes)."""
+        from contacts.models import AttributeDefinition, AttributeType
+        from contacts.normalization import FieldError, attribute_value
+
+        conditions = [part for part in value.split(",") if part.strip()]
+        if len(conditions) > 10:
+            raise ValidationError({name: ["At most 10 conditions."]})
+        pairs = [condition.partition(":") for condition in conditions]
+        definitions = {
+            d.key: d
+            for d in AttributeDefinition.objects.for_tenant(get_current_tenant()).filter(
+                key__in=[key.strip() for key, _, _ in pairs]
+            )
+        }
+        wanted = {}
+        for key, colon, raw in pairs:
+            definition = definitions.get(key.strip())
+            if not colon or definition is None:
+                message = f"Use key:value with a defined attribute key; got {key + colon + raw!r}."
+                raise ValidationError({name: [message]})
+            raw = raw.strip()
+            if definition.type == AttributeType.NUMBER:
+                try:
+                    number = float(raw)
+                except ValueError:
+                    raise ValidationError({name: [f"{definition.key} is a number; got {raw!r}."]}) from None
+                typed = int(number) if number.is_integer() else number
+            elif definition.type == AttributeType.BOOLEAN:
+                if raw.lower() not in ("true", "false"):
+                    raise ValidationError({name: [f"{definition.key} is true or false; got {raw!r}."]})
+                typed = raw.lower() == "true"
+            else:
+                typed = raw
+            try:
+                wanted[definition.key] = attribute_value(definition, typed, name)
+            except FieldError as exc:
+                raise ValidationError({name: [f"{definition.key}: {exc.message}"]}) from None
+        return queryset.filter(attributes__contains=wanted) if wanted else queryset
 
     def filter_search(self, queryset, name, value):
         return search_contacts(queryset, value)

@@ -146,3 +146,30 @@ def test_a_page_costs_the_same_queries_for_1_and_50_rows(api, tenant):
         assert fifty[name][1] > one[name][1], name
         assert fifty[name][0] == one[name][0], (name, one[name], fifty[name])
     assert Contact.objects.unscoped().count() == 50
+
+
+def test_filter_by_custom_attribute_is_typed_and_validated(api, tenant):
+    from tests.factories import AttributeDefinitionFactory
+
+    AttributeDefinitionFactory(tenant=tenant, key="plan", type="choice", choices=["free", "pro"])
+    AttributeDefinitionFactory(tenant=tenant, key="score", type="number")
+    AttributeDefinitionFactory(tenant=tenant, key="vip", type="boolean")
+    ann = ContactFactory(
+        tenant=tenant, email="ann@example.com", attributes={"plan": "pro", "score": 10, "vip": True}
+    )
+    ContactFactory(tenant=tenant, email="bob@example.com", attributes={"plan": "pro", "score": 3})
+    ContactFactory(tenant=tenant, email="cat@example.com", attributes={"plan": "free", "score": 10})
+
+    def emails(value):
+        response = api.get(LIST, {"attribute": value, "ordering": "email"})
+        assert response.status_code == 200, response.json()
+        return [row["email"] for row in response.json()["results"]]
+
+    assert emails("plan:pro") == ["ann@example.com", "bob@example.com"]
+    assert emails("score:10") == ["ann@example.com", "cat@example.com"]
+    assert emails("score:10.0,plan:pro") == ["ann@example.com"]
+    assert emails("vip:true") == [ann.email]
+    for bad in ("plan:gold", "score:ten", "vip:maybe", "nokey:1", "plan", ",".join(["plan:pro"] * 11)):
+        response = api.get(LIST, {"attribute": bad})
+        assert response.status_code == 400, bad
+        assert response.json()["errors"][0]["field"] == "attribute"
