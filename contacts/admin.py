@@ -15,7 +15,15 @@ from import_export.admin import ExportActionMixin, ImportMixin
 from import_export.formats.base_formats import CSV
 
 from contacts import gdpr, services
-from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange, ContactIdentifier
+from contacts.models import (
+    AttributeDefinition,
+    ChangeSource,
+    Contact,
+    ContactChange,
+    ContactIdentifier,
+    DuplicateCandidate,
+    Merge,
+)
 from contacts_service.context import Actor, tenant_context
 from contacts_service.errors import ServiceError
 from imports.resources import (
@@ -224,3 +232,39 @@ class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ReadOnlyAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Operators look; merges and undos go through the API (the services write events and history)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Merge)
+class MergeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "primary_id", "strategy", "status", "tenant", "created_at", "undone_at"]
+    list_filter = ["tenant", "status", "strategy"]
+    search_fields = ["=id", "=primary__id"]
+    show_full_result_count = False
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(ReadOnlyAdmin):
+    list_display = [
+        "contact_a_id",
+        "contact_b_id",
+        "score",
+        "reasons",
+        "tenant",
+        "detected_at",
+        "dismissed_at",
+    ]
+    list_filter = ["tenant", ("dismissed_at", admin.EmptyFieldListFilter)]
+    show_full_result_count = False

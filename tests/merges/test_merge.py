@@ -295,3 +295,48 @@ def test_erasing_the_primary_erases_the_contacts_merged_into_it(api, trio):
     assert api.post(contact_url(trio.primary["id"], "erase")).status_code == 200
     assert not Contact.objects.unscoped().filter(pk__in=trio.ids).exists()
     assert api.get(MERGES).json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_the_ledger_trigger_admits_only_the_undone_merges_own_entries(api, trio):
+    """Even with the undo flag set, PostgreSQL refuses to delete any other ledger row, and updates."""
+    from django.db import DatabaseError, connection, transaction
+
+    first = merge(api, trio)
+    own = ConsentRecord.objects.unscoped().filter(source="merge").values_list("id", flat=True).first()
+    other = ConsentRecord.objects.unscoped().exclude(source="merge").values_list("id", flat=True).first()
+
+    def delete(record_id, flag) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('contacts_service.undoing_merge', %s, true)", [flag])
+            cursor.execute("DELETE FROM consent_consentrecord WHERE id = %s", [record_id])
+
+    for record_id, flag in (
+        (other, first["merge_id"]),
+        (own, "01a2013f-fe12-708f-a888-85e0e5552cad"),
+        (own, ""),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"):
+            delete(record_id, flag)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT set_config('contacts_service.undoing_merge', %s, true)", [first["merge_id"]])
+        cursor.execute("UPDATE consent_consentrecord SET status = 'granted' WHERE id = %s", [own])
+    assert ConsentRecord.objects.unscoped().filter(pk__in=[own, other]).count() == 2
+
+
+@pytest.mark.django_db
+def test_operators_see_merges_and_duplicates_read_only_in_the_admin(client, api, trio):
+    from tests.factories import UserFactory
+
+    result = merge(api, trio)
+    api.post(reverse("duplicate-recompute"))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for name in ("contacts_merge", "contacts_duplicatecandidate"):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+    page = client.get(reverse("admin:contacts_merge_change", args=[result["merge_id"]]))
+    assert page.status_code == 200 and trio.primary["id"] in page.content.decode()
+    assert client.get(reverse("admin:contacts_merge_add")).status_code == 403
