@@ -65,7 +65,7 @@ DEFAULT_COLUMNS = [
 ATTRIBUTE_PREFIX = "attributes."
 NAME_SEPARATOR = "; "
 # Filters whose value is comma-separated: a JSON list is joined. `status` repeats instead.
-COMMA_FILTERS = {"country", "tags", "tags_all", "consent"}
+COMMA_FILTERS = {"country", "tags", "tags_all", "consent", "attribute"}
 # Exports come in creation order; every other parameter of the contacts list is a filter.
 FILTERS = [name for name in ContactFilter.base_filters if name != "ordering"]
 
@@ -313,6 +313,8 @@ class _CopyChunk:
             else:
                 self.params[f"key{index}"] = column.removeprefix(ATTRIBUTE_PREFIX)
                 select.append(csvio.cell_sql(f"(c.attributes ->> %(key{index})s)"))
+        if len(select) == 1:  # a line of one empty cell is "" (as the csv module writes it), not blank
+            select = [f"COALESCE({select[0]}, '')"]
         # Names and expressions come from the models and the checked columns; values are bound.
         self.template = (
             f"COPY (WITH c AS ({self.ROWS}) SELECT {', '.join(select)} FROM c {' '.join(joins)} "  # noqa: S608

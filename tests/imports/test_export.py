@@ -225,6 +225,11 @@ def test_copy_and_portable_writers_write_the_same_bytes(api, tenant, people, set
         written[use_copy] = (count, out.getvalue())
 
     assert written[True] == written[False]
+    one_column = [io.BytesIO(), io.BytesIO()]
+    for use_copy, out in zip((True, False), one_column, strict=True):
+        exports.export_write(tenant=tenant, filters={}, columns=["email"], out=out, use_copy=use_copy)
+    assert one_column[0].getvalue() == one_column[1].getvalue()
+    assert one_column[0].getvalue().endswith(b'\n""\n')  # the contact without email: a line, not a blank
     count, body = written[True]
     assert count == 5
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), delimiter="\t"))
