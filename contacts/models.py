@@ -18,6 +18,16 @@ class ContactStatus(models.TextChoices):
     BLOCKED = "blocked", "Blocked"
 
 
+LIVE_LIST_INDEXES = {
+    "contact_live_created_idx": ["-created_at", "-id"],
+    "contact_live_updated_idx": ["-updated_at", "-id"],
+    "contact_live_last_name_idx": ["last_name", "id"],
+    "contact_live_email_idx": ["email", "id"],
+    "contact_live_status_idx": ["status", "-created_at"],
+    "contact_live_country_idx": ["country", "-created_at"],
+}
+
+
 class Contact(TenantOwnedModel):
     """A person a tenant keeps: identity, profile, typed custom attributes."""
 
@@ -69,6 +79,12 @@ class Contact(TenantOwnedModel):
             models.Index(fields=["tenant", "country", "city"], name="contact_geo_idx"),
             models.Index(fields=["tenant", "last_name", "first_name"], name="contact_name_idx"),
             models.Index(fields=["tenant", "phone"], name="contact_phone_idx"),
+            # The contacts list: live contacts of one tenant in each ordering it offers (id breaks
+            # ties, as keyset paging needs), and the selective filters combined with the default one.
+            *[
+                models.Index(fields=["tenant", *keys], condition=Q(deleted_at__isnull=True), name=name)
+                for name, keys in LIVE_LIST_INDEXES.items()
+            ],
         ]
 
     def __str__(self) -> str:

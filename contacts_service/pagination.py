@@ -123,6 +123,12 @@ def _after(keys: list[tuple[str, bool]], values: list[Any]) -> Q:
     ascending, NULLS FIRST when descending)."""
     condition = Q(pk__in=[])
     equal = Q()
+    # A bound on the first key alone, redundant but indexable: the scan starts at the cursor instead
+    # of filtering every row before it.
+    (first, desc), value = keys[0], values[0]
+    bound = Q() if value is None else Q(**{f"{first}__lte" if desc else f"{first}__gte": value})
+    if value is not None and not desc:
+        bound |= Q(**{f"{first}__isnull": True})
     for (name, desc), value in zip(keys, values, strict=True):
         if value is None:
             beyond = Q(**{f"{name}__isnull": False}) if desc else Q(pk__in=[])
@@ -134,7 +140,7 @@ def _after(keys: list[tuple[str, bool]], values: list[Any]) -> Q:
             same = Q(**{name: value})
         condition |= equal & beyond
         equal &= same
-    return condition
+    return bound & condition
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
