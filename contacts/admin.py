@@ -148,6 +148,23 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
         # preview) rolls every row back.
         return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
 
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        upload = (getattr(context.get("form"), "cleaned_data", None) or {}).get("import_file")
+        name = getattr(upload, "tmp_storage_name", None)
+        if name and not context.get("confirm_form"):
+            # A preview that cannot be confirmed: its copy of the file (personal data) goes now.
+            self.get_tmp_storage_class()(name=name, **self.get_tmp_storage_class_kwargs()).remove()
+        return response
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # confirmed twice: the first confirmation removed the file
+            self.message_user(request, "This file is no longer waiting to be imported.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:contacts_contact_import"))
+
     def process_result(self, result, request):
         if result.has_errors() or result.has_validation_errors():
             problems = "; ".join(result_problems(result))

@@ -38,14 +38,16 @@ from tags.models import TagAssignment
 from tags.services import contact_tag
 
 IMPORT_COLUMNS = [c for c in DEFAULT_COLUMNS if c in FIELD_TARGETS or c == "tags"]
-# Every row goes through the services inside the admin's request: larger files belong to the API
-# import (a Celery task, 500 rows a batch).
-MAX_ROWS = 2000
-TENANT_HELP = (
-    "Only this tenant's contacts are exported, matched and changed. Import columns: "
-    f"{', '.join(IMPORT_COLUMNS)} and attributes.<key>; rows are matched by email; an empty cell "
-    "leaves the field as it is; tags are added, never removed."
+# Every row goes through the services twice (preview, then confirm) inside the admin's request, at
+# 20-100 rows a second: larger files belong to the API import (a Celery task, set-based batches).
+MAX_ROWS = 500
+IMPORT_HELP = (
+    "Only this tenant's contacts are matched and changed. Columns: "
+    f"{', '.join(IMPORT_COLUMNS)} and attributes.<key> (others are ignored); rows are matched by "
+    f"email; an empty cell leaves the field as it is; tags are added, never removed. At most {MAX_ROWS} "
+    "rows: use the API import for more."
 )
+EXPORT_HELP = "Only this tenant's live contacts are exported (of the selected ones, if any)."
 
 
 class CellWidget(widgets.Widget):
@@ -284,7 +286,7 @@ def _tenant_field(**kwargs) -> forms.ModelChoiceField:
 
 
 class ContactImportForm(ImportForm):
-    tenant = _tenant_field(help_text=TENANT_HELP)
+    tenant = _tenant_field(help_text=IMPORT_HELP)
     field_order = ["tenant", "resource", "import_file", "format"]
 
 
@@ -293,7 +295,7 @@ class ContactConfirmImportForm(ConfirmImportForm):
 
 
 class ContactExportForm(SelectableFieldsExportForm):
-    tenant = _tenant_field(help_text=TENANT_HELP.split(". ")[0] + ".")
+    tenant = _tenant_field(help_text=EXPORT_HELP)
 
     def __init__(self, formats, resources, **kwargs):
         super().__init__(formats, resources, **kwargs)

@@ -58,6 +58,12 @@ def confirm(client, preview):
     return client.post(PROCESS_IMPORT, {name: form.initial.get(name, "") for name in form.fields})
 
 
+def waiting(media) -> list[str]:
+    """Uploads kept for the confirm step."""
+    folder = media / "django-import-export"
+    return [f.name for f in folder.iterdir()] if folder.exists() else []
+
+
 def written() -> tuple[int, int, int, int]:
     return (
         Contact.objects.unscoped().count(),
@@ -169,7 +175,7 @@ def test_export_needs_the_view_permission_and_import_the_change_permission(clien
 
 @pytest.mark.django_db
 def test_import_previews_without_writing_then_writes_through_the_services_in_that_tenant_only(
-    operator_client, operator, tenant, other_tenant, django_capture_on_commit_callbacks
+    operator_client, operator, tenant, other_tenant, django_capture_on_commit_callbacks, media
 ):
     AttributeDefinitionFactory(tenant=tenant, key="plan")
     ann = ContactFactory(tenant=tenant, email="ann@example.com", first_name="Ann", country="")
@@ -190,10 +196,12 @@ def test_import_previews_without_writing_then_writes_through_the_services_in_tha
     assert [row.import_type for row in result.valid_rows()] == ["update", "new"]
     assert written() == before and callbacks == []
     assert Contact.objects.unscoped().get(pk=ann.pk).first_name == "Ann"
+    assert len(waiting(media)) == 1
 
     response = confirm(operator_client, preview)
 
     assert response.status_code == 302 and response["Location"] == CHANGELIST
+    assert waiting(media) == []
     ann = Contact.objects.unscoped().get(pk=ann.pk)
     assert (ann.first_name, ann.country) == ("Annie", "FR")
     assert list(ann.tag_assignments.values_list("tag__name", flat=True)) == ["vip"]
@@ -236,7 +244,20 @@ def test_import_of_an_unchanged_contact_is_a_skip_and_records_nothing(operator_c
 
 
 @pytest.mark.django_db
-def test_import_reports_each_bad_row_and_writes_nothing(operator_client, tenant, other_tenant):
+def test_confirming_twice_imports_once(operator_client, tenant):
+    preview = upload(operator_client, tenant, "email\nonce@example.com\n")
+    confirm(operator_client, preview)
+    after_first = written()
+
+    again = confirm(operator_client, preview)
+
+    assert again.status_code == 302 and again["Location"] == IMPORT
+    assert written() == after_first
+    assert "no longer waiting" in operator_client.get(IMPORT).content.decode()
+
+
+@pytest.mark.django_db
+def test_import_reports_each_bad_row_and_writes_nothing(operator_client, tenant, other_tenant, media):
     ContactFactory(tenant=tenant, email="holder@example.com", external_id="CRM-1")
     before = written()
     content = (
@@ -260,6 +281,7 @@ def test_import_reports_each_bad_row_and_writes_nothing(operator_client, tenant,
     page = preview.content.decode()
     assert "Some rows failed to validate" in page and "Enter a valid email address." in page
     assert written() == before
+    assert waiting(media) == []  # a preview that cannot be confirmed does not keep the file
 
 
 @pytest.mark.django_db
@@ -288,6 +310,9 @@ def test_import_file_problems_are_reported_on_the_page(operator_client, tenant):
 
     unknown = upload(operator_client, tenant, "email,attributes.nope\na@example.com,x\n")
     assert "attributes.nope" in str(unknown.context["result"].base_errors[0].error)
+
+    too_long = upload(operator_client, tenant, "email\n" + "".join(f"p{n}@example.com\n" for n in range(501)))
+    assert "At most 500 rows here" in str(too_long.context["result"].base_errors[0].error)
 
     no_tenant = upload(operator_client, None, "email\na@example.com\n")
     assert no_tenant.context["form"].errors["tenant"]
