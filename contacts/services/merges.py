@@ -155,6 +155,18 @@ def _apply_link_moves(tenant: Tenant, model: type[Model], moves: LinkMoves, prim
         links.filter(pk__in=moves.drop).delete()
 
 
+def _move_rows(tenant: Tenant, other_ids: list[uuid.UUID], primary_id: uuid.UUID) -> dict[str, dict]:
+    """Move the others' timeline, history and activity rows to the primary; returns the moved ids per
+    contact and table ({contact id: {"timeline": [...], ...}}) for undo. Two statements per table."""
+    moved: dict[str, dict[str, list[str]]] = {str(i): {} for i in other_ids}
+    for name, model in _moved_models().items():
+        rows = model.objects.for_tenant(tenant).filter(contact_id__in=other_ids)
+        for row_id, contact_id in rows.values_list("id", "contact_id"):
+            moved[str(contact_id)].setdefault(name, []).append(str(row_id))
+        rows.update(contact_id=primary_id)
+    return moved
+
+
 def _identifiers_to_add(tenant: Tenant, contacts: list[Contact], plan: MergePlan) -> list[tuple[str, str]]:
     """Emails and phones of the merged contacts the primary does not keep as its own, to become its
     email/phone identifiers (unless the tenant has them as identifiers already). One query."""
@@ -272,12 +284,7 @@ def contact_merge(
     merge.save(force_insert=True)
     snapshots = snapshot_take(tenant=tenant, contact_ids=[c.pk for c in contacts])
 
-    moved: dict[str, dict[str, list[str]]] = {str(i): {} for i in other_ids}
-    for name, model in _moved_models().items():
-        rows = model.objects.for_tenant(tenant).filter(contact_id__in=other_ids)
-        for row_id, contact_id in rows.values_list("id", "contact_id"):
-            moved[str(contact_id)].setdefault(name, []).append(str(row_id))
-        rows.update(contact_id=primary.pk)
+    moved = _move_rows(tenant, other_ids, primary.pk)
 
     identifiers = ContactIdentifier.objects.for_tenant(tenant)
     identifiers.filter(contact_id__in=other_ids).update(contact_id=primary.pk)
