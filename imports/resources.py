@@ -166,23 +166,32 @@ class ContactResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs) -> None:
         """Check the file as a whole and map its columns; a problem here is the file's one error."""
-        if len(dataset) > MAX_ROWS:
-            raise ValueError(f"At most {MAX_ROWS} rows here; import larger files with the API import.")
         headers = []
         for header in dataset.headers or []:
             name = str(header or "").strip()
             headers.append(name.lower() if name.lower() in IMPORT_COLUMNS else name)
-        twice = sorted({name for name in headers if headers.count(name) > 1})
-        if twice:
-            raise ValueError(f"Columns named more than once: {', '.join(twice)}.")
         attributes = [name for name in headers if name.startswith(ATTRIBUTE_PREFIX)]
-        unknown = [name for name in attributes if name.removeprefix(ATTRIBUTE_PREFIX) not in self.definitions]
-        if unknown:
-            raise ValueError(f"No custom attribute of this tenant is defined as {', '.join(unknown)}.")
+        problem = self._file_problem(len(dataset), headers, attributes)
+        if problem:
+            del dataset[:]  # django-import-export would go on with the rows
+            raise ValueError(problem)
         dataset.headers = headers
         # Other columns (id, created_at, ...) are ignored.
         mapping = {name: name if name in IMPORT_COLUMNS or name in attributes else "" for name in headers}
         self.parser = RowParser(headers, mapping, self.definitions)
+
+    def _file_problem(self, rows: int, headers: list[str], attributes: list[str]) -> str | None:
+        if rows > MAX_ROWS:
+            return f"At most {MAX_ROWS} rows here; import larger files with the API import."
+        if "email" not in headers:
+            return "The file needs an email column: the admin import matches contacts by email."
+        twice = sorted({name for name in headers if headers.count(name) > 1})
+        if twice:
+            return f"Columns named more than once: {', '.join(twice)}."
+        unknown = [name for name in attributes if name.removeprefix(ATTRIBUTE_PREFIX) not in self.definitions]
+        if unknown:
+            return f"No custom attribute of this tenant is defined as {', '.join(unknown)}."
+        return None
 
     def before_import_row(self, row, **kwargs) -> None:
         raw = ["" if value is None else str(value) for value in row.values()]
