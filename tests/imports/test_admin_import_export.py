@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.gdpr import contact_erase
 from contacts.models import Contact, ContactChange
-from contacts_service.context import SYSTEM_ACTOR
+from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from events.models import OutboxEvent, TimelineEntry
 from imports.exports import DEFAULT_COLUMNS
 from imports.resources import ContactResource
@@ -282,6 +283,20 @@ def test_import_reports_each_bad_row_and_writes_nothing(operator_client, tenant,
     assert "Some rows failed to validate" in page and "Enter a valid email address." in page
     assert written() == before
     assert waiting(media) == []  # a preview that cannot be confirmed does not keep the file
+
+
+@pytest.mark.django_db
+def test_import_does_not_bring_back_a_contact_erased_under_gdpr(operator_client, tenant):
+    erased = ContactFactory(tenant=tenant, email="erased@example.com")
+    with tenant_context(tenant):
+        contact_erase(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=erased.pk, source="admin")
+    before = written()
+
+    preview = upload(operator_client, tenant, "email\nErased@example.com\n")
+
+    [row] = preview.context["result"].invalid_rows
+    assert "erased under GDPR" in row.error_dict["email"][0]
+    assert written() == before
 
 
 @pytest.mark.django_db
