@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -166,9 +167,17 @@ def test_export_queries_do_not_grow_with_the_number_of_contacts(operator_client,
 
 
 def test_export_needs_the_view_permission_and_import_the_change_permission(client, db):
-    client.force_login(UserFactory(is_staff=True))
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
     assert client.get(EXPORT).status_code == 403
     assert client.get(IMPORT).status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_contact"))
+    assert client.get(EXPORT).status_code == 200
+    assert client.get(IMPORT).status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="change_contact"))
+    assert client.get(IMPORT).status_code == 200
 
 
 # -- import -----------------------------------------------------------------------------------------
