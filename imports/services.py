@@ -28,6 +28,7 @@ from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
 from contacts.services.contacts import _apply_display_name
+from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
 from contacts_service.bulk import bulk_insert, bulk_insert_values, bulk_update
 from contacts_service.context import Actor, get_correlation_id, tenant_context
@@ -708,6 +709,9 @@ def _commit_batch(job_id, batch, parser: RowParser, actor: Actor, elapsed: float
                     return False
                 plan = plan_batch(job, batch, lock=True, parser=parser)
                 apply_batch(job, plan, actor)
+                duplicates_check(  # one task per batch, after its commit
+                    job.tenant_id, [p.contact.pk for p in plan.rows if p.action in ("create", "update")]
+                )
                 counts = plan.counts()
                 errors = [
                     ImportRowError(

@@ -128,3 +128,14 @@ def test_pending_is_refused_in_a_file(api):
     job = upload(api, "email,consent\nann@example.com,pending\n").json()
     assert job["preview"][0]["action"] == "error"
     assert "double opt-in" in job["preview"][0]["errors"][0]
+
+
+def test_imported_contacts_are_checked_for_duplicates(api, tenant, django_capture_on_commit_callbacks):
+    existing = ContactFactory(tenant=tenant, email="ann@example.com", phone="+33612345678")
+    with django_capture_on_commit_callbacks(execute=True):
+        run(api, upload(api, "email,phone,country\nann.lee@other.example,06 12 34 56 78,FR\n").json()["id"])
+    found = api.get(reverse("duplicate-list")).json()["results"]
+    imported = Contact.objects.unscoped().get(email="ann.lee@other.example")
+    assert [({c["id"] for c in item["contacts"]}, item["reasons"]) for item in found] == [
+        ({str(existing.pk), str(imported.pk)}, ["phone"])
+    ]
