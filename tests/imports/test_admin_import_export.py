@@ -18,6 +18,7 @@ from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from events.models import OutboxEvent, TimelineEntry
 from imports.exports import DEFAULT_COLUMNS
 from imports.resources import ContactResource
+from tags.models import Tag, TagAssignment
 from tags.services import contact_tag
 from tests.factories import AttributeDefinitionFactory, ContactFactory, UserFactory
 
@@ -66,12 +67,11 @@ def waiting(media) -> list[str]:
     return [f.name for f in folder.iterdir()] if folder.exists() else []
 
 
-def written() -> tuple[int, int, int, int]:
-    return (
-        Contact.objects.unscoped().count(),
-        ContactChange.objects.unscoped().count(),
-        TimelineEntry.objects.unscoped().count(),
-        OutboxEvent.objects.unscoped().count(),
+def written() -> tuple[int, ...]:
+    """Rows of every table an import writes to."""
+    return tuple(
+        model.objects.unscoped().count()
+        for model in (Contact, ContactChange, TimelineEntry, OutboxEvent, Tag, TagAssignment)
     )
 
 
