@@ -92,7 +92,7 @@ def _kill(process: subprocess.Popen) -> None:
 def broker():
     client = redis.Redis.from_url(BROKER)
     client.flushdb()
-    yield Celery(broker=BROKER)
+    yield Celery(broker=BROKER, set_as_current=False)  # shared tasks stay on the project's app
     client.flushdb()
 
 
