@@ -53,7 +53,9 @@ def seed(tenant, count: int) -> None:
 
     tid = tenant.pk
     with tenant_context(tenant):
-        AttributeDefinition.objects.create(tenant=tenant, key="plan", label="Plan", type="choice", choices=PLANS)
+        AttributeDefinition.objects.create(
+            tenant=tenant, key="plan", label="Plan", type="choice", choices=PLANS
+        )
         AttributeDefinition.objects.create(tenant=tenant, key="score", label="Score", type="number")
         for name in ["VIP", "Lead", "Customer", "Newsletter", "Partner", "Press", "Event", "Webinar", "Trial",
                      "Churned"]:  # fmt: skip
@@ -63,9 +65,10 @@ def seed(tenant, count: int) -> None:
         purposes_create_defaults(tenant=tenant)
     tag = tid.hex[-6:]
     started = time.perf_counter()
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY contacts_contact ({CONTACT_COPY_COLUMNS}) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY contacts_contact ({CONTACT_COPY_COLUMNS}) FROM STDIN") as copy,
+    ):
         buf = io.StringIO()
         for n in range(count):
             first, last = f"First{n % 5000}", f"Last{n % 7919}"
@@ -83,7 +86,7 @@ def seed(tenant, count: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("UPDATE contacts_contact SET updated_at = created_at + ((hashtext(id::text) & 1023) "
                        "* interval '1 hour') WHERE tenant_id = %s", [tid])  # fmt: skip
-        live = "SELECT id, created_at, row_number() OVER (ORDER BY created_at) AS rn FROM contacts_contact WHERE tenant_id = %s"  # noqa: E501
+        live = "SELECT id, created_at, row_number() OVER (ORDER BY created_at) AS rn FROM contacts_contact WHERE tenant_id = %s"
         tags = "SELECT id, row_number() OVER (ORDER BY name) - 1 AS k FROM tags_tag WHERE tenant_id = %s"
         cursor.execute(
             "INSERT INTO tags_tagassignment (id, tenant_id, tag_id, contact_id, added_at, added_by) "
@@ -91,7 +94,9 @@ def seed(tenant, count: int) -> None:
             "ON t.k = c.rn %% 10 OR (c.rn %% 3 = 0 AND t.k = (c.rn / 3 + 5) %% 10)",
             [tid, tid, tid],
         )
-        lists = "SELECT id, row_number() OVER (ORDER BY name) AS k FROM lists_contactlist WHERE tenant_id = %s"
+        lists = (
+            "SELECT id, row_number() OVER (ORDER BY name) AS k FROM lists_contactlist WHERE tenant_id = %s"
+        )
         cursor.execute(
             "INSERT INTO lists_listmembership (id, tenant_id, contact_list_id, contact_id, added_at, added_by) "
             f"SELECT gen_random_uuid(), %s, l.id, c.id, c.created_at, '{{}}' FROM ({live}) c JOIN ({lists}) l "
@@ -101,7 +106,7 @@ def seed(tenant, count: int) -> None:
         cursor.execute(
             "INSERT INTO consent_consentrecord (id, tenant_id, contact_id, channel, purpose, status, legal_basis, "
             "source, proof, user_agent, actor, correlation_id, recorded_at, applied) "
-            f"SELECT c.id, %s, c.id, 'email', 'marketing', CASE WHEN c.rn %% 2 = 0 THEN 'granted' ELSE 'revoked' "
+            "SELECT c.id, %s, c.id, 'email', 'marketing', CASE WHEN c.rn %% 2 = 0 THEN 'granted' ELSE 'revoked' "
             "END, 'consent', 'bench', '{}', '', '{}', '', c.created_at, true FROM (" + live + ") c WHERE c.rn %% 3 <> 0",
             [tid, tid],
         )  # fmt: skip
@@ -213,7 +218,7 @@ def main() -> None:
         # The data's statements; not the API-key / tenant lookups of authentication (framework cost).
         queries = [q["sql"] for q in captured.captured_queries
                    if not q["sql"].startswith(("SAVEPOINT", "RELEASE")) and "contacts_service_" not in q["sql"]]  # fmt: skip
-        api = timed(lambda: client.get(url, params), args.runs)
+        api = timed(lambda url=url, params=params: client.get(url, params), args.runs)
         bare = timed(replay(queries), args.runs)
         count = f"{body['count']:,}{'~' if body.get('count_is_estimate') else ''}"
         print(f"{name:34} {statistics.median(api):8.2f}ms {percentile(api, 0.95):8.2f}ms "
