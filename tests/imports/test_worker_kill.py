@@ -109,16 +109,16 @@ def test_a_killed_worker_resumes_after_its_checkpoint(api, tenant, media, broker
     worker = _worker(media)
     try:
         # 1. Kill the pool child running the task once two batches have committed.
-        _wait(lambda: _job(job_id).checkpoint_row >= 1000, 60, "two batches")
+        _wait(lambda: _job(job_id).checkpoint_row >= 1000, 180, "two batches")
         [child] = _wait(lambda: _children(worker.pid), 5, "the pool child")
         os.kill(child, signal.SIGKILL)
         killed_at = _job(job_id).checkpoint_row
         assert killed_at < ROWS, "the import finished before the kill: make it longer"
 
         # The parent rejects the message; a new child resumes after the checkpoint.
-        _wait(lambda: _job(job_id).checkpoint_row > killed_at, 60, "the redelivered task")
+        _wait(lambda: _job(job_id).checkpoint_row > killed_at, 180, "the redelivered task")
         # 2. Kill the whole worker: the message stays unacknowledged in Redis.
-        _wait(lambda: _job(job_id).checkpoint_row >= killed_at + 1000, 60, "progress")
+        _wait(lambda: _job(job_id).checkpoint_row >= killed_at + 1000, 180, "progress")
         _kill(worker)
         stopped_at = _job(job_id)
         assert stopped_at.status == ImportStatus.RUNNING and stopped_at.checkpoint_row < ROWS
@@ -132,7 +132,7 @@ def test_a_killed_worker_resumes_after_its_checkpoint(api, tenant, media, broker
         assert imports_requeue_stalled() == 1
     worker = _worker(media)
     try:
-        _wait(lambda: _job(job_id).status == ImportStatus.COMPLETED, 120, "the import to complete")
+        _wait(lambda: _job(job_id).status == ImportStatus.COMPLETED, 300, "the import to complete")
     finally:
         _kill(worker)
 
