@@ -37,7 +37,9 @@ def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]
 
 class ContactFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
-        choices=ContactStatus.choices, help_text="One or more statuses (repeat the parameter)."
+        choices=ContactStatus.choices,
+        distinct=False,  # a plain column: no join, nothing to de-duplicate (DISTINCT defeats the indexes)
+        help_text="One or more statuses (repeat the parameter).",
     )
     country = django_filters.CharFilter(
         method="filter_country", help_text="ISO code, e.g. FR; comma-separated for several."

@@ -139,7 +139,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 25)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 # Lists count exactly up to this many rows, then show the planner's estimate (count_is_estimate).
-API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 10_000)
+API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 1_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

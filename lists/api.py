@@ -76,6 +76,8 @@ class ContactListViewSet(
     }
 
     def get_tenant_queryset(self, tenant):
+        if self.action in ("contacts", "remove_contacts"):  # the members, not the list's own counts
+            return ContactList.objects.for_tenant(tenant)
         return selectors.list_list(tenant=tenant)
 
     def _render(self, list_id, code=status.HTTP_200_OK) -> Response:

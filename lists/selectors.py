@@ -2,12 +2,12 @@
 
 import uuid
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Q, QuerySet
 
 from contacts.models import Contact
 from contacts.selectors import contact_list
 from contacts_service.models import Membership, Tenant
-from lists.models import ContactList, ListMembership
+from lists.models import ContactList
 
 
 def list_list(*, tenant: Tenant) -> QuerySet[ContactList]:
@@ -20,14 +20,14 @@ def list_list(*, tenant: Tenant) -> QuerySet[ContactList]:
 
 
 def list_members(*, tenant: Tenant, list_id: uuid.UUID) -> QuerySet[Contact]:
-    """Live members of a list with the time they were added, newest first."""
-    added_at = ListMembership.objects.for_tenant(tenant).filter(
-        contact_list_id=list_id, contact_id=OuterRef("pk")
-    )
+    """Live members of a list with the time they were added, newest first. added_at comes from the
+    membership row of the join itself (a subquery per contact made PostgreSQL compute it for every
+    member before sorting: seconds at 250,000 members), so the scan walks the membership index
+    (tenant, list, -added_at) and stops at the page."""
     return (
         contact_list(tenant=tenant)
-        .filter(list_memberships__contact_list_id=list_id)
-        .annotate(added_at=Subquery(added_at.values("added_at")[:1]))
+        .filter(list_memberships__tenant=tenant, list_memberships__contact_list_id=list_id)
+        .annotate(added_at=F("list_memberships__added_at"))
         .order_by("-added_at", "-id")
     )
 
