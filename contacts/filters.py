@@ -6,7 +6,9 @@ import re
 import uuid
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models.functions import Upper
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
@@ -27,12 +29,29 @@ def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]
         digits = re.sub(r"\D", "", text)
         condition = Q(phone__contains=digits.lstrip("0") or digits) | Q(email__icontains=text.strip())
         return queryset.filter(condition)
-    for word in text.split()[:8]:
+    words = text.split()[:8]
+    if connection.vendor == "postgresql":  # one trigram GIN scan per word (contacts migration 0008)
+        queryset = queryset.alias(search_text=SearchText())
+        for word in words:
+            condition &= Q(search_text__contains=Upper(Value(word)))
+        return queryset.filter(condition)
+    for word in words:
         word_condition = Q()
         for field in SEARCH_FIELDS:
             word_condition |= Q(**{f"{field}__icontains": word})
         condition &= word_condition
     return queryset.filter(condition)
+
+
+class SearchText(Func):
+    """contact_search_text(email, first_name, last_name, display_name, company): the upper-cased
+    text `search` matches, as indexed by contact_search_trgm."""
+
+    function = "contact_search_text"
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(*(F(name) for name in SEARCH_FIELDS))
 
 
 class ContactFilter(django_filters.FilterSet):

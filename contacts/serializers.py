@@ -1,5 +1,6 @@
 """Input and output shapes of the contacts API."""
 
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -41,6 +42,38 @@ class ContactSerializer(serializers.ModelSerializer):
             key=lambda t: t["name"].lower(),
         )
 
+    def to_representation(self, contact: Contact) -> dict:
+        """What DRF's field-by-field rendering gives (a test holds them equal), built directly: a
+        page of 100 contacts with their identifiers and tags rendered field by field cost ~15 ms,
+        several times the queries behind it."""
+        data = {name: getattr(contact, name) for name in _PLAIN_FIELDS}
+        data["id"] = str(contact.pk)
+        data["identifiers"] = [
+            {
+                "id": str(i.pk),
+                "channel": i.channel,
+                "value": i.value,
+                "verified": i.verified,
+                "verified_at": _when(i.verified_at),
+                "created_at": _when(i.created_at),
+            }
+            for i in contact.identifiers.all()
+        ]
+        data["tags"] = [{**t, "id": str(t["id"])} for t in self.get_tags(contact)]
+        for name in ("created_at", "updated_at", "last_activity_at"):
+            data[name] = _when(getattr(contact, name))
+        for name in self._extra_fields:
+            data[name] = self.fields[name].to_representation(getattr(contact, name))
+        return {name: data[name] for name in self._order}
+
+    @cached_property
+    def _order(self) -> list[str]:
+        return list(self.Meta.fields)
+
+    @cached_property
+    def _extra_fields(self) -> list[str]:
+        return [name for name in self.Meta.fields if name not in ContactSerializer.Meta.fields]
+
     class Meta:
         model = Contact
         fields = [
@@ -63,6 +96,18 @@ class ContactSerializer(serializers.ModelSerializer):
             "updated_at",
             "last_activity_at",
         ]
+
+
+_PLAIN_FIELDS = ("email", "first_name", "last_name", "display_name", "company", "phone", "country", "city",
+                 "status", "source", "external_id", "attributes")  # fmt: skip
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _when(value) -> str | None:
+    """A datetime as DRF renders it (its own field: the current time zone, ISO 8601, Z)."""
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 class ContactInputSerializer(StrictInputSerializer):

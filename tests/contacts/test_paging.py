@@ -173,3 +173,46 @@ def test_filter_by_custom_attribute_is_typed_and_validated(api, tenant):
         response = api.get(LIST, {"attribute": bad})
         assert response.status_code == 400, bad
         assert response.json()["errors"][0]["field"] == "attribute"
+
+
+def test_the_fast_contact_rendering_is_what_drf_renders(api, tenant):
+    import json
+
+    from rest_framework import serializers
+    from rest_framework.renderers import JSONRenderer
+
+    def rendered(data):  # as the client receives it
+        return json.loads(JSONRenderer().render(data))
+
+    from contacts.selectors import contact_list
+    from contacts.serializers import ContactSerializer
+    from contacts_service.context import tenant_context
+    from lists.selectors import list_members
+    from lists.serializers import ListMemberSerializer
+
+    full = api.post(LIST, {"email": "Ann@Example.com", "first_name": "Ann", "phone": "+33612345678",
+                           "country": "FR", "attributes": {}}, format="json").json()  # fmt: skip
+    api.post(reverse("contact-add-tags", kwargs={"pk": full["id"]}), {"tags": ["b", "A", "c"]}, format="json")
+    api.post(reverse("contact-identifier-list", kwargs={"contact_pk": full["id"]}),
+             {"channel": "email", "value": "ann@work.example"}, format="json")  # fmt: skip
+    ContactFactory(tenant=tenant, email=None, phone="+33612345679", last_activity_at=timezone.now())
+    static = api.post(reverse("list-list"), {"name": "L"}, format="json").json()
+    api.post(
+        reverse("list-contacts", kwargs={"pk": static["id"]}), {"contact_ids": [full["id"]]}, format="json"
+    )
+    with tenant_context(tenant):
+        contacts = list(contact_list(tenant=tenant))
+        assert len(contacts) == 2
+        for contact in contacts:
+            fast = rendered(ContactSerializer(contact).data)
+            generic = rendered(
+                serializers.ModelSerializer.to_representation(ContactSerializer(contact), contact)
+            )
+            assert fast == generic and list(fast) == list(generic)
+            assert fast["tags"] == [] or [t["name"] for t in fast["tags"]] == ["A", "b", "c"]
+        member = list(list_members(tenant=tenant, list_id=static["id"]))
+        fast = rendered(ListMemberSerializer(member[0]).data)
+        generic = rendered(
+            serializers.ModelSerializer.to_representation(ListMemberSerializer(member[0]), member[0])
+        )
+        assert fast == generic and fast["added_at"] and len(fast["identifiers"]) == 1
