@@ -186,7 +186,7 @@ class ContactFilter(django_filters.FilterSet):
                 key__in=[key.strip() for key, _, _ in pairs]
             )
         }
-        wanted = {}
+        wanted, contradiction = {}, False
         for key, colon, raw in pairs:
             definition = definitions.get(key.strip())
             if not colon or definition is None:
@@ -206,9 +206,14 @@ class ContactFilter(django_filters.FilterSet):
             else:
                 typed = raw
             try:
-                wanted[definition.key] = attribute_value(definition, typed, name)
+                value = attribute_value(definition, typed, name)
             except FieldError as exc:
                 raise ValidationError({name: [f"{definition.key}: {exc.message}"]}) from None
+            if definition.key in wanted and wanted[definition.key] != value:
+                contradiction = True  # plan:pro,plan:free: all must hold, so nobody
+            wanted[definition.key] = value
+        if contradiction:
+            return queryset.none()
         return queryset.filter(attributes__contains=wanted) if wanted else queryset
 
     def filter_search(self, queryset, name, value):

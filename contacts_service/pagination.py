@@ -19,7 +19,6 @@ ties broken by the primary key, nulls where PostgreSQL sorts them.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -27,7 +26,8 @@ from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
-from django.core.paginator import Paginator
+from django.core import signing
+from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.utils.functional import cached_property
@@ -59,6 +59,16 @@ def capped_count(queryset: QuerySet) -> tuple[int, bool]:
     return max(estimated_count(queryset), exact), True
 
 
+MAX_PAGE_OFFSET = 1_000_000  # deeper than this, page numbers make PostgreSQL skip too many rows
+
+
+class _Page(Page):
+    more: bool | None = None  # set when the count is an estimate: whether a row follows this page
+
+    def has_next(self) -> bool:
+        return super().has_next() if self.more is None else self.more
+
+
 class _CappedPaginator(Paginator):
     @cached_property
     def count_and_estimate(self) -> tuple[int, bool]:
@@ -70,18 +80,39 @@ class _CappedPaginator(Paginator):
 
     def validate_number(self, number):
         if self.count_and_estimate[1]:  # an estimate does not bound the pages: past the end is empty
-            return super().validate_number(1) and int(number)
+            number = super().validate_number(1) and int(number)
+            if (number - 1) * self.per_page > MAX_PAGE_OFFSET:
+                raise ValidationError(
+                    {"page": [f"Past {MAX_PAGE_OFFSET:,} rows, page with ?cursor= instead."]}
+                )
+            return number
         return super().validate_number(number)
 
     def page(self, number):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+        if not self.count_and_estimate[1]:
+            return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+        # The estimate may be short of the real count: whether a next page exists is read from one
+        # more row, never from the estimated number of pages.
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        page = self._get_page(rows[: self.per_page], number, self)
+        page.more = len(rows) > self.per_page
+        return page
+
+    def _get_page(self, *args, **kwargs):
+        return _Page(*args, **kwargs)
 
 
-def _encode(values: list[Any]) -> str:
-    raw = json.dumps([_plain(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _signer(keys: list[tuple[str, bool]]) -> signing.Signer:
+    # Salted with the ordering: a cursor only works for the ordering it was made for.
+    return signing.Signer(salt="cursor:" + ",".join(f"{'-' if d else ''}{n}" for n, d in keys))
+
+
+def _encode(keys: list[tuple[str, bool]], values: list[Any]) -> str:
+    """Signed: a client can hand back only a position the server gave it (no value of a wrong type
+    or with a NUL byte ever reaches the query)."""
+    return _signer(keys).sign_object([_plain(v) for v in values], compress=True)
 
 
 def _plain(value: Any) -> Any:
@@ -92,16 +123,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decode(cursor: str, count: int) -> list[Any]:
+def _decode(cursor: str, keys: list[tuple[str, bool]]) -> list[Any]:
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(values, list) or len(values) != count:
+        values = _signer(keys).unsign_object(cursor)
+        if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
         return [dt.datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (signing.BadSignature, ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise ValidationError(
-            {CURSOR_PARAM: ["Invalid cursor: pass next_cursor of the previous page as it is."]}
-        ) from None
+            {CURSOR_PARAM: ["Invalid cursor: pass next_cursor of the previous page as it is, with the same "
+                            "ordering."]}
+        ) from None  # fmt: skip
 
 
 def _ordering(queryset: QuerySet) -> list[tuple[str, bool]]:
@@ -197,7 +229,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         self.count_and_estimate = capped_count(queryset)
         cursor = request.query_params.get(CURSOR_PARAM, "")
         if cursor:
-            queryset = queryset.filter(_after(keys, _decode(cursor, len(keys))))
+            queryset = queryset.filter(_after(keys, _decode(cursor, keys)))
         order = [
             F(name).desc(nulls_first=True) if desc else F(name).asc(nulls_last=True) for name, desc in keys
         ]
@@ -213,7 +245,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             for part in name.split("__"):
                 value = getattr(value, "pk" if part == "pk" else part)
             values.append(value)
-        return _encode(values)
+        return _encode(self.keys, values)
 
     def _next_cursor(self) -> str | None:
         if self.keyset:
