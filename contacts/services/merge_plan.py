@@ -8,8 +8,8 @@ Strategies, for every field and custom attribute not named in `fields`:
   newest_wins    the value of the most recently updated contact that has one;
   manual_review  like fill_empty, but two different non-empty values are a conflict that `fields`
                  must settle (a 400 naming each unsettled field).
-`display_name` follows the names (derived again) unless chosen in `fields` or the primary's is
-custom. The primary keeps its created_at; last_activity_at is the latest of all.
+`display_name` follows the names (derived again) unless chosen in `fields` (it then becomes custom)
+or the primary's is custom. The primary keeps its created_at; last_activity_at is the latest of all.
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ def merge_plan(
             )  # fmt: skip
     if "display_name" in chosen:
         source = next(c for c in contacts if c.pk == chosen["display_name"])
-        values["display_name"], custom = source.display_name, source.display_name_custom
+        # A chosen name is kept as it is, even when the contact it comes from derives its own.
+        values["display_name"], custom = source.display_name, True
         sources["display_name"] = str(source.pk)
     elif primary.display_name_custom:
         values["display_name"], custom = primary.display_name, True

@@ -340,3 +340,21 @@ def test_operators_see_merges_and_duplicates_read_only_in_the_admin(client, api,
     page = client.get(reverse("admin:contacts_merge_change", args=[result["merge_id"]]))
     assert page.status_code == 200 and trio.primary["id"] in page.content.decode()
     assert client.get(reverse("admin:contacts_merge_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_display_name_chosen_from_a_contact_with_a_derived_name_is_kept(api):
+    """Given two contacts with derived display names, when the merge chooses the other's display_name,
+    then the primary takes it (as a custom name) instead of deriving one from its own names."""
+    primary = create(api, email="ann@example.com", first_name="Ann", last_name="Lee")
+    other = create(api, email="annie@example.com", first_name="Annie", last_name="Lee-Smith")
+    assert other["display_name"] == "Annie Lee-Smith"
+    response = api.post(
+        merge_url(primary["id"]),
+        {"others": [other["id"]], "fields": {"display_name": other["id"]}},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    contact = api.get(contact_url(primary["id"])).json()
+    assert contact["display_name"] == "Annie Lee-Smith"
+    assert contact["first_name"] == "Ann"
