@@ -182,7 +182,13 @@ def duplicates_recompute_later(*, tenant_id: uuid.UUID | str) -> None:
 
 
 def _rules_sql(rules: Sequence[Sequence[str]]) -> str:
-    # Keys come from MatchKey (validated), never from input as such.
+    """The WHERE condition of the tenant's rules over the `matched` columns. Each key is checked
+    against MatchKey again here, where it is pasted into SQL: a stored row may not have gone
+    through _clean_rules (admin, data migration)."""
+    for rule in rules:
+        for key in rule:
+            if key not in MatchKey.values:
+                raise ValueError(f"Unknown matching rule key {key!r}")
     ors = [" AND ".join(f"m.{key}" for key in rule) for rule in rules if rule]
     return " OR ".join(f"({part})" for part in ors) if ors else "false"
 

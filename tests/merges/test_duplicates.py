@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from contacts.models import DuplicateCandidate
+from contacts.models import DuplicateCandidate, MatchingRules
 from contacts.services import duplicates_check, duplicates_recompute
 from contacts_service.context import tenant_context
 from contacts_service.roles import Role
@@ -248,3 +248,17 @@ def test_permissions_and_tenancy(client_for, tenant, other_tenant, api):
     assert stranger.post(reverse("duplicate-reopen", kwargs={"pk": item["id"]})).status_code == 404
     assert stranger.post(reverse("duplicate-dismiss", kwargs={"pk": "nope"})).status_code == 404
     assert DuplicateCandidate.objects.unscoped().get(pk=item["id"]).dismissed_at is not None
+
+
+@pytest.mark.django_db
+def test_a_stored_rule_key_outside_the_enum_never_reaches_the_sql(api, tenant):
+    """Given rules written to the table without validation (admin, a bad migration) holding SQL,
+    when candidates are recomputed, then it is refused before any statement runs and nothing is found."""
+    first = create(api, email="a@example.com", first_name="Ann")
+    create(api, email="b@example.com", first_name="Bob")
+    MatchingRules.objects.unscoped().update_or_create(
+        tenant=tenant, defaults={"rules": [["email"], ["email) OR (true"]]}
+    )
+    with tenant_context(tenant), pytest.raises(ValueError, match="matching rule key"):
+        duplicates_recompute(tenant=tenant, contact_ids=[first["id"]])
+    assert not DuplicateCandidate.objects.unscoped().exists()
