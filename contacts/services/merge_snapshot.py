@@ -27,8 +27,9 @@ LINKED = {
     "lists": "lists.ListMembership",
     "consent": "consent.ConsentState",
 }
-# Contact columns undo leaves as they are: the row's identity and its event counter (which only grows).
-NOT_RESTORED = {"id", "tenant", "event_sequence"}
+# Contact columns undo does not write back: the row's identity, its event counter (which only grows)
+# and updated_at (undo sets it to now: a client syncing with ?updated_after= must see the change).
+NOT_RESTORED = {"id", "tenant", "event_sequence", "updated_at"}
 
 
 def linked_model(section: str) -> type[models.Model]:

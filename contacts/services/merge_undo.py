@@ -8,7 +8,7 @@ newer depends on the merge (`merge_undo_blocker`), then in one transaction:
     the snapshot's rows (same ids and times; links to a tag or list deleted since stay gone);
   - moves the timeline, history and activity rows back to the contacts they came from;
   - writes the primary's row back from its snapshot, then the others' (deleted_at and merge
-    cleared); event sequences keep growing;
+    cleared); event sequences keep growing and updated_at is the undo's time (sync clients see it);
   - records contact.restored per other, then for the primary contact.updated (reason
     "merge_undone") and tag, list and consent events for what changes back; refreshes segments.
 The rows the merge and its undo wrote to timelines and history (source "merge") stay: they are the
@@ -197,6 +197,7 @@ def merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
     for contact in [primary, *others]:
         for name, value in values[contact.pk].items():
             setattr(contact, name, value)
+        contact.updated_at = now
 
     specs: list[EventSpec] = []
     for other in others:
@@ -232,7 +233,7 @@ def merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
     updated.data["contact"] = contact_snapshot(primary)
     for contact in [primary, *others]:
         Contact.objects.for_tenant(tenant).filter(pk=contact.pk).update(
-            **values[contact.pk], event_sequence=contact.event_sequence
+            **values[contact.pk], event_sequence=contact.event_sequence, updated_at=now
         )
     event_record_many(tenant=tenant, events=[*specs, *primary_specs], actor=actor, source=ChangeSource.MERGE)
     history = [

@@ -74,10 +74,12 @@ def export(api, contact_id) -> dict:
 
 
 def comparable(document: dict) -> dict:
-    """An export without what a merge and its undo must leave behind: the export time, the record of
-    the merge (merges section) and the timeline/history rows they wrote (source "merge")."""
+    """An export without what a merge and its undo must leave behind: the export time, the contact's
+    updated_at (the undo's time), the record of the merge (merges section) and the timeline/history
+    rows they wrote (source "merge")."""
     doc = copy.deepcopy(document)
     del doc["exported_at"]
+    del doc["contact"]["updated_at"]
     doc.pop("merges", None)
     doc["timeline"] = [t for t in doc["timeline"] if t["source"] != "merge"]
     doc["history"] = [h for h in doc["history"] if h["source"] != "merge"]

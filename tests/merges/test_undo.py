@@ -1,5 +1,7 @@
 """Undo while nothing newer depends on the merge; a 409 saying why otherwise, nothing changed."""
 
+from datetime import datetime
+
 import pytest
 from django.urls import reverse
 
@@ -242,3 +244,20 @@ def test_merge_and_undo_events_in_order(api, trio):
     assert (
         restored["contact"]["email"] == "ann.lee@work.example" and restored["merge_id"] == result["merge_id"]
     )
+
+
+@pytest.mark.django_db
+def test_a_client_syncing_with_updated_after_sees_every_contact_an_undo_changed(api, pair):
+    """Given a client that synced after the merge, when the merge is undone, then
+    ?updated_after=<its last sync> lists the primary and the restored contact (updated_at is the undo's)."""
+    primary, other = pair
+    merge_id = merge(api, primary, other)
+    synced = api.get(contact_url(primary["id"])).json()["updated_at"]
+
+    assert api.post(undo_url(merge_id)).status_code == 200
+
+    response = api.get(reverse("contact-list"), {"updated_after": synced, "page_size": 100})
+    assert response.status_code == 200, response.json()
+    changed = {c["id"]: c["updated_at"] for c in response.json()["results"]}
+    assert set(changed) == {primary["id"], other["id"]}
+    assert all(datetime.fromisoformat(at) > datetime.fromisoformat(synced) for at in changed.values())
