@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
 # task right after commit instead of inside the request.
 SEGMENTS_INLINE_LIMIT = env_int("SEGMENTS_INLINE_LIMIT", 20)
 
+# Duplicates: an email or phone more contacts than this share pairs no one; also the most name
+# candidates per contact.
+DUPLICATES_MAX_GROUP = env_int("DUPLICATES_MAX_GROUP", 50)
+
 # CSV imports: limits checked before anything is processed, and when a job's worker counts as dead.
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)  # also after gunzip
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)

@@ -10,6 +10,10 @@ threshold; company is equality ignoring case and surrounding spaces.
 Score (0-100): 100 x (1 - product of (1 - weight)) over the matched keys, weights email 0.9,
 phone 0.8, external_id 0.95, name 0.6 x similarity, company 0.2.
 
+An email or phone held by more than DUPLICATES_MAX_GROUP live contacts (a switchboard, a shared
+inbox) pairs no one, and a contact gets at most that many name candidates (the most similar): both
+keep the pairs linear in the number of contacts.
+
 On PostgreSQL one statement finds the pairs (self-joins on the keys, pg_trgm `%` for names),
 upserts them and drops open pairs that no longer match, for the whole tenant or only the pairs
 involving some contacts. Dismissed pairs are never touched, so they do not come back. Other
@@ -26,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -218,31 +223,50 @@ scope_phones AS (
     SELECT i.contact_id, i.value FROM contacts_contactidentifier i JOIN scope s ON s.id = i.contact_id
     WHERE i.tenant_id = %(tenant)s AND i.channel IN ('phone', 'sms', 'whatsapp')
 ),
+-- Every live holder of a key value one of the scope has; a value more than max_group contacts hold
+-- (a switchboard phone, a shared inbox) is no evidence and would make quadratically many pairs.
+email_holders AS (
+    SELECT c.id AS cid, {email_key} AS k FROM contacts_contact c
+    WHERE c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.email IS NOT NULL
+        AND {email_key} IN (SELECT k FROM scope_emails)
+    UNION
+    SELECT i.contact_id, {ident_key} FROM contacts_contactidentifier i
+    JOIN contacts_contact c ON c.id = i.contact_id AND c.deleted_at IS NULL
+    WHERE i.tenant_id = %(tenant)s AND i.channel = 'email' AND {ident_key} IN (SELECT k FROM scope_emails)
+),
+phone_holders AS (
+    SELECT c.id AS cid, c.phone AS k FROM contacts_contact c
+    WHERE c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.phone IN (SELECT k FROM scope_phones)
+    UNION
+    SELECT i.contact_id, i.value FROM contacts_contactidentifier i
+    JOIN contacts_contact c ON c.id = i.contact_id AND c.deleted_at IS NULL
+    WHERE i.tenant_id = %(tenant)s AND i.channel IN ('phone', 'sms', 'whatsapp')
+        AND i.value IN (SELECT k FROM scope_phones)
+),
+emails_kept AS (SELECT k FROM email_holders GROUP BY k HAVING count(*) <= %(max_group)s),
+phones_kept AS (SELECT k FROM phone_holders GROUP BY k HAVING count(*) <= %(max_group)s),
 found AS (
-    SELECT e.cid AS a, c.id AS b, 'email' AS key FROM scope_emails e
-    JOIN contacts_contact c ON c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.email IS NOT NULL
-        AND {email_key} = e.k
+    SELECT e.cid AS a, h.cid AS b, 'email' AS key FROM scope_emails e
+    JOIN emails_kept USING (k) JOIN email_holders h ON h.k = e.k
     UNION ALL
-    SELECT e.cid, i.contact_id, 'email' FROM scope_emails e
-    JOIN contacts_contactidentifier i ON i.tenant_id = %(tenant)s AND i.channel = 'email'
-        AND {ident_key} = e.k
-    UNION ALL
-    SELECT p.cid, c.id, 'phone' FROM scope_phones p
-    JOIN contacts_contact c ON c.tenant_id = %(tenant)s AND c.deleted_at IS NULL AND c.phone = p.k
-    UNION ALL
-    SELECT p.cid, i.contact_id, 'phone' FROM scope_phones p
-    JOIN contacts_contactidentifier i ON i.tenant_id = %(tenant)s
-        AND i.channel IN ('phone', 'sms', 'whatsapp') AND i.value = p.k
+    SELECT p.cid, h.cid, 'phone' FROM scope_phones p
+    JOIN phones_kept USING (k) JOIN phone_holders h ON h.k = p.k
     UNION ALL
     SELECT a.id, b.id, 'external_id' FROM contacts_contact a JOIN scope s ON s.id = a.id
     JOIN contacts_contact b ON b.tenant_id = %(tenant)s AND b.deleted_at IS NULL AND b.external_id IS NOT NULL
         AND lower(b.external_id) = lower(a.external_id)
     WHERE a.external_id IS NOT NULL
     UNION ALL
+    -- The most similar names only, max_group per contact: a common name is no reason for thousands of pairs.
     SELECT a.id, b.id, 'name' FROM contacts_contact a JOIN scope s ON s.id = a.id
-    JOIN contacts_contact b ON b.tenant_id = %(tenant)s AND b.deleted_at IS NULL
-        AND upper(b.display_name::text) %% upper(a.display_name::text)
-        AND (b.first_name <> '' OR b.last_name <> '')
+    CROSS JOIN LATERAL (
+        SELECT b.id FROM contacts_contact b
+        WHERE b.tenant_id = %(tenant)s AND b.deleted_at IS NULL AND b.id <> a.id
+            AND upper(b.display_name::text) %% upper(a.display_name::text)
+            AND (b.first_name <> '' OR b.last_name <> '')
+        ORDER BY similarity(upper(b.display_name::text), upper(a.display_name::text)) DESC, b.id
+        LIMIT %(max_group)s
+    ) b
     WHERE %(use_name)s AND (a.first_name <> '' OR a.last_name <> '')
 ),
 pairs AS (
@@ -315,6 +339,7 @@ def duplicates_recompute(*, tenant: Tenant, contact_ids: Sequence[uuid.UUID | st
         "ids": ids,
         "use_name": any(MatchKey.NAME in rule for rule in rules.rules),
         "threshold": rules.name_similarity,
+        "max_group": settings.DUPLICATES_MAX_GROUP,
         "now": timezone.now(),
     }
     with connection.cursor() as cursor:
@@ -359,6 +384,8 @@ def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | N
     matches: dict[tuple[str, str], set[str]] = defaultdict(set)
     for key, groups in keys.items():
         for members in groups.values():
+            if key in ("email", "phone") and len(members) > settings.DUPLICATES_MAX_GROUP:
+                continue  # a value this many contacts share is no evidence (as on PostgreSQL)
             for a, b in itertools.combinations(sorted(members), 2):
                 if ids is None or a in ids or b in ids:
                     matches[(a, b)].add(key)

@@ -3,9 +3,10 @@
 import pytest
 from django.urls import reverse
 
+from contacts import services
 from contacts.models import DuplicateCandidate, MatchingRules
 from contacts.services import duplicates_check, duplicates_recompute
-from contacts_service.context import tenant_context
+from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from contacts_service.roles import Role
 from tests.merges.conftest import DUPLICATES, RULES, contact_url, create
 
@@ -267,3 +268,40 @@ def test_a_stored_rule_key_outside_the_enum_never_reaches_the_sql(api, tenant):
     with tenant_context(tenant), pytest.raises(ValueError, match="matching rule key"):
         duplicates_recompute(tenant=tenant, contact_ids=[first["id"]])
     assert not DuplicateCandidate.objects.unscoped().exists()
+
+
+@pytest.mark.django_db
+def test_a_phone_shared_by_more_than_max_group_contacts_makes_no_pairs(api, tenant, settings):
+    """Given 60 contacts sharing a switchboard phone (DUPLICATES_MAX_GROUP 50), when recomputed, then that
+    phone pairs no one (it is no evidence: 1,770 pairs otherwise) while a phone two share still does."""
+    settings.DUPLICATES_MAX_GROUP = 50
+    switchboard = [
+        services.contact_create(
+            tenant=tenant,
+            actor=SYSTEM_ACTOR,
+            data={"email": f"staff{n}@corp.example", "phone": "+33140000000"},
+        )
+        for n in range(60)
+    ]
+    same = create(api, email="ann@example.com", phone="+33612345678")
+    other = create(api, email="ann@work.example", phone="+33612345678")
+
+    with tenant_context(tenant):
+        duplicates_recompute(tenant=tenant)
+        assert duplicates_recompute(tenant=tenant, contact_ids=[switchboard[0].pk]) == 0
+
+    assert set(pairs(api)) == {pair(same, other)}
+
+
+@pytest.mark.django_db
+def test_name_candidates_are_capped_per_contact(api, tenant, settings):
+    """Given four contacts with the same name at the same company (6 pairs), when recomputed with at most
+    one name candidate per contact, then at most 4 pairs are found."""
+    settings.DUPLICATES_MAX_GROUP = 1
+    for n in range(4):
+        create(api, email=f"jo{n}@acme.example", first_name="Jonathan", last_name="Smith", company="Acme")
+    with tenant_context(tenant):
+        duplicates_recompute(tenant=tenant)
+    found = pairs(api)
+    assert 1 <= len(found) <= 4
+    assert all(item["reasons"] == ["name", "company"] for item in found.values())
