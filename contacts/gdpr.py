@@ -32,10 +32,19 @@ from django.apps import apps
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from contacts.models import ChangeSource, Contact, ErasureTombstone, IdentifierChannel, TombstoneSalt
+from contacts.models import (
+    ChangeSource,
+    Contact,
+    ContactChange,
+    ErasureTombstone,
+    IdentifierChannel,
+    Merge,
+    MergeStatus,
+    TombstoneSalt,
+)
 from contacts.normalization import FieldError, normalize_phone
 from contacts_service.context import Actor
-from contacts_service.errors import NotFound
+from contacts_service.errors import Conflict, NotFound
 from contacts_service.models import Tenant
 from events.services import event_record
 
@@ -434,6 +443,45 @@ def _set_erasing(on: bool) -> None:
             cursor.execute("SELECT set_config(%s, %s, true)", [ERASING_SETTING, "on" if on else "off"])
 
 
+# Events of a merge's primary that carry values of the merged contacts (contact.updated: the undo's).
+MERGE_EVENTS_SCRUBBED = ("contact.merged", "contact.updated")
+
+
+def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
+    """Remove what the merges involving the contact left on their other contacts: the primary's
+    contact.merged and undo contact.updated events name the contact's values (changes, identifiers
+    added, the primary's snapshot), so their timeline and outbox data are cut to {contact_id,
+    merge_id, redacted} (rows and sequences kept for consumers) and the history rows (source merge)
+    of those events deleted; then the merges themselves go, snapshots included."""
+    from events.models import OutboxEvent, TimelineEntry
+
+    merges = Merge.objects.for_tenant(tenant).filter(contacts__contact_id=contact_id)
+    merge_ids = [str(i) for i in merges.values_list("pk", flat=True).distinct()]
+    if not merge_ids:
+        return
+    timeline = TimelineEntry.objects.for_tenant(tenant).filter(
+        event_type__in=MERGE_EVENTS_SCRUBBED, data__merge_id__in=merge_ids
+    )
+    outbox = OutboxEvent.objects.for_tenant(tenant).filter(
+        aggregate_type="contact", event_type__in=MERGE_EVENTS_SCRUBBED, payload__data__merge_id__in=merge_ids
+    )
+    event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
+    ContactChange.objects.for_tenant(tenant).filter(
+        source=ChangeSource.MERGE, event_id__in=event_ids
+    ).delete()
+    for entry in timeline:
+        entry.data = _redacted(entry.data)
+        entry.save(update_fields=["data"])
+    for event in outbox:
+        event.payload = {**event.payload, "data": _redacted(event.payload.get("data", {}))}
+        event.save(update_fields=["payload"])
+    Merge.objects.for_tenant(tenant).filter(pk__in=merge_ids).delete()
+
+
+def _redacted(data: dict) -> dict:
+    return {"contact_id": data.get("contact_id"), "merge_id": data.get("merge_id"), "redacted": True}
+
+
 @transaction.atomic
 def contact_erase(
     *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, source: str = ChangeSource.API
@@ -443,15 +491,32 @@ def contact_erase(
     personal). Returns the receipt: {contact_id, erased_at, tombstone: {email, phone}}.
 
     Contacts merged into this one (and not restored by an undo) are the same person: they are
-    erased first, each with its own tombstone and event."""
+    erased first, each with its own tombstone and event. A contact merged into another while that
+    merge applies is refused (409 merged): its identifiers and values are the primary's now; undo the
+    merge first, or erase the primary. What merges involving the contact left on other contacts and
+    the merge records themselves go with it (_merge_records_erase)."""
     contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("Contact not found.")
-    merged_away = Contact.objects.for_tenant(tenant).filter(
-        merge__primary_id=contact.pk, merge__status="applied", deleted_at__isnull=False
+    merge = contact.merge if contact.merge_id and contact.deleted_at else None
+    if merge is not None and merge.status == MergeStatus.APPLIED:
+        raise Conflict(
+            f"This contact was merged into contact {merge.primary_id} and its data is that contact's now: "
+            "undo the merge first, then erase it, or erase the primary (which erases it too).",
+            code="merged", merge_id=str(merge.pk), primary_id=str(merge.primary_id),
+        )  # fmt: skip
+    return _contact_erase(tenant=tenant, actor=actor, contact=contact, source=source)
+
+
+def _contact_erase(*, tenant: Tenant, actor: Actor, contact: Contact, source: str) -> dict[str, Any]:
+    merged_away = (
+        Contact.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(merge__primary_id=contact.pk, merge__status=MergeStatus.APPLIED, deleted_at__isnull=False)
     )
-    for merged_id in merged_away.order_by("pk").values_list("pk", flat=True):
-        contact_erase(tenant=tenant, actor=actor, contact_id=merged_id, source=source)
+    for merged in merged_away.order_by("pk"):
+        _contact_erase(tenant=tenant, actor=actor, contact=merged, source=source)
+    _merge_records_erase(tenant, contact.pk)
     _set_erasing(True)
     erased_at = timezone.now()
     tombstones = _tombstones(tenant=tenant, contact=contact, actor=actor, erased_at=erased_at)
