@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
+from contacts.services.links import LinkTarget, contacts_link, contacts_lock, contacts_unlink
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -140,8 +140,8 @@ def contact_tag(
     names: Sequence[str],
     source: str = ChangeSource.API,
 ) -> list[Tag]:
-    """Put tags (by name; unknown names are created) on one contact."""
-    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
+    """Put tags (by name; unknown names are created) on one contact (row-locked first, see contacts_lock)."""
+    if not contacts_lock(tenant=tenant, contact_ids=[contact_id]):
         raise NotFound("Contact not found.")
     tags = tags_get_or_create(tenant=tenant, names=names)
     selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
@@ -159,7 +159,8 @@ def contact_tag(
 def contact_untag(
     *, tenant: Tenant, actor: Actor, contact_id: uuid.UUID, tag_id: uuid.UUID, source: str = ChangeSource.API
 ) -> None:
-    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
+    """Take a tag off one contact (row-locked first, see contacts_lock)."""
+    if not contacts_lock(tenant=tenant, contact_ids=[contact_id]):
         raise NotFound("Contact not found.")
     tag = Tag.objects.for_tenant(tenant).filter(pk=tag_id).first()
     if (

@@ -83,6 +83,15 @@ def _events_params(
     ]  # fmt: skip
 
 
+def contacts_lock(*, tenant: Tenant, contact_ids: list[uuid.UUID]) -> list[Contact]:
+    """Row-lock these live contacts in id order (as a merge does) before linking or unlinking a few of
+    them: a link row inserted first would make a merge holding the contact and moving links onto it
+    wait on that row while the linking waits on the contact - a deadlock. The set-based paths do not
+    lock (a selection can be the whole tenant)."""
+    contacts = Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=contact_ids)
+    return list(contacts.filter(deleted_at__isnull=True).order_by("pk"))
+
+
 def _selection_sql(selection: QuerySet[Contact]) -> tuple[str, tuple]:
     sql, params = selection.order_by().values("id").query.sql_with_params()
     return sql, params

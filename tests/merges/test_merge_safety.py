@@ -230,3 +230,52 @@ def test_an_update_during_a_merge_is_not_lost(first):
         assert events[-1].event_type == "contact.updated" and "reason" not in events[-1].payload["data"]
         assert merge_row.primary_sequence == final.event_sequence - 1
         assert events[-2].event_type == "contact.merged"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tagging_a_contact_a_merge_holds_waits_for_the_merge_instead_of_deadlocking():
+    """Given a merge holding the primary's row lock and about to move another's VIP tag to it, when the
+    primary is tagged VIP meanwhile, then the tagging waits for the contact's lock before inserting its
+    link (no deadlock: the merge's move does not wait on an uncommitted link) and finds the tag there."""
+    from tags.models import Tag, TagAssignment
+    from tags.services import contact_tag
+
+    tenant = TenantFactory()
+    with tenant_context(tenant):
+        primary = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "p@example.com"})
+        other = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "o@example.com"})
+        contact_tag(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=other.pk, names=["VIP"])
+        vip = Tag.objects.for_tenant(tenant).get(name="VIP")
+    holding, errors = threading.Event(), []
+
+    def merge() -> None:  # what contact_merge does: lock in id order, then move the other's links
+        with tenant_context(tenant), transaction.atomic():
+            ids = sorted([primary.pk, other.pk])
+            list(Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=ids).order_by("pk"))
+            holding.set()
+            time.sleep(0.5)  # the tagging runs meanwhile
+            TagAssignment.objects.for_tenant(tenant).filter(contact_id=other.pk, tag=vip).update(
+                contact_id=primary.pk
+            )
+
+    def tag() -> None:
+        assert holding.wait(10)
+        with tenant_context(tenant):
+            contact_tag(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=primary.pk, names=["VIP"])
+
+    def run(target) -> None:
+        try:
+            target()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in (merge, tag)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert errors == []
+    assert TagAssignment.objects.unscoped().filter(contact_id=primary.pk, tag=vip).count() == 1
