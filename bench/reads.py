@@ -144,7 +144,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'contacts_contact' AND indexname "
-                "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'contacts_contact'::regclass)"
+                "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'contacts_contact'::regclass) "
+                "AND indexdef NOT LIKE 'CREATE UNIQUE %'"  # partial unique constraints are bare indexes
             )
             plain = cursor.fetchall()
             for name, _ in plain:
