@@ -445,6 +445,9 @@ def export_process(job_id: uuid.UUID | str) -> str:
         if not acquired:
             return "running elsewhere"
         jobs = ExportJob.objects.unscoped().filter(pk=job.pk)
+        # Read again under the lock: a redelivered message may have waited for a run that finished.
+        if not jobs.filter(status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).exists():
+            return "nothing to do"
         jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error="")
         name = f"exports/{job.tenant_id}/{job.pk}.csv"
         try:

@@ -461,3 +461,28 @@ def test_running_a_job_again_rewrites_the_same_file(api, export, people):
     assert (again["row_count"], again["file_size"]) == (job["row_count"], job["file_size"])
     assert rows_of(api, again) == rows_of(api, job)
     assert exports.export_process(job["id"]) == "nothing to do"
+
+
+def test_a_redelivered_run_that_waited_for_a_finished_one_leaves_its_file(api, export, people, monkeypatch):
+    """The status is read again under the job's lock: a message that waited while another run
+    finished must not reopen the job and rewrite (delete, then save) its file."""
+    from contextlib import contextmanager
+
+    job = export(columns=["email"])
+    assert job["status"] == "completed"
+    before = fetch(api, job["download_url"])[1]
+    stored = ExportJob.objects.unscoped().get(pk=job["id"])
+    ExportJob.objects.unscoped().filter(pk=stored.pk).update(status="running")  # as the waiting run saw it
+    real_lock = exports._job_lock
+
+    @contextmanager
+    def lock_after_the_other_run_finished(job_id):
+        ExportJob.objects.unscoped().filter(pk=job_id).update(status="completed")
+        with real_lock(job_id) as acquired:
+            yield acquired
+
+    monkeypatch.setattr(exports, "_job_lock", lock_after_the_other_run_finished)
+    assert exports.export_process(stored.pk) == "nothing to do"
+    after = ExportJob.objects.unscoped().get(pk=stored.pk)
+    assert (after.status, after.finished_at, after.file) == ("completed", stored.finished_at, stored.file)
+    assert fetch(api, job["download_url"])[1] == before
