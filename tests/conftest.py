@@ -18,6 +18,18 @@ from contacts_service.roles import Role
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_flag():
+    """Celery keeps "is a result join forbidden here" in one process-wide flag that an eager task
+    sets and restores around its run (Task.apply: denied_join_result). Tests that run eager tasks
+    from several threads at once can interleave the save/restore and leave it set, and every later
+    `.delay().get()` raises "Never call result.get() within a task!". Start each test unset."""
+    from celery import _state
+
+    _state._set_task_join_will_block(False)
+    yield
+
+
 @pytest.fixture
 def tenant(db) -> Tenant:
     return TenantFactory(name="Acme")
