@@ -286,8 +286,9 @@ def test_the_task_runs_a_handful_of_queries_and_counts_the_rows_it_wrote(
 ):
     job = api.post(EXPORTS, {"columns": ["email", "tags", "lists"]}, format="json").json()
 
-    # job, lock, running, ranges, the chunk (savepoint, jit off, COPY, release), unlock, completed
-    with django_assert_max_num_queries(10):
+    # job, lock, status again under the lock, running, ranges, the chunk (savepoint, jit off, COPY, release),
+    # unlock, completed
+    with django_assert_max_num_queries(11):
         assert exports.export_process(job["id"]) == "completed"
 
     done = api.get(detail_url(job["id"])).json()
