@@ -189,20 +189,8 @@ class ContactMergeView(TenantAPIView):
         responses={201: MergeOutcomeSerializer, 200: MergeOutcomeSerializer},
     )
     def post(self, request: Request, pk: str) -> Response:
-        payload = MergeInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        outcome = services.contact_merge(
-            tenant=self.tenant,
-            actor=self.actor,
-            primary_id=parse_id(pk),
-            other_ids=data["others"],
-            fields=data.get("fields"),
-            strategy=data.get("strategy"),
-            dry_run=data["dry_run"],
-        )
-        body = MergeOutcomeSerializer(_outcome_data(outcome, tenant=self.tenant)).data
-        return Response(body, status=status.HTTP_200_OK if data["dry_run"] else status.HTTP_201_CREATED)
+        body, dry_run = _merge(self, request, pk, MergeInputSerializer)
+        return Response(body, status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)
 
 
 class ContactMergePreviewView(TenantAPIView):
@@ -215,19 +203,26 @@ class ContactMergePreviewView(TenantAPIView):
         responses=MergeOutcomeSerializer,
     )
     def post(self, request: Request, pk: str) -> Response:
-        payload = MergePreviewInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        outcome = services.contact_merge(
-            tenant=self.tenant,
-            actor=self.actor,
-            primary_id=parse_id(pk),
-            other_ids=data["others"],
-            fields=data.get("fields"),
-            strategy=data.get("strategy"),
-            dry_run=True,
-        )
-        return Response(MergeOutcomeSerializer(_outcome_data(outcome, tenant=self.tenant)).data)
+        body, _ = _merge(self, request, pk, MergePreviewInputSerializer)
+        return Response(body)
+
+
+def _merge(view: TenantAPIView, request: Request, pk: str, input_serializer) -> tuple[dict, bool]:
+    """Validate the body, merge (or only plan, for a dry run or the preview), render the outcome."""
+    payload = input_serializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    data = payload.validated_data
+    dry_run = data.get("dry_run", True)  # the preview's input has no dry_run: it never writes
+    outcome = services.contact_merge(
+        tenant=view.tenant,
+        actor=view.actor,
+        primary_id=parse_id(pk),
+        other_ids=data["others"],
+        fields=data.get("fields"),
+        strategy=data.get("strategy"),
+        dry_run=dry_run,
+    )
+    return MergeOutcomeSerializer(_outcome_data(outcome, tenant=view.tenant)).data, dry_run
 
 
 @extend_schema_view(
