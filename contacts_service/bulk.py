@@ -9,7 +9,7 @@ a primary key left None (bigint serial) is filled by the database and not read b
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
 from django.db.models.fields.json import JSONField
@@ -23,14 +23,20 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
         return
     pk = model._meta.pk
     fields = [f for f in model._meta.concrete_fields if not (f is pk and getattr(objs[0], f.attname) is None)]
+    attnames = [f.attname for f in fields]
+    _copy(model, fields, ([getattr(obj, name) for name in attnames] for obj in objs))
+
+
+def _copy(model: type[models.Model], fields: Sequence[models.Field], rows: Iterable[Sequence]) -> None:
+    """COPY rows (values in `fields` order) into the model's table, preparing only what psycopg
+    cannot write as is."""
     convert = [_json_memo() if isinstance(f, JSONField) else _converter(f) for f in fields]
     converted = [(i, conv) for i, conv in enumerate(convert) if conv is not None]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    attnames = [f.attname for f in fields]
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for obj in objs:
-            values = [getattr(obj, name) for name in attnames]
+        for row in rows:
+            values = list(row)
             for i, conv in converted:
                 values[i] = conv(values[i])
             copy.write_row(values)
@@ -93,17 +99,7 @@ def bulk_insert_values(model: type[models.Model], attnames: Sequence[str], rows:
         model._base_manager.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows])
         return
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    fields = [by_attname[name] for name in attnames]
-    json_at = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    dumps = [(i, _json_memo()) for i in json_at]
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            values = list(row)
-            for i, dump in dumps:
-                values[i] = dump(values[i])
-            copy.write_row(values)
+    _copy(model, [by_attname[name] for name in attnames], rows)
 
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
