@@ -15,8 +15,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from consent.models import ConsentRecord, ConsentState, ConsentStatus, LegalBasis
-from consent.services import TITLES
+from consent.models import ConsentRecord, ConsentState, LegalBasis
+from consent.services import consent_event_data, consent_event_title
 from contacts_service.bulk import bulk_insert
 from contacts_service.context import Actor, get_correlation_id
 from contacts_service.models import Tenant
@@ -87,18 +87,7 @@ def consent_plan(
             writes.states.append(state)
         state.status, state.legal_basis, state.source = st.status, LegalBasis.CONSENT, source
         state.record_id, state.updated_at, state.confirmed_at = record.pk, now, None
-        data = {
-            "contact_id": str(st.contact.pk),
-            "channel": st.channel,
-            "purpose": st.purpose,
-            "old": old,
-            "new": st.status,
-            "source": source,
-            "legal_basis": LegalBasis.CONSENT,
-            "record_id": str(record.pk),
-            "double_opt_in": False,
-        }
-        title = TITLES[ConsentStatus(st.status)].format(channel=st.channel.capitalize(), purpose=st.purpose)
+        data, title = consent_event_data(record, old), consent_event_title(record)
         writes.events.append((st.contact, "contact.consent_changed", data, title, event_id))
     return writes
 

@@ -164,6 +164,27 @@ TITLES = {
 }
 
 
+def consent_event_data(record: ConsentRecord, old: str | None, *, double_opt_in: bool = False) -> dict:
+    """The data of contact.consent_changed for a ledger entry that moved the state from `old`."""
+    return {
+        "contact_id": str(record.contact_id),
+        "channel": record.channel,
+        "purpose": record.purpose,
+        "old": old,
+        "new": record.status,
+        "source": record.source,
+        "legal_basis": record.legal_basis,
+        "record_id": str(record.pk),
+        "double_opt_in": double_opt_in,
+    }
+
+
+def consent_event_title(record: ConsentRecord) -> str:
+    return TITLES[ConsentStatus(record.status)].format(
+        channel=record.channel.capitalize(), purpose=record.purpose
+    )
+
+
 def _apply(
     *,
     tenant: Tenant,
@@ -219,20 +240,10 @@ def _apply(
             aggregate_type="contact",
             aggregate_id=contact.pk,
             sequence=contact.event_sequence,
-            data={
-                "contact_id": str(contact.pk),
-                "channel": channel,
-                "purpose": purpose,
-                "old": old,
-                "new": status,
-                "source": source,
-                "legal_basis": legal_basis,
-                "record_id": str(record.pk),
-                "double_opt_in": confirms is not None,
-            },
+            data=consent_event_data(record, old, double_opt_in=confirms is not None),
             actor=actor,
             source=change_source,
-            title=TITLES[status].format(channel=channel.capitalize(), purpose=purpose),
+            title=consent_event_title(record),
         )
         record.event_id = outbox.event_id
     try:
