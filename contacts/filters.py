@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
 from contacts_service.context import get_current_tenant
+from contacts_service.filtering import FilterSet
 
 PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 SEARCH_FIELDS = ("email", "first_name", "last_name", "display_name", "company")
@@ -54,7 +55,7 @@ class SearchText(Func):
         super().__init__(*(F(name) for name in SEARCH_FIELDS))
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=ContactStatus.choices,
         distinct=False,  # a plain column: no join, nothing to de-duplicate (DISTINCT defeats the indexes)

@@ -4,9 +4,10 @@ import django_filters
 from django.db.models import Q
 
 from contacts.models import DuplicateCandidate, MatchKey, Merge, MergeStatus
+from contacts_service.filtering import FilterSet
 
 
-class DuplicateFilter(django_filters.FilterSet):
+class DuplicateFilter(FilterSet):
     reason = django_filters.ChoiceFilter(
         choices=MatchKey.choices, method="filter_reason", help_text="Pairs sharing this key."
     )
@@ -44,7 +45,7 @@ class DuplicateFilter(django_filters.FilterSet):
         }[value]
 
 
-class MergeFilter(django_filters.FilterSet):
+class MergeFilter(FilterSet):
     contact = django_filters.UUIDFilter(
         field_name="contacts__contact_id", distinct=True, help_text="Merges this contact took part in."
     )

@@ -241,6 +241,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def _cursor_after(self, row) -> str:
         values = []
         for name, _ in self.keys:
+            if isinstance(row, dict):  # a .values() row: the ordering's fields are among its keys
+                values.append(row["id" if name == "pk" else name])
+                continue
             value = row
             for part in name.split("__"):
                 value = getattr(value, "pk" if part == "pk" else part)

@@ -2,10 +2,11 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from contacts_service.filtering import FilterSet
 from events.models import OutboxEvent, TimelineEntry
 
 
-class OutboxFilter(django_filters.FilterSet):
+class OutboxFilter(FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[("pending", "pending"), ("sent", "sent"), ("failed", "failed")],
         method="filter_status",
@@ -44,7 +45,7 @@ def _parts(value: str, name: str) -> list[str]:
     return parts
 
 
-class TimelineFilter(django_filters.FilterSet):
+class TimelineFilter(FilterSet):
     type = django_filters.CharFilter(
         method="filter_types",
         help_text="Up to 20 comma-separated event types, e.g. contact.updated,contact.activity_recorded; "
