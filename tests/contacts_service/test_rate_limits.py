@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import socket
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
 from contacts.models import Contact
 from contacts_service import throttling
-from contacts_service.models import Plan
+from contacts_service.models import Plan, Tenant
 from contacts_service.roles import Role
 from contacts_service.settings import rate_limit_plans
 from tests.factories import TenantFactory, UserFactory
@@ -198,3 +200,14 @@ def test_rate_limit_plans_from_the_environment_override_the_defaults():
     for bad in ("not json", "[1]", '{"free": 5}', '{"free": {"tenant": 0}}', '{"free": {"burst": 5}}'):
         with pytest.raises(ImproperlyConfigured):
             rate_limit_plans(bad)
+
+
+@pytest.mark.django_db
+def test_tenant_create_puts_a_tenant_on_a_plan():
+    out = io.StringIO()
+    call_command("tenant_create", "Small Co", owner="owner@small.test", plan="free", stdout=out)
+    assert "plan: free" in out.getvalue()
+    assert Tenant.objects.get(name="Small Co").plan == Plan.FREE
+    with pytest.raises(CommandError):
+        call_command("tenant_create", "Odd Co", owner="owner@odd.test", plan="platinum")
+    assert not Tenant.objects.filter(name="Odd Co").exists()
