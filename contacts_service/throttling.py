@@ -233,7 +233,9 @@ class RateLimited(exceptions.Throttled):
     def __init__(self, *, plan: str, outcome: Outcome):
         wait = max(1, math.ceil(outcome.retry_after))
         bucket = outcome.bucket
-        message = f"Rate limit exceeded: {bucket.describe(plan)}. Retry after {wait} seconds."
+        message = (
+            f"Rate limit exceeded: {bucket.describe(plan)}. Retry after {wait} second{'s' * (wait != 1)}."
+        )
         super().__init__(wait=wait, detail=message, code=self.default_code)
         self.wait = wait  # whole seconds, as the Retry-After header says
         # Rendered into the body by the exception handler (contacts_service.errors).
