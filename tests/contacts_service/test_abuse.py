@@ -127,9 +127,7 @@ def test_a_jwt_expires_mid_session_after_the_leeway_only(tenant):
     response = expired.get(LIST)
     assert response.status_code == 401
     assert response.json()["message"] == "Token expired."
-    assert response["WWW-Authenticate"].startswith("Api-Key") or response["WWW-Authenticate"].startswith(
-        "Bearer"
-    )
+    assert response["WWW-Authenticate"]  # a challenge, as every 401
 
 
 @pytest.mark.django_db
@@ -173,7 +171,9 @@ def test_rs256_tokens_signed_with_another_key_or_as_hs256_with_the_public_key_ar
         confused = hs256_token(claims_for(user), secret=auth_public.encode())
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {confused}")
-        assert client.get(LIST).status_code == 401
+        response = client.get(LIST)
+        assert response.status_code == 401
+        assert "alg value is not allowed" in response.json()["message"], response.json()
 
 
 def hs256_token(claims: dict, *, secret: bytes) -> str:
