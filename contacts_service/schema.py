@@ -36,6 +36,8 @@ ERRORS = {
     "403": "Not a member of the tenant, or the role lacks the permission.",
     "404": "Not found (including another tenant's id).",
     "413": "Request body too large.",
+    "429": "Rate limit of the tenant's plan exceeded (code `rate_limited`, `limit`, `retry_after`; "
+    "Retry-After header).",
 }
 
 

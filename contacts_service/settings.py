@@ -5,6 +5,7 @@ run eagerly and events stay in the outbox. Production sets DATABASE_URL, REDIS_U
 CELERY_BROKER_URL and RABBITMQ_URL.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -187,6 +188,60 @@ SPECTACULAR_SETTINGS = {
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
 }
+
+# --- Rate limits and request limits (throttling: contacts_service/throttling.py) -------------------
+# Requests per minute per plan (Tenant.plan): `tenant` for all of a tenant's callers together,
+# `api_key` for one API key, `user` for one user (JWT or session) in one tenant, `expensive` for the
+# expensive starts (imports, exports, bulk tag/list changes, set operations, replays) of one tenant.
+# RATE_LIMIT_PLANS (JSON) overrides any of them, e.g. {"free": {"tenant": 60}, "gold": {...}}.
+RATE_LIMIT_DEFAULT_PLANS = {
+    "free": {"tenant": 120, "api_key": 60, "user": 60, "expensive": 5},
+    "standard": {"tenant": 1200, "api_key": 600, "user": 600, "expensive": 30},
+    "enterprise": {"tenant": 12000, "api_key": 6000, "user": 6000, "expensive": 300},
+}
+
+
+def rate_limit_plans(raw: str) -> dict[str, dict[str, int]]:
+    """The default plans with the JSON of RATE_LIMIT_PLANS laid over them, checked at start-up."""
+    plans = {name: dict(limits) for name, limits in RATE_LIMIT_DEFAULT_PLANS.items()}
+    if not raw.strip():
+        return plans
+    try:
+        override = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"RATE_LIMIT_PLANS is not JSON: {exc}") from exc
+    if not isinstance(override, dict):
+        raise ImproperlyConfigured("RATE_LIMIT_PLANS must be a JSON object of plans")
+    for name, limits in override.items():
+        if not isinstance(limits, dict):
+            raise ImproperlyConfigured(f"RATE_LIMIT_PLANS[{name!r}] must be an object")
+        for scope, value in limits.items():
+            if scope not in RATE_LIMIT_DEFAULT_PLANS["standard"]:
+                raise ImproperlyConfigured(f"RATE_LIMIT_PLANS[{name!r}]: unknown limit {scope!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ImproperlyConfigured(
+                    f"RATE_LIMIT_PLANS[{name!r}][{scope!r}] must be a positive integer"
+                )
+        plans[name] = {**plans.get(name, RATE_LIMIT_DEFAULT_PLANS["standard"]), **limits}
+    return plans
+
+
+RATE_LIMIT_PLANS = rate_limit_plans(os.environ.get("RATE_LIMIT_PLANS", ""))
+RATE_LIMIT_PERIOD_SECONDS = env_int("RATE_LIMIT_PERIOD_SECONDS", 60)
+# Empty (no Redis, the embedded default): requests are not limited, and a warning says so.
+RATE_LIMIT_REDIS_URL = os.environ.get("RATE_LIMIT_REDIS_URL", REDIS_URL)
+RATE_LIMIT_REDIS_TIMEOUT_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_TIMEOUT_SECONDS", "0.25"))
+# After Redis failed, requests pass unlimited for this long before Redis is tried again.
+RATE_LIMIT_REDIS_RETRY_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_RETRY_SECONDS", "5"))
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["contacts_service.throttling.PlanRateThrottle"]
+MIDDLEWARE.append("contacts_service.throttling.RateLimitHeadersMiddleware")
+# Most contacts one CSV export may hold: a POST /exports/ whose filters match more is a 400.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
+# Longest line of an import file (characters), and most separators in one CSV record: both are
+# refused before the line is parsed, so a 50 MB line or a million columns never sit in memory.
+IMPORT_MAX_LINE_CHARS = env_int("IMPORT_MAX_LINE_CHARS", 2 * 1024 * 1024)
+IMPORT_MAX_SEPARATORS = env_int("IMPORT_MAX_SEPARATORS", 20_000)
+# --- end of rate limits and request limits ---------------------------------------------------------
 
 # Platform auth service: JWTs are verified with this key (a PEM public key for RS256/ES256,
 # a shared secret for HS256). Without a key, Bearer tokens are refused.

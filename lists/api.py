@@ -68,6 +68,8 @@ class ContactListViewSet(
         "shares": Perm.LISTS_MANAGE,
         "unshare": Perm.LISTS_MANAGE,
     }
+    # Charged to the plan's `expensive` rate limit too (contacts_service.throttling).
+    expensive_actions = frozenset({"contacts:post", "remove_contacts", "copy", "merge", "combine"})
     # A member the list is shared with (object permission) may change it as if holding lists.manage.
     object_grants = {
         "contacts:post": services.MANAGE_LIST,
