@@ -3,6 +3,7 @@ the Prometheus text a scrape returns, after real requests, an import, a relay pu
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -239,8 +240,9 @@ def test_a_task_queued_without_a_request_gets_its_own_correlation_id_and_system_
     def plain_task() -> None:
         logging.getLogger("tests.observability").info("beat-like task")
 
-    plain_task.delay()
-    plain_task.delay()
+    # A fresh, empty context, as in beat: nothing to inherit (a test's own context may hold an id).
+    contextvars.Context().run(plain_task.delay)
+    contextvars.Context().run(plain_task.delay)
     first, second = json_logs.where(logger="tests.observability")
     assert first["correlation_id"] != "-" and first["correlation_id"] != second["correlation_id"]
     assert (first["tenant_id"], first["actor"]) == ("-", "-")
