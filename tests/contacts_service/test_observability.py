@@ -170,6 +170,12 @@ def test_one_correlation_id_follows_a_request_into_its_import_task_batches_and_p
     [batch] = json_logs.where(logger="imports.services", import_id=job["id"], rows=3)
     assert batch["correlation_id"] == "req-import-42" and batch["tenant_id"] == str(tenant.pk)
     assert batch["outcomes"]["create"] == 3 and batch["duration_ms"] > 0
+    export = api.post(reverse("export-list"), {}, format="json", HTTP_X_CORRELATION_ID="req-export-9")
+    assert export.status_code == 201, export.json()
+    [export_line] = json_logs.where(logger="contacts_service.tasks", task="imports.tasks.export_run")
+    assert (export_line["state"], export_line["correlation_id"], export_line["tenant_id"]) == (
+        "SUCCESS", "req-export-9", str(tenant.pk),
+    )  # fmt: skip
 
     # The relay names that correlation id on the line of the batch that published its events.
     other = api.post(reverse("contact-list"), {"email": "dan@example.com"}, format="json",
@@ -375,3 +381,13 @@ def test_metrics_without_a_token_are_for_localhost_only(db, settings):
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
     assert Client().post("/metrics").status_code == 405
     assert scrape(REMOTE_ADDR="::1").startswith("# HELP")
+
+
+def test_the_plain_format_names_the_context_on_one_readable_line(settings):
+    formatter = logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"])
+    record = logging.LogRecord("contacts.x", logging.INFO, __file__, 1, "hello %s", ("ann",), None)
+    with request_scope("req-plain-1"):
+        set_current_actor(SYSTEM_ACTOR)
+        RequestContextLogFilter().filter(record)
+    line = formatter.format(record)
+    assert line.endswith(" INFO contacts.x [cid=req-plain-1 tenant=- actor=system:system] hello ann")
