@@ -326,20 +326,41 @@ AUTH_EVENTS_QUEUE = os.environ.get("AUTH_EVENTS_QUEUE", "contacts-service.auth-u
 EVENTS_CONSUMER_MAX_DELIVERIES = env_int("EVENTS_CONSUMER_MAX_DELIVERIES", 5)
 HEALTH_CHECK_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
 
+# --- Logs and metrics (docs/operations.md, "Logs" and "Metrics") ---------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# json: one JSON object per line (production default); plain: one readable line (DJANGO_DEBUG default).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_context": {"()": "contacts_service.context.RequestContextLogFilter"}},
     "formatters": {
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s] "
-            "%(message)s"
-        }
+            "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s "
+            "actor=%(actor)s] %(message)s"
+        },
+        "json": {
+            # Every attribute a record carries beyond the standard ones (the filter's correlation_id,
+            # tenant_id, actor; extra= fields such as duration_ms) becomes a field of the object.
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_context"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}},
 }
+# Workers log through LOGGING too (JSON lines with the task's correlation id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# GET /metrics: with a token, only "Authorization: Bearer <token>"; without one, localhost only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_QUERY_TIMEOUT_MS = env_int("METRICS_QUERY_TIMEOUT_MS", 1000)  # each scrape-time query, and Redis
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", "celery")
+# --- end of logs and metrics ------------------------------------------------------------------------
