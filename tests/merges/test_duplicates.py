@@ -173,6 +173,14 @@ def test_duplicates_check_is_there_for_batch_callers(tenant, api, django_capture
 
 
 @pytest.mark.django_db
+def test_default_matching_rules_have_no_updated_at_and_the_schema_says_it_can_be_null(api, anon):
+    """Found by the schemathesis run: the documented updated_at was a non-null date-time."""
+    assert api.get(RULES).json()["updated_at"] is None
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    assert schema["components"]["schemas"]["MatchingRules"]["properties"]["updated_at"]["nullable"] is True
+
+
+@pytest.mark.django_db
 def test_matching_rules_get_put_and_gmail_folding_is_opt_in(api):
     default = api.get(RULES).json()
     assert default["rules"] == [["email"], ["phone"], ["external_id"], ["name", "company"]]
