@@ -2,10 +2,11 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from contacts_service.serializers import ErrorSerializer
+from contacts_service.serializers import ErrorSerializer, StrictInputSerializer
 from contacts_service.viewsets import TenantScopedMixin
 
 
@@ -57,6 +58,13 @@ class AutoSchema(SpectacularAutoSchema):
                 ),
             ]
         return params
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A strict input serializer refuses unknown fields: its object says additionalProperties: false."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(force_instance(serializer), StrictInputSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

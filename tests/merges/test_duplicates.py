@@ -208,6 +208,8 @@ def test_matching_rules_get_put_and_gmail_folding_is_opt_in(api):
         ({"name_similarity": 0.1}, "name_similarity"),
         ({"merge_strategy": "coin_flip"}, "merge_strategy"),
         ({"colour": "red"}, "colour"),
+        ({"email_gmail_folding": 0}, "email_gmail_folding"),  # found by schemathesis: DRF took 0 as False
+        ({"name_similarity": "0.5"}, "name_similarity"),
     ):
         response = api.put(RULES, body, format="json")
         assert response.status_code == 400, body
