@@ -59,6 +59,14 @@ class AutoSchema(SpectacularAutoSchema):
             ]
         return params
 
+    def _get_filter_parameters(self):
+        """django-filter skips a filter sent empty (?city=), as an HTML form sends it: say so."""
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _map_basic_serializer(self, serializer, direction):
         """A strict input serializer refuses unknown fields: its object says additionalProperties: false."""
         schema = super()._map_basic_serializer(serializer, direction)
