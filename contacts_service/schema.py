@@ -36,6 +36,8 @@ ERRORS = {
     "401": "No or invalid credentials.",
     "403": "Not a member of the tenant, or the role lacks the permission.",
     "404": "Not found (including another tenant's id).",
+    # /lists/preview/ is both an action's URL (POST) and /lists/{id}/ with id "preview".
+    "405": "Method not allowed on this URL (e.g. GET /lists/preview/: an action, not an id).",
     "413": "Request body too large.",
 }
 
