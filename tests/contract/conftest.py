@@ -24,7 +24,7 @@ FUZZ_CONFIG = {
     "seed": 20240601,
     "generation": {
         "mode": "all",
-        "max-examples": 8,
+        "max-examples": 6,
         "deterministic": True,
         "with-security-parameters": False,
     },
