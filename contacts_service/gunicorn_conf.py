@@ -1,4 +1,6 @@
-"""gunicorn settings for the web process: gunicorn -c python:contacts_service.gunicorn_conf contacts_service.wsgi
+"""gunicorn settings for the web process:
+
+    gunicorn -c python:contacts_service.gunicorn_conf contacts_service.wsgi
 
 Workers, bind address and timeout come from the environment (GUNICORN_WORKERS, GUNICORN_BIND,
 GUNICORN_TIMEOUT). In prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR) a worker that

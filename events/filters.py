@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from contacts_service.filtering import FilterSet
+from contacts_service.filters import FilterSet, IsoDateTimeFilter
 from events.models import OutboxEvent, TimelineEntry
 
 
@@ -15,8 +15,8 @@ class OutboxFilter(FilterSet):
     event_type = django_filters.CharFilter(method="filter_types", help_text="Comma-separated event types.")
     contact = django_filters.UUIDFilter(field_name="aggregate_id", help_text="Events of one contact.")
     event_id = django_filters.UUIDFilter(field_name="event_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = OutboxEvent
@@ -55,8 +55,8 @@ class TimelineFilter(FilterSet):
         method="filter_activity_types",
         help_text="Up to 20 comma-separated activity types, e.g. email_opened.",
     )
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = TimelineEntry
