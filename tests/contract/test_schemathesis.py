@@ -110,3 +110,17 @@ def test_tenant_b(case, seed, wsgi_app):
             case.formatted_path,
             response.status_code,
         )
+
+
+@pytest.mark.django_db
+def test_the_leak_check_fails_on_a_response_holding_tenant_a_ids(seed):
+    """The check is not vacuous: tenant A's own contact page holds A's ids, and it says so."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(**{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in seed.a.headers.items()})
+    with rolled_back():
+        response = client.get(f"/api/v1/contacts/{seed.a_objects['contact']}/")
+    assert response.status_code == 200
+    with pytest.raises(AssertionError, match="tenant A's ids"):
+        no_tenant_a_ids(seed)(None, response, None)
