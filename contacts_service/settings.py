@@ -241,6 +241,8 @@ EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
 # refused before the line is parsed, so a 50 MB line or a million columns never sit in memory.
 IMPORT_MAX_LINE_CHARS = env_int("IMPORT_MAX_LINE_CHARS", 2 * 1024 * 1024)
 IMPORT_MAX_SEPARATORS = env_int("IMPORT_MAX_SEPARATORS", 20_000)
+# Longest CSV record (characters), its lines added up: quoted cells may span lines.
+IMPORT_MAX_RECORD_CHARS = env_int("IMPORT_MAX_RECORD_CHARS", 4 * 1024 * 1024)
 # --- end of rate limits and request limits ---------------------------------------------------------
 
 # Platform auth service: JWTs are verified with this key (a PEM public key for RS256/ES256,

@@ -136,8 +136,10 @@ class _Lines:
         self.text, self.delimiter = text, delimiter
         self.max_chars = settings.IMPORT_MAX_LINE_CHARS
         self.max_separators = settings.IMPORT_MAX_SEPARATORS
+        self.max_record_chars = settings.IMPORT_MAX_RECORD_CHARS
         self.line = 0
         self.separators = 0  # in the current record; reset by Rows before each record
+        self.record_chars = 0  # likewise: quoted cells spanning lines make one record of many lines
 
     def __iter__(self):
         return self
@@ -147,6 +149,13 @@ class _Lines:
         if not line:
             raise StopIteration
         self.line += 1
+        self.record_chars += len(line)
+        if self.record_chars > self.max_record_chars:
+            raise ImportFileError(
+                f"Line {self.line}: one row (its quoted cells spanning lines) is longer than "
+                f"{self.max_record_chars} characters (IMPORT_MAX_RECORD_CHARS).",
+                code="row_too_long",
+            )
         self.separators += line.count(self.delimiter)
         if self.separators > self.max_separators:
             raise ImportFileError(
@@ -180,7 +189,7 @@ class Rows:
     def __next__(self) -> list[str]:
         # The csv reader asks for lines only while it reads a record (it never reads ahead), so the
         # lines read from here on are this record's.
-        self.lines.separators = 0
+        self.lines.separators = self.lines.record_chars = 0
         return next(self.reader)
 
 

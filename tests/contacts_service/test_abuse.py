@@ -256,6 +256,17 @@ def one_50mb_line() -> Iterator[bytes]:
     yield b"\n"
 
 
+def one_row_of_many_multiline_cells() -> Iterator[bytes]:
+    """60 MB in one CSV row: 40 quoted cells, each of two 768 KB lines (no line over the line limit,
+    40 separators): only the row's added-up length bounds it."""
+    yield b"email," + b",".join(f"c{i}".encode() for i in range(40)) + b"\n"
+    yield b"ann@example.com"
+    half = b"x" * (768 * 1024)
+    for _ in range(40):
+        yield b',"' + half + b"\n" + half + b'"'
+    yield b"\n"
+
+
 def gzip_bomb(unit: bytes) -> Iterator[bytes]:
     """1 GB of `unit` repeated, gzipped to about 1 MB: 64 concatenated gzip members (a valid gzip
     file, as `cat a.gz b.gz` makes) of 16 MB each, so it is built in a fraction of a second."""
@@ -271,6 +282,13 @@ def gzip_bomb(unit: bytes) -> Iterator[bytes]:
     [
         ("million_columns", million_columns, "wide.csv", {}, (400, "too_many_columns")),
         ("one_50mb_line", one_50mb_line, "long.csv", {}, (400, "line_too_long")),
+        (
+            "one_row_of_multiline_cells",
+            one_row_of_many_multiline_cells,
+            "tall.csv",
+            {},
+            (400, "row_too_long"),
+        ),
         ("gzip_bomb_of_zeros", lambda: gzip_bomb(b"0"), "bomb.csv.gz", {}, (400, "line_too_long")),
         ("gzip_bomb_of_nul_bytes", lambda: gzip_bomb(b"\x00"), "bomb.csv.gz", {}, (400, "binary_file")),
         # 500 million rows: stopped by the row limit (lowered from 2,000,000: counting rows under
