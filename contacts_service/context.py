@@ -157,6 +157,15 @@ def request_scope(correlation_id: str) -> Iterator[None]:
         _correlation_id.reset(cid_token)
 
 
+class PlainLogFormatter(logging.Formatter):
+    """The plain (development) format, one line per record, tracebacks aside: CR and LF inside a
+    message are shown escaped, so text a client chose (a decoded path in Django's "Not Found: ..."
+    line) cannot start a line that reads as a record of its own. JSON lines escape them anyway."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
+
 class RequestContextLogFilter(logging.Filter):
     """Adds correlation_id, tenant_id and actor to every log record ("-" when there is none). A
     record that already carries one (`extra=`, e.g. the relay's line for one event) keeps it."""

@@ -90,7 +90,17 @@ CELERY_TASK_DURATION = Histogram(
 )  # fmt: skip
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    """The method as a label value: any other token a client sends (servers pass e.g. "ZZ0001")
+    is "other", so no request can add a series."""
+    return method if method in HTTP_METHODS else "other"
+
+
 def request_observe(*, view: str, method: str, status: int, seconds: float) -> None:
+    method = method_label(method)
     HTTP_REQUESTS.labels(view, method, str(status)).inc()
     HTTP_DURATION.labels(view, method, str(status)).observe(seconds)
 

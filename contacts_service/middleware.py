@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -59,15 +60,19 @@ class RequestContextMiddleware:
                 Actor(type="api_key", id=str(api_key.pk)) if api_key else Actor(type="user", id=str(user.pk))
             )
         level = logging.DEBUG if view == metrics.METRICS_VIEW_NAME else logging.INFO  # scrapes: noise
+        # The decoded path may hold a newline (%0A): quoted again, it cannot forge a line of its own
+        # in the plain format.
+        path = quote(request.path, safe="/:@!$&'()*+,;=-._~")
+        method = metrics.method_label(request.method)
         access_logger.log(
             level,
             "%s %s %s",
-            request.method,
-            request.path,
+            method,
+            path,
             response.status_code,
             extra={
-                "method": request.method,
-                "path": request.path,
+                "method": method,
+                "path": path,
                 "route": match.route if match is not None else "",
                 "view": view,
                 "status": response.status_code,

@@ -340,8 +340,9 @@ LOGGING = {
     "filters": {"request_context": {"()": "contacts_service.context.RequestContextLogFilter"}},
     "formatters": {
         "plain": {
+            "()": "contacts_service.context.PlainLogFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s "
-            "actor=%(actor)s] %(message)s"
+            "actor=%(actor)s] %(message)s",
         },
         "json": {
             # Every attribute a record carries beyond the standard ones (the filter's correlation_id,

@@ -154,6 +154,20 @@ def test_a_refused_or_unknown_request_is_logged_without_tenant_or_actor(anon, js
     assert refused["correlation_id"] != unknown["correlation_id"]  # a new id per request
 
 
+def test_a_hostile_path_or_method_can_neither_forge_a_log_line_nor_add_a_metrics_series(db, anon, json_logs):
+    forged = "/x%0A2026-01-01 00:00:00,000 INFO contacts_service.access [cid=admin] GET /"
+    assert anon.get(forged).status_code == 404
+    for n in range(3):
+        assert anon.generic(f"ZZ{n:04d}", "/nope/").status_code in (404, 405)
+    lines = json_logs.where(logger="contacts_service.access")
+    assert "\n" not in lines[0]["message"] and "\n" not in lines[0]["path"]
+    assert lines[0]["path"].startswith("/x%0A2026-01-01")
+    assert [line["method"] for line in lines[1:]] == ["other"] * 3
+    text = scrape()
+    assert value(text, "contacts_http_requests_total", view="unmatched", method="ZZ0000", status="404") == 0
+    assert value(text, "contacts_http_requests_total", view="unmatched", method="other", status="404") >= 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_correlation_id_follows_a_request_into_its_import_task_batches_and_published_events(
     api, tenant, broker, media, json_logs
@@ -384,7 +398,14 @@ def test_metrics_without_a_token_are_for_localhost_only(db, settings):
 
 
 def test_the_plain_format_names_the_context_on_one_readable_line(settings):
-    formatter = logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"])
+    from contacts_service.context import PlainLogFormatter
+
+    assert settings.LOGGING["formatters"]["plain"]["()"] == "contacts_service.context.PlainLogFormatter"
+    formatter = PlainLogFormatter(settings.LOGGING["formatters"]["plain"]["format"])
+    forged = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s",
+                               ("/x\n2026-01-01 00:00:00,000 INFO x [cid=admin] GET /",), None)  # fmt: skip
+    RequestContextLogFilter().filter(forged)
+    assert "\n" not in formatter.format(forged) and "/x\\n2026" in formatter.format(forged)
     record = logging.LogRecord("contacts.x", logging.INFO, __file__, 1, "hello %s", ("ann",), None)
     with request_scope("req-plain-1"):
         set_current_actor(SYSTEM_ACTOR)
