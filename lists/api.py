@@ -69,7 +69,7 @@ class ContactListViewSet(
         "unshare": Perm.LISTS_MANAGE,
     }
     # Charged to the plan's `expensive` rate limit too (contacts_service.throttling).
-    expensive_actions = frozenset({"contacts:post", "remove_contacts", "copy", "merge", "combine"})
+    expensive_actions = frozenset({"contacts:post", "remove_contacts", "copy", "merge", "combine", "preview"})
     # A member the list is shared with (object permission) may change it as if holding lists.manage.
     object_grants = {
         "contacts:post": services.MANAGE_LIST,

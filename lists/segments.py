@@ -168,7 +168,12 @@ class _Compiler:
             except ValueError:
                 parsed = None
             if parsed is not None:
-                return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+                if not timezone.is_aware(parsed):
+                    return timezone.make_aware(parsed, dt.UTC)
+                try:  # PostgreSQL takes offsets only up to +-15:59 (Python up to +-23:59): hand it UTC
+                    return parsed.astimezone(dt.UTC)
+                except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+                    pass
         raise _Invalid(f"{path}.value", "Must be an ISO 8601 date or date-time.")
 
     def attribute(self, key: str, op: str, value: Any, path: str) -> Q:

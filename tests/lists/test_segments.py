@@ -130,6 +130,7 @@ def test_tag_any_all_none(api, people):
         (group("and", rule("tags", "any", ["Unknown tag"])), "rules.rules.0.value"),
         (group("and", rule("created_at", "in_last_days", -1)), "rules.rules.0.value"),
         (group("and", rule("created_at", "after", "tomorrow")), "rules.rules.0.value"),
+        (group("and", rule("created_at", "after", "0001-01-01T00:00:00+01:00")), "rules.rules.0.value"),
         (group("xor", rule("country", "eq", "FR")), "rules.operator"),
         (group("and"), "rules.rules"),
         (
@@ -143,6 +144,18 @@ def test_invalid_rules_are_400_naming_the_rule(api, people, rules, path):
     response = api.post(PREVIEW, {"rules": rules}, format="json")
     assert response.status_code == 400
     assert path in [e["field"] for e in response.json()["errors"]], response.json()
+
+
+@pytest.mark.django_db
+def test_a_utc_offset_postgresql_refuses_is_read_as_utc_in_preview_and_in_a_dynamic_list(api, people):
+    # +18:55 and -16:30 are valid ISO 8601 offsets, out of PostgreSQL's range: once a 500 (DataError)
+    after = group("and", rule("created_at", "after", "2000-01-01T00:00:00+18:55"))
+    preview = api.post(PREVIEW, {"rules": after}, format="json")
+    assert preview.status_code == 200 and preview.json()["count"] == len(people)
+    before = group("and", rule("updated_at", "before", "2000-01-01T00:00:00-16:30"))
+    created = api.post(LISTS, {"name": "Old", "kind": "dynamic", "rules": before}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["member_count"] == 0
 
 
 @pytest.mark.django_db
