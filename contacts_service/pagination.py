@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import F, Q, QuerySet
@@ -39,15 +42,35 @@ from rest_framework.utils.urls import replace_query_param
 CURSOR_PARAM = "cursor"
 
 
+_estimates: OrderedDict[tuple, tuple[float, int]] = OrderedDict()  # (db, sql, params) -> (when, rows)
+_ESTIMATES_KEPT = 512
+_estimates_lock = threading.Lock()
+
+
 def estimated_count(queryset: QuerySet) -> int:
-    """Rows the planner expects the query to return (EXPLAIN, nothing executed)."""
-    sql, params = queryset.order_by().query.sql_with_params()
+    """Rows the planner expects the query to return (EXPLAIN, nothing executed). An estimate moves
+    only as the table's statistics do, so each process keeps it API_COUNT_ESTIMATE_SECONDS for the
+    same statement (tenant and filter values are in the key): a page read again, or the next
+    page, skips the planner's round trip."""
+    sql, params = queryset.order_by().values_list("pk").query.sql_with_params()
+    key = (queryset.db, sql, tuple(str(p) for p in params))
+    now = time.monotonic()
+    with _estimates_lock:
+        cached = _estimates.get(key)
+    if cached is not None and now - cached[0] < settings.API_COUNT_ESTIMATE_SECONDS:
+        return cached[1]
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    rows = int(plan[0]["Plan"]["Plan Rows"])
+    with _estimates_lock:
+        _estimates[key] = (now, rows)
+        _estimates.move_to_end(key)
+        while len(_estimates) > _ESTIMATES_KEPT:
+            _estimates.popitem(last=False)
+    return rows
 
 
 def capped_count(queryset: QuerySet) -> tuple[int, bool]:
@@ -67,6 +90,10 @@ class _Page(Page):
 
     def has_next(self) -> bool:
         return super().has_next() if self.more is None else self.more
+
+
+def _pk(row) -> Any:
+    return row["id"] if isinstance(row, dict) else row.pk
 
 
 class _CappedPaginator(Paginator):
@@ -103,17 +130,47 @@ class _CappedPaginator(Paginator):
         return page
 
     def _first_page(self):
-        """Page 1 reads its rows first: when they fit on the page they are the whole count (an email
-        lookup, a narrow search: no count query, and the search runs once); otherwise the count
-        follows and the rows already read are the page."""
-        rows = list(self.object_list[: self.per_page + 1])
-        if len(rows) <= self.per_page:
-            self.__dict__["count_and_estimate"] = (len(rows), False)
-            return self._get_page(rows, 1, self)
-        page = self._get_page(rows[: self.per_page], 1, self)
+        """Page 1 on PostgreSQL: one statement gives the page's ids and the count capped at
+        API_COUNT_EXACT_LIMIT + 1 (a window count over the first ids in order), then the page's rows
+        are read by id. The filter (a trigram search, say) runs once instead of once for the count
+        and again for the page, and only the page's ids leave the database."""
+        queryset = self.object_list
+        if (
+            not isinstance(queryset, QuerySet)
+            or queryset.query.distinct
+            or connections[queryset.db].vendor != "postgresql"
+        ):
+            return self._page_counted(1)
+        limit = max(settings.API_COUNT_EXACT_LIMIT, self.per_page)
+        try:
+            sql, params = queryset.values_list("pk").query.sql_with_params()
+        except EmptyResultSet:  # e.g. .none(): nothing to read
+            self.__dict__["count_and_estimate"] = (0, False)
+            return self._get_page([], 1, self)
+        # The inner statement is the ORM's own SQL for this queryset; values stay parameters.
+        capped = (
+            "SELECT pk, total FROM (SELECT s.pk, row_number() OVER () AS n, count(*) OVER () AS total "  # noqa: S608
+            f"FROM ({sql} LIMIT %s) AS s(pk)) AS t WHERE n <= %s ORDER BY n"
+        )
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute(capped, [*params, limit + 1, self.per_page + 1])
+            found = cursor.fetchall()
+        total = found[0][1] if found else 0
+        ids = [row[0] for row in found]
+        by_id = {_pk(row): row for row in queryset.filter(pk__in=ids[: self.per_page])}
+        rows = [by_id[pk] for pk in ids[: self.per_page] if pk in by_id]  # gone since: left out
+        if total <= limit:
+            self.__dict__["count_and_estimate"] = (total, False)
+        else:
+            self.__dict__["count_and_estimate"] = (max(estimated_count(queryset), total), True)
+        page = self._get_page(rows, 1, self)
         if self.count_and_estimate[1]:
-            page.more = True
+            page.more = len(ids) > self.per_page
         return page
+
+    def _page_counted(self, number):
+        self.__dict__.setdefault("count_and_estimate", capped_count(self.object_list))
+        return self.page(number)
 
     def _get_page(self, *args, **kwargs):
         return _Page(*args, **kwargs)

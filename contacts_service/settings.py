@@ -141,6 +141,8 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 25)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 # Lists count exactly up to this many rows, then show the planner's estimate (count_is_estimate).
 API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 1_000)
+# How long a process reuses the planner's estimate for the same list statement (seconds; 0: never).
+API_COUNT_ESTIMATE_SECONDS = env_int("API_COUNT_ESTIMATE_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

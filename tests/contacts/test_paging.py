@@ -276,7 +276,7 @@ def test_the_fast_contact_rendering_is_what_drf_renders(api, tenant):
     assert members == [generic] and list(members[0]) == list(generic)
 
 
-def test_a_first_page_holding_every_row_is_the_count(api, tenant):
+def test_a_first_page_reads_its_ids_and_count_in_one_statement(api, tenant):
     for n in range(3):
         ContactFactory(tenant=tenant, email=f"c{n}@example.com")
 
@@ -284,19 +284,50 @@ def test_a_first_page_holding_every_row_is_the_count(api, tenant):
         with CaptureQueriesContext(connection) as captured:
             response = api.get(LIST, params)
         assert response.status_code == 200, response.json()
-        counted = any("COUNT(" in q["sql"] for q in captured.captured_queries)
+        counted = any("SELECT COUNT(*)" in q["sql"] for q in captured.captured_queries)
         return response.json(), counted
 
-    for params in ({"page_size": 5}, {"page_size": 3}, {"page_size": 5, "cursor": ""}):
+    for params in ({"page_size": 5}, {"page_size": 3}, {"page_size": 2}, {"page_size": 5, "cursor": ""}):
         body, counted = get(params)
-        assert (body["count"], body["count_is_estimate"], len(body["results"])) == (3, False, 3)
-        assert body["next"] is None and body["next_cursor"] is None and not counted, params
-    body, counted = get({"page_size": 2})  # more rows than the page: counted
-    assert (body["count"], len(body["results"]), counted) == (3, 2, True) and body["next"]
-    assert get({"page_size": 2, "page": 2})[0]["results"][0]["email"] == "c0@example.com"
+        assert (body["count"], body["count_is_estimate"]) == (3, False), params
+        assert len(body["results"]) == min(3, params["page_size"])
+        assert bool(body["next"] or body["next_cursor"]) == (params["page_size"] < 3) and not counted, params
+    body, counted = get({"page_size": 2, "page": 2})  # deeper pages count on their own
+    assert (body["count"], [r["email"] for r in body["results"]], counted) == (3, ["c0@example.com"], True)
     body, counted = get({"page_size": 2, "cursor": ""})
-    assert (body["count"], len(body["results"]), counted) == (3, 2, True) and body["next_cursor"]
     body, _ = get({"page_size": 2, "cursor": body["next_cursor"]})
     assert (body["count"], [r["email"] for r in body["results"]]) == (3, ["c0@example.com"])
-    body, counted = get({"email": "C1@example.com"})  # the exact-email lookup: one query for the rows
+    body, counted = get({"email": "C1@example.com"})
     assert (body["count"], body["results"][0]["email"], counted) == (1, "c1@example.com", False)
+    body, _ = get({"tags_all": "NoSuchTag"})  # a filter that matches nothing before any SQL runs
+    assert (body["count"], body["results"], body["next"]) == (0, [], None)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 1000])
+def test_the_first_page_count_turns_into_an_estimate_past_the_limit(api, tenant, settings, limit):
+    settings.API_COUNT_EXACT_LIMIT = limit
+    for n in range(3):
+        ContactFactory(tenant=tenant, email=f"c{n}@example.com")
+    body = api.get(LIST, {"page_size": 1}).json()
+    assert [r["email"] for r in body["results"]] == ["c2@example.com"] and body["next"]
+    assert body["count_is_estimate"] == (limit < 3) and (body["count"] == 3 or limit < 3)
+    assert body["count"] >= limit + 1 if limit < 3 else True
+
+
+def test_an_estimated_count_is_reused_for_the_same_statement_only(api, tenant, settings):
+    settings.API_COUNT_EXACT_LIMIT = 2
+    for n in range(4):
+        ContactFactory(tenant=tenant, email=f"c{n}@example.com", country="FR" if n % 2 else "DE")
+
+    def explains(params):
+        with CaptureQueriesContext(connection) as captured:
+            body = api.get(LIST, params).json()
+        assert body["count_is_estimate"] is True and body["count"] >= 3
+        return sum(q["sql"].startswith("EXPLAIN") for q in captured.captured_queries)
+
+    assert explains({"page_size": 1}) == 1
+    assert explains({"page_size": 1}) == 0  # the same statement: the process's estimate
+    assert explains({"page_size": 1, "page": 2}) == 0
+    assert explains({"page_size": 1, "ordering": "email"}) == 0  # order does not change the count
+    settings.API_COUNT_ESTIMATE_SECONDS = 0
+    assert explains({"page_size": 1}) == 1
