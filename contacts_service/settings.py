@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served from here, not from a CDN
     "guardian",
     "import_export",
     "contacts_service",
@@ -186,6 +187,11 @@ SPECTACULAR_SETTINGS = {
         "MatchKeyEnum": "contacts.models.MatchKey",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
+    # /api/docs/ loads Swagger UI from this service's own static files (drf-spectacular-sidecar), so
+    # it works on networks that cannot reach a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Platform auth service: JWTs are verified with this key (a PEM public key for RS256/ES256,
