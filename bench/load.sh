@@ -90,12 +90,16 @@ for _ in $(seq 50); do
   sleep 0.5
 done
 
-echo "== locust: $USERS users, +$SPAWN_RATE/s, $RUN_TIME"
+echo "== locust: $USERS users, +$SPAWN_RATE/s, $RUN_TIME (machine: $(nproc) cores, load average$(uptime | sed 's/.*load average//'))"
 set +e
 .venv/bin/locust -f bench/load.py --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" --stop-timeout 10 \
   --host "http://127.0.0.1:$PORT" --fixture "$OUT/fixture.json" --only-summary --csv "$OUT/locust" \
   2>"$OUT/locust.log"
 status=$?
 set -e
+# What the server cost: CPU seconds of the gunicorn workers (the same 2 cores host PostgreSQL, locust
+# and anything else running).
+echo "gunicorn workers' CPU time: $(ps -o cputime= --ppid "${PIDS[0]}" | tr '\n' ' ')(load average$(uptime | sed 's/.*load average//'))"
+grep -i "cpu usage" "$OUT/locust.log" || true
 echo "(locust's own log: $OUT/locust.log; gunicorn's: $OUT/gunicorn.log)"
 exit $status

@@ -41,13 +41,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 TIMEOUT_MS = 15_000
 
 
-def pytest_collection_modifyitems(items):
-    here = Path(__file__).parent
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -77,7 +70,7 @@ def chromium_browser():
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_server(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """The service on 127.0.0.1 (a free port), static files collected and served by WhiteNoise."""
     static_root = tmp_path_factory.mktemp("static")

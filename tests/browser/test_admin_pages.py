@@ -2,11 +2,14 @@
 
 import re
 
+import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from contacts.models import Contact, ContactChange
 from tests.factories import ContactFactory, TenantFactory, UserFactory
+
+pytestmark = pytest.mark.browser
 
 PASSWORD = "operator-password-42"
 

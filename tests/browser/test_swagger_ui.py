@@ -3,11 +3,14 @@
 import json
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import expect
 
 from contacts_service import services
 from contacts_service.roles import Role
 from tests.factories import ContactFactory, TenantFactory
+
+pytestmark = pytest.mark.browser
 
 
 def test_swagger_ui_loads_from_this_server_authorizes_with_an_api_key_and_lists_contacts(page, web_server):
