@@ -8,8 +8,9 @@ COPY events ./events
 COPY tags ./tags
 COPY lists ./lists
 COPY consent ./consent
+COPY imports ./imports
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "contacts_service.wsgi", "-b", "0.0.0.0:8000", "-w", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "python:contacts_service.gunicorn_conf", "contacts_service.wsgi"]

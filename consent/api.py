@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -29,6 +29,7 @@ from consent.serializers import (
 )
 from contacts.selectors import contact_exists
 from contacts_service.roles import Perm
+from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
 
 CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -114,7 +115,18 @@ class ConsentConfirmView(APIView):
 
     @extend_schema(
         summary="Confirm a double opt-in (no authentication; the token is the credential)",
-        responses={200: ConfirmedSerializer},
+        responses={
+            200: ConfirmedSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="The link is not a valid token (invalid_token)."
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="The consent or contact is gone."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Used already (token_used), or withdrawn since (token_superseded).",
+            ),
+            410: OpenApiResponse(ErrorSerializer, description="The link has expired (token_expired)."),
+        },
         auth=[],
     )
     def get(self, request: Request, token: str) -> Response:

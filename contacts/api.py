@@ -28,6 +28,7 @@ from contacts.serializers import (
     IdentifierSerializer,
     IdentifierUpdateSerializer,
     ResolveQuerySerializer,
+    contacts_render,
 )
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
@@ -89,6 +90,10 @@ class ContactViewSet(
 
     def get_tenant_queryset(self, tenant):
         return selectors.contact_list(tenant=tenant)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        rows = self.paginate_queryset(selectors.contact_rows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(contacts_render(tenant=self.tenant, rows=rows))
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         payload = ContactInputSerializer(data=request.data)

@@ -58,6 +58,7 @@ class DuplicateViewSet(mixins.ListModelMixin, TenantViewSet):
         "reopen": Perm.CONTACTS_MERGE,
         "recompute": Perm.CONTACTS_MERGE,
     }
+    expensive_actions = frozenset({"recompute"})  # the plan's `expensive` rate limit too
 
     def get_tenant_queryset(self, tenant):
         return selectors.duplicate_list(tenant=tenant)

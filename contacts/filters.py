@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
 from contacts_service.context import get_current_tenant
+from contacts_service.filters import FilterSet, IsoDateTimeFilter
 
 PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 SEARCH_FIELDS = ("email", "first_name", "last_name", "display_name", "company")
@@ -54,7 +55,7 @@ class SearchText(Func):
         super().__init__(*(F(name) for name in SEARCH_FIELDS))
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=ContactStatus.choices,
         distinct=False,  # a plain column: no join, nothing to de-duplicate (DISTINCT defeats the indexes)
@@ -68,10 +69,10 @@ class ContactFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(method="filter_email", help_text="Exact email (any case).")
     external_id = django_filters.CharFilter(field_name="external_id")
     source = django_filters.CharFilter(field_name="source")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=200,

@@ -2,15 +2,22 @@
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 
 from contacts.models import DuplicateCandidate, MatchKey, Merge, MergeStatus
+from contacts_service.filters import FilterSet
 
 
-class DuplicateFilter(django_filters.FilterSet):
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 100})
+class ScoreFilter(django_filters.NumberFilter):
+    """A score bound: a number from 0 to 100 (the schema said integer, yet 99.5 is taken and meant)."""
+
+
+class DuplicateFilter(FilterSet):
     reason = django_filters.ChoiceFilter(
         choices=MatchKey.choices, method="filter_reason", help_text="Pairs sharing this key."
     )
-    min_score = django_filters.NumberFilter(
+    min_score = ScoreFilter(
         field_name="score", lookup_expr="gte", min_value=0, max_value=100, help_text="Score from 0 to 100."
     )
     contact = django_filters.UUIDFilter(method="filter_contact", help_text="Pairs with this contact.")
@@ -44,7 +51,7 @@ class DuplicateFilter(django_filters.FilterSet):
         }[value]
 
 
-class MergeFilter(django_filters.FilterSet):
+class MergeFilter(FilterSet):
     contact = django_filters.UUIDFilter(
         field_name="contacts__contact_id", distinct=True, help_text="Merges this contact took part in."
     )

@@ -32,6 +32,14 @@ def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
     )
 
 
+def contact_rows(queryset: QuerySet[Contact], *extra: str) -> QuerySet:
+    """The contacts of a queryset (filters, ordering and annotations kept) as the plain rows
+    contacts.serializers.contacts_render turns into API output."""
+    from contacts.serializers import CONTACT_ROW_FIELDS
+
+    return queryset.prefetch_related(None).values(*CONTACT_ROW_FIELDS, *extra)
+
+
 def contact_deleted_list(*, tenant: Tenant) -> QuerySet[Contact]:
     return Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=False)
 

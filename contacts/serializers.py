@@ -104,6 +104,60 @@ _PLAIN_FIELDS = ("email", "first_name", "last_name", "display_name", "company", 
 
 _DATETIME = serializers.DateTimeField()
 
+# What a page of contacts is read as: plain rows (no model instances, no prefetch machinery).
+CONTACT_ROW_FIELDS = ("id", *_PLAIN_FIELDS, "created_at", "updated_at", "last_activity_at")
+
+
+def contacts_render(*, tenant, rows: list[dict], extra: tuple[str, ...] = ()) -> list[dict]:
+    """A page of contact rows (CONTACT_ROW_FIELDS + extra, datetimes) as ContactSerializer renders
+    them (a test holds them equal), with their identifiers and tags read in two queries. Model
+    instances and prefetch_related cost ~0.4 ms a contact, more than the queries behind the page."""
+    from tags.models import TagAssignment
+
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    identifiers: dict = {}
+    for contact_id, pk, channel, value, verified, verified_at, created_at in (
+        ContactIdentifier.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .order_by("channel", "created_at")
+        .values_list("contact_id", "id", "channel", "value", "verified", "verified_at", "created_at")
+    ):
+        identifiers.setdefault(contact_id, []).append(
+            {
+                "id": str(pk),
+                "channel": channel,
+                "value": value,
+                "verified": verified,
+                "verified_at": _when(verified_at),
+                "created_at": _when(created_at),
+            }
+        )
+    tags: dict = {}
+    for contact_id, pk, name, color in (
+        TagAssignment.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .values_list("contact_id", "tag_id", "tag__name", "tag__color")
+    ):
+        tags.setdefault(contact_id, []).append({"id": str(pk), "name": name, "color": color})
+    rendered = []
+    for row in rows:
+        contact_id = row["id"]
+        data = {"id": str(contact_id)}
+        for name in _PLAIN_FIELDS:
+            data[name] = row[name]
+        data["identifiers"] = identifiers.get(contact_id, [])
+        data["tags"] = sorted(tags.get(contact_id, []), key=_tag_key)
+        for name in ("created_at", "updated_at", "last_activity_at", *extra):
+            data[name] = _when(row[name])
+        rendered.append({name: data[name] for name in (*ContactSerializer.Meta.fields, *extra)})
+    return rendered
+
+
+def _tag_key(tag: dict) -> str:
+    return tag["name"].lower()
+
 
 def _when(value) -> str | None:
     """A datetime as DRF renders it (its own field: the current time zone, ISO 8601, Z)."""

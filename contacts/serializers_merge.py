@@ -22,6 +22,11 @@ class MatchingRulesSerializer(serializers.ModelSerializer):
         child=serializers.ListField(child=serializers.ChoiceField(choices=MatchKey.choices)),
         help_text="Each rule lists keys that must all match; a pair matching any rule is a candidate.",
     )
+    updated_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the rules were last saved; null while the defaults apply.",
+    )
 
     class Meta:
         model = MatchingRules

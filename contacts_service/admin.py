@@ -15,8 +15,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "id", "is_active", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["name", "id", "plan", "is_active", "created_at"]
+    list_filter = ["plan", "is_active"]
     search_fields = ["name", "id"]
     inlines = [MembershipInline]
 

@@ -128,6 +128,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             body = error_body(exc.default_code, str(exc.default_detail), flatten_errors(detail))
         else:
             body = error_body(getattr(detail, "code", None) or exc.default_code, str(detail))
+    body.update(getattr(exc, "extra", None) or {})  # e.g. a 429's limit and retry_after
     return Response(body, status=exc.status_code, headers=headers)
 
 

@@ -32,11 +32,20 @@ class User(AbstractUser):
         ]
 
 
+class Plan(models.TextChoices):
+    """A tenant's plan: picks its rate limits in RATE_LIMIT_PLANS."""
+
+    FREE = "free", "Free"
+    STANDARD = "standard", "Standard"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
 class Tenant(models.Model):
     """An organisation whose contacts this service keeps; every tenant-owned row points here."""
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=32, choices=Plan.choices, default=Plan.STANDARD)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -89,6 +89,8 @@ class _CappedPaginator(Paginator):
         return super().validate_number(number)
 
     def page(self, number):
+        if number == 1 and "count_and_estimate" not in self.__dict__:
+            return self._first_page()
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         if not self.count_and_estimate[1]:
@@ -98,6 +100,19 @@ class _CappedPaginator(Paginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         page = self._get_page(rows[: self.per_page], number, self)
         page.more = len(rows) > self.per_page
+        return page
+
+    def _first_page(self):
+        """Page 1 reads its rows first: when they fit on the page they are the whole count (an email
+        lookup, a narrow search: no count query, and the search runs once); otherwise the count
+        follows and the rows already read are the page."""
+        rows = list(self.object_list[: self.per_page + 1])
+        if len(rows) <= self.per_page:
+            self.__dict__["count_and_estimate"] = (len(rows), False)
+            return self._get_page(rows, 1, self)
+        page = self._get_page(rows[: self.per_page], 1, self)
+        if self.count_and_estimate[1]:
+            page.more = True
         return page
 
     def _get_page(self, *args, **kwargs):
@@ -226,7 +241,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def _keyset_page(self, queryset: QuerySet, request) -> list:
         self.page_size = self.get_page_size(request)
         keys = self.keys = _ordering(queryset)
-        self.count_and_estimate = capped_count(queryset)
+        base = queryset
         cursor = request.query_params.get(CURSOR_PARAM, "")
         if cursor:
             queryset = queryset.filter(_after(keys, _decode(cursor, keys)))
@@ -236,11 +251,18 @@ class PageNumberPagination(pagination.PageNumberPagination):
         rows = list(queryset.order_by(*order)[: self.page_size + 1])
         self.has_next = len(rows) > self.page_size
         self.rows = rows[: self.page_size]
+        if cursor or self.has_next:
+            self.count_and_estimate = capped_count(base)
+        else:  # the first page holds every row: that is the count
+            self.count_and_estimate = (len(rows), False)
         return self.rows
 
     def _cursor_after(self, row) -> str:
         values = []
         for name, _ in self.keys:
+            if isinstance(row, dict):  # a .values() row: the ordering's fields are among its keys
+                values.append(row["id" if name == "pk" else name])
+                continue
             value = row
             for part in name.split("__"):
                 value = getattr(value, "pk" if part == "pk" else part)

@@ -2,10 +2,11 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from contacts_service.serializers import ErrorSerializer
+from contacts_service.serializers import ErrorSerializer, StrictInputSerializer
 from contacts_service.viewsets import TenantScopedMixin
 
 
@@ -35,7 +36,11 @@ ERRORS = {
     "401": "No or invalid credentials.",
     "403": "Not a member of the tenant, or the role lacks the permission.",
     "404": "Not found (including another tenant's id).",
+    # /lists/preview/ is both an action's URL (POST) and /lists/{id}/ with id "preview".
+    "405": "Method not allowed on this URL (e.g. GET /lists/preview/: an action, not an id).",
     "413": "Request body too large.",
+    "429": "Rate limit of the tenant's plan exceeded (code `rate_limited`, `limit`, `retry_after`; "
+    "Retry-After header).",
 }
 
 
@@ -57,6 +62,21 @@ class AutoSchema(SpectacularAutoSchema):
                 ),
             ]
         return params
+
+    def _get_filter_parameters(self):
+        """django-filter skips a filter sent empty (?city=), as an HTML form sends it: say so."""
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A strict input serializer refuses unknown fields: its object says additionalProperties: false."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(force_instance(serializer), StrictInputSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -2,11 +2,44 @@
 
 from collections.abc import Mapping
 
+from django.http import QueryDict
 from rest_framework import serializers
+
+# The JSON types a field takes as the schema documents it. DRF's fields coerce more than they say
+# (CharField takes 0 as "0", BooleanField takes 0 and "yes", IntegerField takes "5"), which a client
+# relying on the documented types would never see; a JSON body must send what the schema says.
+# Form and query data (QueryDict) are all strings, so they keep DRF's coercion.
+# Lists and dicts are left to DRF, which already refuses the wrong container (not_a_list, not_a_dict).
+JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...]], ...] = (
+    (serializers.BooleanField, (bool,)),
+    (serializers.CharField, (str,)),
+    (serializers.UUIDField, (str,)),
+    (serializers.DateTimeField, (str,)),
+    (serializers.DateField, (str,)),
+    (serializers.IntegerField, (int,)),
+    (serializers.FloatField, (int, float)),
+)
+
+
+def json_type_error(field: serializers.Field, value) -> str | None:
+    """Why `value` is not of the JSON type `field` documents, or None when it is."""
+    if value is None:
+        return None  # the field's own allow_null decides
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return next((e for e in (json_type_error(field.child, v) for v in value) if e), None)
+    for field_class, types in JSON_TYPES:
+        if isinstance(field, field_class):
+            if isinstance(value, bool) and bool not in types:
+                return f"Expected {types[0].__name__}, got a boolean."
+            if not isinstance(value, types):
+                return f"Expected {types[0].__name__}, got {type(value).__name__}."
+            return None
+    return None
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """Input serializer that names unknown or read-only fields instead of silently dropping them."""
+    """Input serializer that names unknown or read-only fields instead of silently dropping them,
+    and refuses JSON values of another type than the field documents (see JSON_TYPES)."""
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -14,6 +47,18 @@ class StrictInputSerializer(serializers.Serializer):
             unknown = sorted(set(data) - writable)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+            if not isinstance(data, QueryDict):
+                wrong = {name: json_type_error(self.fields[name], value) for name, value in data.items()}
+                wrong = {name: [error] for name, error in wrong.items() if error}
+                if wrong:
+                    # The other fields are still checked, so one 400 names every problem.
+                    rest = {name: value for name, value in data.items() if name not in wrong}
+                    try:
+                        super().to_internal_value(rest)
+                    except serializers.ValidationError as exc:
+                        if isinstance(exc.detail, dict):
+                            wrong = {**exc.detail, **wrong}
+                    raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts_service.errors import NotFound, ValidationFailed
-from contacts_service.models import API_KEY_PREFIX, ApiKey, Membership, Tenant, User, api_key_hash
+from contacts_service.models import API_KEY_PREFIX, ApiKey, Membership, Plan, Tenant, User, api_key_hash
 from contacts_service.roles import Role
 
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -113,11 +113,17 @@ class CreatedTenant:
 
 
 @transaction.atomic
-def tenant_create(*, name: str, owner_email: str, owner_password: str | None = None) -> CreatedTenant:
-    """A tenant, its owner (created or reused by email) and an owner API key."""
+def tenant_create(
+    *, name: str, owner_email: str, owner_password: str | None = None, plan: str = Plan.STANDARD
+) -> CreatedTenant:
+    """A tenant on a plan (its rate limits), its owner (created or reused by email) and an owner API key."""
     if not name.strip():
         raise ValidationFailed([{"field": "name", "code": "blank", "message": "A tenant needs a name."}])
-    tenant = Tenant.objects.create(name=name.strip())
+    if plan not in Plan.values:
+        raise ValidationFailed(
+            [{"field": "plan", "code": "invalid_choice", "message": f"One of {', '.join(Plan.values)}."}]
+        )
+    tenant = Tenant.objects.create(name=name.strip(), plan=plan)
     owner = user_get_or_create(email=owner_email, password=owner_password)
     membership_set(tenant=tenant, user=owner, role=Role.OWNER)
     issued = apikey_create(tenant=tenant, name="owner", role=Role.OWNER, created_by=owner)

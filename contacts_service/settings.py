@@ -5,6 +5,7 @@ run eagerly and events stay in the outbox. Production sets DATABASE_URL, REDIS_U
 CELERY_BROKER_URL and RABBITMQ_URL.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -194,6 +195,60 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Rate limits and request limits (throttling: contacts_service/throttling.py) -------------------
+# Requests per minute per plan (Tenant.plan): `tenant` for all of a tenant's callers together,
+# `api_key` for one API key, `user` for one user (JWT or session) in one tenant, `expensive` for the
+# expensive starts (imports, exports, bulk tag/list changes, set operations, replays) of one tenant.
+# RATE_LIMIT_PLANS (JSON) overrides any of them, e.g. {"free": {"tenant": 60}, "gold": {...}}.
+RATE_LIMIT_DEFAULT_PLANS = {
+    "free": {"tenant": 120, "api_key": 60, "user": 60, "expensive": 5},
+    "standard": {"tenant": 1200, "api_key": 600, "user": 600, "expensive": 30},
+    "enterprise": {"tenant": 12000, "api_key": 6000, "user": 6000, "expensive": 300},
+}
+
+
+def rate_limit_plans(raw: str) -> dict[str, dict[str, int]]:
+    """The default plans with the JSON of RATE_LIMIT_PLANS laid over them, checked at start-up."""
+    plans = {name: dict(limits) for name, limits in RATE_LIMIT_DEFAULT_PLANS.items()}
+    if not raw.strip():
+        return plans
+    try:
+        override = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"RATE_LIMIT_PLANS is not JSON: {exc}") from exc
+    if not isinstance(override, dict):
+        raise ImproperlyConfigured("RATE_LIMIT_PLANS must be a JSON object of plans")
+    for name, limits in override.items():
+        if not isinstance(limits, dict):
+            raise ImproperlyConfigured(f"RATE_LIMIT_PLANS[{name!r}] must be an object")
+        for scope, value in limits.items():
+            if scope not in RATE_LIMIT_DEFAULT_PLANS["standard"]:
+                raise ImproperlyConfigured(f"RATE_LIMIT_PLANS[{name!r}]: unknown limit {scope!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ImproperlyConfigured(
+                    f"RATE_LIMIT_PLANS[{name!r}][{scope!r}] must be a positive integer"
+                )
+        plans[name] = {**plans.get(name, RATE_LIMIT_DEFAULT_PLANS["standard"]), **limits}
+    return plans
+
+
+RATE_LIMIT_PLANS = rate_limit_plans(os.environ.get("RATE_LIMIT_PLANS", ""))
+RATE_LIMIT_PERIOD_SECONDS = env_int("RATE_LIMIT_PERIOD_SECONDS", 60)
+# Empty (no Redis, the embedded default): requests are not limited, and a warning says so.
+RATE_LIMIT_REDIS_URL = os.environ.get("RATE_LIMIT_REDIS_URL", REDIS_URL)
+RATE_LIMIT_REDIS_TIMEOUT_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_TIMEOUT_SECONDS", "0.25"))
+# After Redis failed, requests pass unlimited for this long before Redis is tried again.
+RATE_LIMIT_REDIS_RETRY_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_RETRY_SECONDS", "5"))
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["contacts_service.throttling.PlanRateThrottle"]
+MIDDLEWARE.append("contacts_service.throttling.RateLimitHeadersMiddleware")
+# Most contacts one CSV export may hold: a POST /exports/ whose filters match more is a 400.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
+# Longest line of an import file (characters), and most separators in one CSV record: both are
+# refused before the line is parsed, so a 50 MB line or a million columns never sit in memory.
+IMPORT_MAX_LINE_CHARS = env_int("IMPORT_MAX_LINE_CHARS", 2 * 1024 * 1024)
+IMPORT_MAX_SEPARATORS = env_int("IMPORT_MAX_SEPARATORS", 20_000)
+# --- end of rate limits and request limits ---------------------------------------------------------
+
 # Platform auth service: JWTs are verified with this key (a PEM public key for RS256/ES256,
 # a shared secret for HS256). Without a key, Bearer tokens are refused.
 JWT_VERIFYING_KEY = os.environ.get("JWT_VERIFYING_KEY", "")
@@ -277,20 +332,41 @@ AUTH_EVENTS_QUEUE = os.environ.get("AUTH_EVENTS_QUEUE", "contacts-service.auth-u
 EVENTS_CONSUMER_MAX_DELIVERIES = env_int("EVENTS_CONSUMER_MAX_DELIVERIES", 5)
 HEALTH_CHECK_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
 
+# --- Logs and metrics (docs/operations.md, "Logs" and "Metrics") ---------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# json: one JSON object per line (production default); plain: one readable line (DJANGO_DEBUG default).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_context": {"()": "contacts_service.context.RequestContextLogFilter"}},
     "formatters": {
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s] "
-            "%(message)s"
-        }
+            "format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s tenant=%(tenant_id)s "
+            "actor=%(actor)s] %(message)s"
+        },
+        "json": {
+            # Every attribute a record carries beyond the standard ones (the filter's correlation_id,
+            # tenant_id, actor; extra= fields such as duration_ms) becomes a field of the object.
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_context"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}},
 }
+# Workers log through LOGGING too (JSON lines with the task's correlation id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# GET /metrics: with a token, only "Authorization: Bearer <token>"; without one, localhost only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_QUERY_TIMEOUT_MS = env_int("METRICS_QUERY_TIMEOUT_MS", 1000)  # each scrape-time query, and Redis
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", "celery")
+# --- end of logs and metrics ------------------------------------------------------------------------

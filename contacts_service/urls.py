@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from contacts_service.api import ApiKeyViewSet, MeView
 from contacts_service.health import HealthView
+from contacts_service.metrics import METRICS_VIEW_NAME, metrics_view
 
 router = SimpleRouter(trailing_slash=True)
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
@@ -23,6 +24,7 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/health/", HealthView.as_view(), name="health"),
+    path("metrics", metrics_view, name=METRICS_VIEW_NAME),  # Prometheus' default metrics_path
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),

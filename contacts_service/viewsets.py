@@ -16,7 +16,7 @@ from rest_framework import exceptions, permissions, viewsets
 from rest_framework.views import APIView
 
 from contacts_service.auth import TenantAccess, resolve_tenant_access
-from contacts_service.context import Actor, set_current_tenant
+from contacts_service.context import Actor, set_current_actor, set_current_tenant
 from contacts_service.models import Tenant
 
 
@@ -83,6 +83,7 @@ class TenantScopedMixin:
         if request.user and request.user.is_authenticated:
             request.tenant_access = resolve_tenant_access(request)
             set_current_tenant(request.tenant_access.tenant)
+            set_current_actor(request.tenant_access.actor)
         super().initial(request, *args, **kwargs)
 
     @property

@@ -41,6 +41,7 @@ class OutboxEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
     filterset_class = OutboxFilter
     lookup_value_regex = "[0-9]+"
     permission_map = {"list": Perm.EVENTS_VIEW, "retrieve": Perm.EVENTS_VIEW, "replay": Perm.EVENTS_REPLAY}
+    expensive_actions = frozenset({"replay"})  # the plan's `expensive` rate limit too
 
     def get_tenant_queryset(self, tenant):
         return selectors.outbox_list(tenant=tenant)

@@ -2,10 +2,11 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from contacts_service.filters import FilterSet, IsoDateTimeFilter
 from events.models import OutboxEvent, TimelineEntry
 
 
-class OutboxFilter(django_filters.FilterSet):
+class OutboxFilter(FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[("pending", "pending"), ("sent", "sent"), ("failed", "failed")],
         method="filter_status",
@@ -14,8 +15,8 @@ class OutboxFilter(django_filters.FilterSet):
     event_type = django_filters.CharFilter(method="filter_types", help_text="Comma-separated event types.")
     contact = django_filters.UUIDFilter(field_name="aggregate_id", help_text="Events of one contact.")
     event_id = django_filters.UUIDFilter(field_name="event_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = OutboxEvent
@@ -44,7 +45,7 @@ def _parts(value: str, name: str) -> list[str]:
     return parts
 
 
-class TimelineFilter(django_filters.FilterSet):
+class TimelineFilter(FilterSet):
     type = django_filters.CharFilter(
         method="filter_types",
         help_text="Up to 20 comma-separated event types, e.g. contact.updated,contact.activity_recorded; "
@@ -54,8 +55,8 @@ class TimelineFilter(django_filters.FilterSet):
         method="filter_activity_types",
         help_text="Up to 20 comma-separated activity types, e.g. email_opened.",
     )
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = TimelineEntry

@@ -33,6 +33,7 @@ from django.utils import timezone
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 
+from contacts_service import metrics
 from events.broker import connection_parameters
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class PublishResult:
     nacked: list[int] = field(default_factory=list)
     outstanding: int = 0
     error: BrokerUnavailable | None = None  # set when some messages will never be confirmed
+    started: float = field(default_factory=time.perf_counter)  # for the batch's duration_ms
 
     @property
     def unconfirmed(self) -> list[int]:
@@ -211,7 +213,7 @@ class ConfirmingPublisher:
 
 _CLAIM_SQL = """
     SELECT id, event_id::text, event_type, tenant_id::text, payload::text,
-           floor(extract(epoch FROM created_at))::bigint
+           floor(extract(epoch FROM created_at))::bigint, payload->>'correlation_id'
     FROM events_outboxevent
     WHERE sent_at IS NULL AND NOT (id = ANY(%s))
     ORDER BY id
@@ -223,7 +225,7 @@ _CLAIM_SQL = """
 def _messages(rows) -> Iterator[Message]:
     """AMQP messages of claimed rows (built lazily, while earlier ones are being sent)."""
     app_id = settings.EVENTS_SOURCE
-    for _id, event_id, event_type, tenant_id, payload, created_epoch in rows:
+    for _id, event_id, event_type, tenant_id, payload, created_epoch, *_log_columns in rows:
         yield Message(
             routing_key=event_type,
             body=payload.encode(),
@@ -286,6 +288,7 @@ class OutboxRelay:
         self.stats.published += len(result.acked)
         self.stats.nacked += len(result.nacked)
         self.stats.batches += 1
+        _observe_batch(rows, result, failed)
 
     def _lock(self, cursor, wait: bool) -> bool:
         while True:
@@ -376,6 +379,7 @@ class OutboxRelay:
     def _outage(self, exc: Exception, what: str = "RabbitMQ") -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
+            metrics.RELAY_OUTAGES.labels(what).inc()
             logger.warning("%s unavailable (%s); events wait in the outbox, retrying with backoff", what, exc)
         else:
             logger.debug("%s still unavailable: %s", what, exc)
@@ -396,6 +400,52 @@ class OutboxRelay:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
+
+
+_LOGGED_IDS = 100  # most correlation / tenant ids named on one batch's log line
+
+
+def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) -> None:
+    """One log line and the metrics of a settled batch: which requests' events (correlation ids) it
+    published; at DEBUG also one line per confirmed event with its own correlation and tenant id."""
+    seconds = time.perf_counter() - result.started
+    unconfirmed = len(failed) - len(result.nacked)
+    metrics.relay_batch_observe(
+        published=len(result.acked), nacked=len(result.nacked), unconfirmed=unconfirmed, seconds=seconds
+    )
+    acked = [rows[i] for i in sorted(result.acked)]
+    correlation_ids = list(dict.fromkeys(row[6] or "-" for row in acked))
+    tenant_ids = list(dict.fromkeys(row[3] for row in acked))
+    logger.log(
+        logging.WARNING if failed else logging.INFO,
+        "published %d event(s), %d nacked, %d unconfirmed",
+        len(acked),
+        len(result.nacked),
+        unconfirmed,
+        extra={
+            "published": len(acked),
+            "nacked": len(result.nacked),
+            "unconfirmed": unconfirmed,
+            "correlation_ids": correlation_ids[:_LOGGED_IDS],
+            "tenant_ids": tenant_ids[:_LOGGED_IDS],
+            "first_event_id": acked[0][1] if acked else None,
+            "last_event_id": acked[-1][1] if acked else None,
+            "duration_ms": round(seconds * 1000, 2),
+        },
+    )
+    if logger.isEnabledFor(logging.DEBUG):
+        for row in acked:
+            logger.debug(
+                "published %s %s",
+                row[2],
+                row[1],
+                extra={
+                    "event_id": row[1],
+                    "event_type": row[2],
+                    "tenant_id": row[3],
+                    "correlation_id": row[6],
+                },
+            )
 
 
 def outbox_prune(*, older_than: timedelta | None = None, chunk: int = 10_000) -> int:

@@ -63,6 +63,8 @@ class ImportJobViewSet(
         "cancel": Perm.CONTACTS_IMPORT,
         "errors_csv": Perm.CONTACTS_IMPORT,
     }
+    # Charged to the plan's `expensive` rate limit too (contacts_service.throttling).
+    expensive_actions = frozenset({"create", "start"})
 
     def get_tenant_queryset(self, tenant):
         return ImportJob.objects.for_tenant(tenant).order_by("-created_at")
@@ -145,6 +147,7 @@ class ExportJobViewSet(
         "create": Perm.CONTACTS_EXPORT,
         "download": Perm.CONTACTS_EXPORT,
     }
+    expensive_actions = frozenset({"create"})  # the plan's `expensive` rate limit too
 
     def get_tenant_queryset(self, tenant):
         return ExportJob.objects.for_tenant(tenant).order_by("-created_at", "-id")

@@ -123,13 +123,71 @@ def detect(name: str) -> Detected:
     )
 
 
-def open_rows(
-    name: str, *, compressed: bool, encoding: str, delimiter: str
-) -> tuple[Iterator[list[str]], object]:
-    """A csv reader over the stored file (header first) and the reader itself (for line_num)."""
+class _Lines:
+    """The file's lines as the csv reader asks for them, each refused before it is parsed when it is
+    longer than IMPORT_MAX_LINE_CHARS or brings the current record past IMPORT_MAX_SEPARATORS
+    separators. The csv module has neither bound: it reads a whole line (a 50 MB line is 50 MB of
+    text, a gzip bomb without newlines is the whole bomb) and splits a record into as many cells as
+    it has separators (a million columns is a list of a million strings) before anything can count
+    them. A record has at most separators + 1 cells, whatever its quoting, so bounding the separators
+    of the lines a record is read from bounds its cells."""
+
+    def __init__(self, text: io.TextIOBase, delimiter: str):
+        self.text, self.delimiter = text, delimiter
+        self.max_chars = settings.IMPORT_MAX_LINE_CHARS
+        self.max_separators = settings.IMPORT_MAX_SEPARATORS
+        self.line = 0
+        self.separators = 0  # in the current record; reset by Rows before each record
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.max_chars + 1)
+        if not line:
+            raise StopIteration
+        self.line += 1
+        self.separators += line.count(self.delimiter)
+        if self.separators > self.max_separators:
+            raise ImportFileError(
+                f"Line {self.line}: more than {self.max_separators} separators in one row "
+                f"(IMPORT_MAX_SEPARATORS); a file has at most {settings.IMPORT_MAX_COLUMNS} columns "
+                "(IMPORT_MAX_COLUMNS).",
+                code="too_many_columns",
+            )
+        if len(line) > self.max_chars and not line.endswith(("\n", "\r")):
+            raise ImportFileError(
+                f"Line {self.line} is longer than {self.max_chars} characters (IMPORT_MAX_LINE_CHARS).",
+                code="line_too_long",
+            )
+        return line
+
+
+class Rows:
+    """csv.reader over bounded lines (see _Lines); `line_num` as the csv reader's."""
+
+    def __init__(self, text: io.TextIOBase, delimiter: str):
+        self.lines = _Lines(text, delimiter)
+        self.reader = csv.reader(self.lines, delimiter=delimiter, strict=True)
+
+    @property
+    def line_num(self) -> int:
+        return self.reader.line_num
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        # The csv reader asks for lines only while it reads a record (it never reads ahead), so the
+        # lines read from here on are this record's.
+        self.lines.separators = 0
+        return next(self.reader)
+
+
+def open_rows(name: str, *, compressed: bool, encoding: str, delimiter: str) -> tuple[Rows, io.TextIOBase]:
+    """The rows of the stored file (header first; `line_num` for messages) and its text stream."""
     text = io.TextIOWrapper(open_binary(name, compressed=compressed), encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    return reader, text
+    return Rows(text, delimiter), text
 
 
 def check_text(row: list[str]) -> None:

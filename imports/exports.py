@@ -175,6 +175,25 @@ def _column_problems(tenant: Tenant, columns: list[str]) -> list[dict[str, str]]
     return problems
 
 
+class TooManyRows(ServiceError):
+    status_code = 400
+    code = "too_many_rows"
+
+
+def _check_row_limit(queryset: QuerySet[Contact]) -> None:
+    """Refuse, when the export is asked for, filters matching more than EXPORT_MAX_ROWS contacts (a
+    count that stops one row past the limit). Contacts created between this check and the task's
+    run are exported too."""
+    limit = settings.EXPORT_MAX_ROWS
+    if queryset.order_by()[: limit + 1].count() > limit:
+        raise TooManyRows(
+            f"The filters match more than {limit} contacts, the most one export may hold (EXPORT_MAX_ROWS); "
+            "narrow them, e.g. split by created_after / created_before.",
+            field="filters",
+            limit=limit,
+        )
+
+
 def export_create(
     *,
     tenant: Tenant,
@@ -192,13 +211,15 @@ def export_create(
     problems = []
     if delimiter not in csvio.DELIMITERS:
         problems.append({"field": "delimiter", "code": "invalid", "message": "One of , ; tab |."})
+    queryset = None
     try:
-        export_queryset(tenant=tenant, filters=filters)
+        queryset = export_queryset(tenant=tenant, filters=filters)
     except ValidationFailed as exc:
         problems.extend(exc.errors)
     problems.extend(_column_problems(tenant, columns))
     if problems:
         raise ValidationFailed(problems, message="Invalid export.")
+    _check_row_limit(queryset)
     with transaction.atomic():
         job = ExportJob.objects.for_tenant(tenant).create(
             tenant=tenant,

@@ -9,7 +9,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts.serializers import ContactSelectionSerializer, ContactSerializer
+from contacts.selectors import contact_rows
+from contacts.serializers import ContactSelectionSerializer, contacts_render
 from contacts_service.errors import NotFound
 from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
@@ -67,6 +68,8 @@ class ContactListViewSet(
         "shares": Perm.LISTS_MANAGE,
         "unshare": Perm.LISTS_MANAGE,
     }
+    # Charged to the plan's `expensive` rate limit too (contacts_service.throttling).
+    expensive_actions = frozenset({"contacts:post", "remove_contacts", "copy", "merge", "combine"})
     # A member the list is shared with (object permission) may change it as if holding lists.manage.
     object_grants = {
         "contacts:post": services.MANAGE_LIST,
@@ -127,8 +130,11 @@ class ContactListViewSet(
         if request.method == "POST":
             return self._change(request, remove=False)
         contact_list = self.get_object()
-        page = self.paginate_queryset(selectors.list_members(tenant=self.tenant, list_id=contact_list.pk))
-        return self.get_paginated_response(ListMemberSerializer(page, many=True).data)
+        members = selectors.list_members(tenant=self.tenant, list_id=contact_list.pk)
+        rows = self.paginate_queryset(contact_rows(members, "added_at"))
+        return self.get_paginated_response(
+            contacts_render(tenant=self.tenant, rows=rows, extra=("added_at",))
+        )
 
     @extend_schema(
         summary="Count and first page of the contacts matching segment rules, without saving",
@@ -140,8 +146,8 @@ class ContactListViewSet(
         payload = SegmentPreviewInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         matching = selectors.segment_preview(tenant=self.tenant, rules=payload.validated_data["rules"])
-        page = self.paginate_queryset(matching)
-        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+        rows = self.paginate_queryset(contact_rows(matching))
+        return self.get_paginated_response(contacts_render(tenant=self.tenant, rows=rows))
 
     @extend_schema(
         summary="Remove contacts by id or by filter from a static list",

@@ -40,6 +40,7 @@ class TagViewSet(
         "apply": Perm.TAGS_MANAGE,
         "remove": Perm.TAGS_MANAGE,
     }
+    expensive_actions = frozenset({"apply", "remove"})  # the plan's `expensive` rate limit too
 
     def get_tenant_queryset(self, tenant):
         return selectors.tag_list(tenant=tenant)

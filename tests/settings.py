@@ -23,3 +23,8 @@ JWT_VERIFYING_KEY = "test-jwt-shared-secret-0123456789abcdef0123456789"
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "contacts-service"
 JWT_ISSUER = "https://auth.platform.test"
+# Rate limits far above what any test sends (tests of the limits lower them with override_settings).
+RATE_LIMIT_PLANS = {
+    plan: {"tenant": 1_000_000, "api_key": 1_000_000, "user": 1_000_000, "expensive": 1_000_000}
+    for plan in ("free", "standard", "enterprise")
+}

@@ -376,3 +376,27 @@ def test_confirmed_at_survives_a_new_grant_and_is_cleared_by_a_revocation(api, a
     assert ConsentState.objects.unscoped().get(contact=contact).confirmed_at == confirmed_at
     record(api, contact, status="revoked")
     assert ConsentState.objects.unscoped().get(contact=contact).confirmed_at is None
+
+
+@pytest.mark.django_db
+def test_a_bad_confirmation_link_is_a_documented_400(anon):
+    """Found by the schemathesis run: the confirm operation documented only its 200."""
+    response = anon.get(confirm_url("not-a-token"))
+    assert response.status_code == 400 and response.json()["code"] == "invalid_token"
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    documented = schema["paths"]["/api/v1/consent/confirm/{token}/"]["get"]["responses"]
+    assert {"200", "400", "404", "409", "410"} <= set(documented)
+    assert documented["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+@pytest.mark.django_db
+def test_a_purpose_with_a_number_for_a_text_is_400_and_unknown_fields_are_documented_as_refused(api, anon):
+    """Found by the schemathesis run: {"description": 0} made a purpose described "0"."""
+    response = api.post(reverse("consent-purpose-list"), {"key": "surveys", "description": 0}, format="json")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["description"]
+    assert not ConsentPurpose.objects.unscoped().filter(key="surveys").exists()
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    body = schema["paths"]["/api/v1/consent-purposes/"]["post"]["requestBody"]["content"]["application/json"]
+    component = body["schema"]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][component]["additionalProperties"] is False

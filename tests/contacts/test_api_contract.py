@@ -34,6 +34,9 @@ class TestContactsEndpoint(TenantAPITestBase):
         ({"email": "a@example.com", "first_name": "x" * 151}, "first_name"),
         ({"email": "a@example.com", "first_name": "nul\x00byte"}, "first_name"),
         ({"email": ["a@example.com"]}, "email"),
+        # a JSON value of another type than documented (DRF would take 0 as "0"); found by schemathesis
+        ({"email": "a@example.com", "external_id": 0}, "external_id"),
+        ({"email": "a@example.com", "allow_erased": 1}, "allow_erased"),
     ]
 
     def make_object(self, tenant):

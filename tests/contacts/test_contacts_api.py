@@ -276,3 +276,18 @@ def test_viewer_can_read_but_not_write(client_for, tenant):
     assert "contacts.create" in response.json()["message"]
     assert Contact.objects.for_tenant(tenant).count() == 0
     assert OutboxEvent.objects.unscoped().count() == 0
+
+
+@pytest.mark.django_db
+def test_date_filters_with_any_utc_offset_python_reads_are_answered_not_500(api, tenant):
+    """Found by the schemathesis run: PostgreSQL takes UTC offsets up to +-15:59, Python up to +-23:59;
+    ?created_before=...+18:55 went to the database as written and was a 500."""
+    ContactFactory(tenant=tenant)
+    late = api.get(
+        LIST, {"created_before": "2999-05-03T15:24:54+18:55", "updated_after": "2000-01-01T00:00-23:59"}
+    )
+    assert late.status_code == 200 and late.json()["count"] == 1
+    early = api.get(LIST, {"created_after": "0001-01-01T00:00:00+01:00"})
+    assert early.status_code == 400 and early.json()["errors"][0]["field"] == "created_after"
+    events = api.get(reverse("event-list"), {"created_after": "2000-01-01T00:00:00+18:55"})
+    assert events.status_code == 200

@@ -144,3 +144,13 @@ def test_soft_deleted_members_are_hidden_from_pages_and_counts(api, tenant):
     api.delete(reverse("contact-detail", kwargs={"pk": contacts[0].pk}))
     assert api.get(members_url(contact_list["id"])).json()["count"] == 1
     assert api.get(reverse("list-detail", kwargs={"pk": contact_list["id"]})).json()["member_count"] == 1
+
+
+@pytest.mark.django_db
+def test_an_action_name_as_a_list_id_is_a_documented_json_405(api, anon):
+    """Found by the schemathesis run: GET /lists/{id}/ with id "preview" reaches the preview action (POST
+    only): a 405 the schema did not list."""
+    response = api.get(reverse("list-detail", kwargs={"pk": "preview"}))
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    assert "405" in schema["paths"]["/api/v1/lists/{id}/"]["get"]["responses"]

@@ -27,6 +27,19 @@ def pair(*contacts) -> frozenset:
 
 
 @pytest.mark.django_db
+def test_min_score_and_empty_filters_are_documented_as_they_behave(api, anon):
+    """Found by the schemathesis run: min_score was documented as an integer yet takes 99.5 and is bounded
+    0-100; an empty filter (?contact=) is skipped, as django-filter does for HTML forms."""
+    assert api.get(DUPLICATES, {"min_score": "99.5", "contact": ""}).status_code == 200
+    assert api.get(DUPLICATES, {"min_score": "100.5"}).status_code == 400
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/duplicates/"]["get"]["parameters"]}
+    assert parameters["min_score"]["schema"] == {"type": "number", "minimum": 0, "maximum": 100}
+    assert parameters["contact"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in parameters["page"]
+
+
+@pytest.mark.django_db
 def test_candidates_for_each_reason_with_scores(api):
     """Same email (also through an identifier), same phone, same external_id ignoring case, similar
     name at the same company: each a candidate with its reasons and a score; strangers are not."""
@@ -173,6 +186,14 @@ def test_duplicates_check_is_there_for_batch_callers(tenant, api, django_capture
 
 
 @pytest.mark.django_db
+def test_default_matching_rules_have_no_updated_at_and_the_schema_says_it_can_be_null(api, anon):
+    """Found by the schemathesis run: the documented updated_at was a non-null date-time."""
+    assert api.get(RULES).json()["updated_at"] is None
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    assert schema["components"]["schemas"]["MatchingRules"]["properties"]["updated_at"]["nullable"] is True
+
+
+@pytest.mark.django_db
 def test_matching_rules_get_put_and_gmail_folding_is_opt_in(api):
     default = api.get(RULES).json()
     assert default["rules"] == [["email"], ["phone"], ["external_id"], ["name", "company"]]
@@ -200,6 +221,8 @@ def test_matching_rules_get_put_and_gmail_folding_is_opt_in(api):
         ({"name_similarity": 0.1}, "name_similarity"),
         ({"merge_strategy": "coin_flip"}, "merge_strategy"),
         ({"colour": "red"}, "colour"),
+        ({"email_gmail_folding": 0}, "email_gmail_folding"),  # found by schemathesis: DRF took 0 as False
+        ({"name_similarity": "0.5"}, "name_similarity"),
     ):
         response = api.put(RULES, body, format="json")
         assert response.status_code == 400, body

@@ -32,6 +32,7 @@ class TestTagsEndpoint(TenantAPITestBase):
         ({"name": "VIP", "color": "#12345"}, "color"),
         ({"name": "x" * 101}, "name"),
         ({"name": "VIP", "weight": 3}, "weight"),
+        ({"name": 7}, "name"),
     ]
 
     def make_object(self, tenant):
