@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served from here, not from a CDN
     "guardian",
     "import_export",
     "contacts_service",
@@ -189,6 +190,11 @@ SPECTACULAR_SETTINGS = {
         "MatchKeyEnum": "contacts.models.MatchKey",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]",
+    # /api/docs/ loads Swagger UI from this service's own static files (drf-spectacular-sidecar), so
+    # it works on networks that cannot reach a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Rate limits and request limits (throttling: contacts_service/throttling.py) -------------------
