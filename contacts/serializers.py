@@ -1,5 +1,6 @@
 """Input and output shapes of the contacts API."""
 
+from django.db.models import BooleanField, DateTimeField, Value
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -110,37 +111,49 @@ CONTACT_ROW_FIELDS = ("id", *_PLAIN_FIELDS, "created_at", "updated_at", "last_ac
 
 def contacts_render(*, tenant, rows: list[dict], extra: tuple[str, ...] = ()) -> list[dict]:
     """A page of contact rows (CONTACT_ROW_FIELDS + extra, datetimes) as ContactSerializer renders
-    them (a test holds them equal), with their identifiers and tags read in two queries. Model
+    them (a test holds them equal), with their identifiers and tags read in one query. Model
     instances and prefetch_related cost ~0.4 ms a contact, more than the queries behind the page."""
     from tags.models import TagAssignment
 
     if not rows:
         return []
     ids = [row["id"] for row in rows]
-    identifiers: dict = {}
-    for contact_id, pk, channel, value, verified, verified_at, created_at in (
+    # One statement for both: the identifiers, and the tags padded to the same columns.
+    nothing = {
+        "verified_": Value(None, output_field=BooleanField()),
+        "verified_at_": Value(None, output_field=DateTimeField()),
+        "created_at_": Value(None, output_field=DateTimeField()),
+    }
+    identifier_rows = (
         ContactIdentifier.objects.for_tenant(tenant)
         .filter(contact_id__in=ids)
-        .order_by("channel", "created_at")
-        .values_list("contact_id", "id", "channel", "value", "verified", "verified_at", "created_at")
+        .annotate(kind=Value("i"))
+        .values_list("kind", "contact_id", "id", "channel", "value", "verified", "verified_at", "created_at")
+    )
+    tag_rows = (
+        TagAssignment.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .annotate(kind=Value("t"), **nothing)
+        .values_list("kind", "contact_id", "tag_id", "tag__name", "tag__color", *nothing)
+    )
+    identifiers: dict = {}
+    tags: dict = {}
+    for kind, contact_id, pk, first, second, verified, verified_at, created_at in sorted(
+        identifier_rows.union(tag_rows, all=True), key=_link_order
     ):
+        if kind == "t":
+            tags.setdefault(contact_id, []).append({"id": str(pk), "name": first, "color": second})
+            continue
         identifiers.setdefault(contact_id, []).append(
             {
                 "id": str(pk),
-                "channel": channel,
-                "value": value,
+                "channel": first,
+                "value": second,
                 "verified": verified,
                 "verified_at": _when(verified_at),
                 "created_at": _when(created_at),
             }
         )
-    tags: dict = {}
-    for contact_id, pk, name, color in (
-        TagAssignment.objects.for_tenant(tenant)
-        .filter(contact_id__in=ids)
-        .values_list("contact_id", "tag_id", "tag__name", "tag__color")
-    ):
-        tags.setdefault(contact_id, []).append({"id": str(pk), "name": name, "color": color})
     rendered = []
     for row in rows:
         contact_id = row["id"]
@@ -157,6 +170,11 @@ def contacts_render(*, tenant, rows: list[dict], extra: tuple[str, ...] = ()) ->
 
 def _tag_key(tag: dict) -> str:
     return tag["name"].lower()
+
+
+def _link_order(row: tuple) -> tuple:
+    """Identifiers by channel, then when added (as the detail endpoint lists them); tags as read."""
+    return (row[0], row[3], row[7]) if row[0] == "i" else (row[0],)
 
 
 def _when(value) -> str | None:
