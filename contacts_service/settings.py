@@ -144,6 +144,8 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
 API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 1_000)
 # How long a process reuses the planner's estimate for the same list statement (seconds; 0: never).
 API_COUNT_ESTIMATE_SECONDS = env_int("API_COUNT_ESTIMATE_SECONDS", 60)
+# A first page whose filter the planner expects to match at least this many rows is not counted.
+API_COUNT_ESTIMATE_TRUSTED_ABOVE = env_int("API_COUNT_ESTIMATE_TRUSTED_ABOVE", 20_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
