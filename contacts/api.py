@@ -91,6 +91,12 @@ class ContactViewSet(
     def get_tenant_queryset(self, tenant):
         return selectors.contact_list(tenant=tenant)
 
+    def retrieve(self, request: Request, pk: str) -> Response:
+        rows = list(selectors.contact_rows(self.get_queryset().filter(pk=parse_id(pk)))[:1])
+        if not rows:
+            raise NotFound("Not found.")
+        return Response(contacts_render(tenant=self.tenant, rows=rows)[0])
+
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(selectors.contact_rows(self.filter_queryset(self.get_queryset())))
         return self.get_paginated_response(contacts_render(tenant=self.tenant, rows=rows))
