@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
     "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
     "requeue-stalled-imports": {"task": "imports.tasks.imports_requeue_stalled", "schedule": 60.0},
+    "requeue-stalled-exports": {"task": "imports.tasks.exports_requeue_stalled", "schedule": 60.0},
+    "prune-export-files": {"task": "imports.tasks.exports_prune", "schedule": 3600.0},
     # Duplicate candidates of every tenant, also those no change of a contact triggered.
     "recompute-duplicates": {
         "task": "contacts.tasks.duplicates_recompute_all",
@@ -315,6 +317,10 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"  # contacts.view_contact
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 # CSV exports: seconds a download link (GET /exports/{id}/ signs a fresh one) stays valid.
 EXPORT_LINK_MAX_AGE = env_int("EXPORT_LINK_MAX_AGE", 24 * 3600)
+# An export queued this long, or running without a worker holding it, is queued again (seconds).
+EXPORT_STALL_SECONDS = env_int("EXPORT_STALL_SECONDS", 300)
+# How long an export's file is kept after it is written (seconds); then its download is a 410.
+EXPORT_FILE_RETENTION_SECONDS = env_int("EXPORT_FILE_RETENTION_SECONDS", 7 * 24 * 3600)
 
 # Double opt-in: how long a confirmation token stays valid, and the link sent to the contact
 # ("{token}" is replaced; empty = this service's own GET /api/v1/consent/confirm/{token}/).

@@ -28,6 +28,7 @@ import django_filters
 import psycopg
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -507,6 +508,43 @@ def export_process(job_id: uuid.UUID | str) -> str:
         return ExportStatus.COMPLETED
 
 
+def exports_requeue_stalled() -> int:
+    """Exports nobody is writing although they should be: queued longer than EXPORT_STALL_SECONDS
+    (the message was lost: broker restarted, purged) or running while no worker holds the job's
+    lock (the worker was killed and the message is not coming back soon). Each is queued again at
+    most once per EXPORT_STALL_SECONDS; a run that finds the job done or held returns at once."""
+    from imports.tasks import export_run
+
+    stale = timezone.now() - dt.timedelta(seconds=settings.EXPORT_STALL_SECONDS)
+    candidates = ExportJob.objects.unscoped().filter(
+        Q(status=ExportStatus.QUEUED, created_at__lt=stale)
+        | Q(status=ExportStatus.RUNNING, started_at__lt=stale)
+    )
+    queued = 0
+    for job in candidates.only("pk", "status")[:1000]:
+        with _job_lock(job.pk) as free:
+            if not free:
+                continue  # a worker is writing it
+        if not cache.add(f"exports:requeued:{job.pk}", 1, timeout=settings.EXPORT_STALL_SECONDS):
+            continue  # queued again lately: give that message its time
+        logger.warning("export %s: %s and not being written, queued again", job.pk, job.status)
+        export_run.delay(str(job.pk))
+        queued += 1
+    return queued
+
+
+def exports_prune() -> int:
+    """Delete the files of exports finished more than EXPORT_FILE_RETENTION_SECONDS ago (the job
+    stays, its download a 410 `file_gone`); returns how many files went."""
+    before = timezone.now() - dt.timedelta(seconds=settings.EXPORT_FILE_RETENTION_SECONDS)
+    pruned = 0
+    for job in ExportJob.objects.unscoped().filter(finished_at__lt=before).exclude(file="")[:1000]:
+        default_storage.delete(job.file)
+        ExportJob.objects.unscoped().filter(pk=job.pk).update(file="", file_size=0)
+        pruned += 1
+    return pruned
+
+
 # -- download links ---------------------------------------------------------------------------------
 
 
@@ -534,6 +572,8 @@ def export_open(*, tenant: Tenant, job_id: uuid.UUID, token: str) -> tuple[Expor
         raise LinkInvalid("This download link is for another export.", field="token")
     if job.status != ExportStatus.COMPLETED:
         raise Conflict(f"The export is {job.status}.", code="not_ready")
+    if not job.file:
+        raise FileGone("The export's file is no longer kept (EXPORT_FILE_RETENTION_SECONDS); export again.")
     try:
         return job, default_storage.open(job.file, "rb")
     except FileNotFoundError as exc:

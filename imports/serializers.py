@@ -121,7 +121,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
     def _link(self, job: ExportJob) -> tuple[str, dt.datetime] | None:
         from imports.exports import export_link
 
-        if job.status != ExportStatus.COMPLETED:
+        if job.status != ExportStatus.COMPLETED or not job.file:  # no file: pruned
             return None
         links = self.context.setdefault("export_links", {})
         if job.pk not in links:

@@ -1,4 +1,5 @@
-"""Celery tasks of imports: run (or resume) a job, re-queue jobs whose worker died; run an export."""
+"""Celery tasks of imports and exports: run (or resume) a job, re-queue jobs whose worker died or whose
+message was lost, delete old export files."""
 
 from celery import shared_task
 
@@ -21,3 +22,13 @@ def imports_requeue_stalled() -> int:
 def export_run(job_id: str) -> str:
     """Idempotent: a redelivered message writes the whole file again (or finds the job finished)."""
     return exports.export_process(job_id)
+
+
+@shared_task(ignore_result=True)
+def exports_requeue_stalled() -> int:
+    return exports.exports_requeue_stalled()
+
+
+@shared_task(ignore_result=True)
+def exports_prune() -> int:
+    return exports.exports_prune()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
 import time
+import uuid
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -487,3 +490,65 @@ def test_a_redelivered_run_that_waited_for_a_finished_one_leaves_its_file(api, e
     after = ExportJob.objects.unscoped().get(pk=stored.pk)
     assert (after.status, after.finished_at, after.file) == ("completed", stored.finished_at, stored.file)
     assert fetch(api, job["download_url"])[1] == before
+
+
+def _held_elsewhere(job_id):
+    """A session of another process holding the job's lock, as a worker writing it does."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        dbname=params["dbname"], host=params.get("host"), port=params.get("port"), user=params.get("user"),
+        autocommit=True,
+    )  # fmt: skip
+    key = [exports.LOCK_CLASS, int.from_bytes(uuid.UUID(str(job_id)).bytes[-4:], "big", signed=True)]
+    other.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    return other
+
+
+def test_exports_nobody_writes_are_queued_again_once_per_stall_window(api, people, settings):
+    from django.core.cache import cache
+
+    settings.EXPORT_STALL_SECONDS = 60
+    lost = api.post(EXPORTS, {}, format="json").json()  # queued; its message never runs (lost)
+    killed = api.post(EXPORTS, {}, format="json").json()
+    writing = api.post(EXPORTS, {}, format="json").json()
+    fresh = api.post(EXPORTS, {}, format="json").json()
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    ExportJob.objects.unscoped().filter(pk__in=[lost["id"], killed["id"], writing["id"]]).update(
+        created_at=long_ago
+    )
+    ExportJob.objects.unscoped().filter(pk__in=[killed["id"], writing["id"]]).update(
+        status="running", started_at=long_ago
+    )
+    other = _held_elsewhere(writing["id"])
+    try:
+        assert exports.exports_requeue_stalled() == 2  # tasks run eagerly here
+    finally:
+        other.close()
+    status = {j["id"]: j["status"] for j in api.get(EXPORTS).json()["results"]}
+    assert (status[lost["id"]], status[killed["id"]]) == ("completed", "completed")
+    assert (status[writing["id"]], status[fresh["id"]]) == ("running", "queued")
+    ExportJob.objects.unscoped().filter(pk=writing["id"]).update(status="running")
+    assert exports.exports_requeue_stalled() == 1  # the writer is gone now
+    ExportJob.objects.unscoped().filter(pk=lost["id"]).update(status="queued")
+    assert exports.exports_requeue_stalled() == 0  # queued again a moment ago: its message has time
+    cache.clear()
+
+
+def test_old_export_files_are_deleted_and_their_download_is_410(api, export, people, settings):
+    from django.core.files.storage import default_storage
+
+    old, recent = export(), export()
+    stored = ExportJob.objects.unscoped().get(pk=old["id"])
+    ExportJob.objects.unscoped().filter(pk=old["id"]).update(
+        finished_at=timezone.now() - dt.timedelta(seconds=settings.EXPORT_FILE_RETENTION_SECONDS + 60)
+    )
+    assert exports.exports_prune() == 1 and exports.exports_prune() == 0
+    assert not default_storage.exists(stored.file)
+    response, body = fetch(api, old["download_url"])
+    assert response.status_code == 410 and json.loads(body)["code"] == "file_gone"
+    shown = api.get(detail_url(old["id"])).json()
+    assert (shown["status"], shown["download_url"], shown["row_count"]) == ("completed", None, 3)
+    assert rows_of(api, api.get(detail_url(recent["id"])).json())  # younger files stay
