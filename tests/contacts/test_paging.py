@@ -58,7 +58,8 @@ def test_cursor_is_stable_while_contacts_are_added(api, tenant):
     # A page-number page also hands a cursor for the rows after it.
     page = api.get(LIST, {"page_size": 2, "page": 1, "search": "old"}).json()
     after = api.get(LIST, {"page_size": 2, "cursor": page["next_cursor"], "search": "old"}).json()
-    assert [r["email"] for r in after["results"]] == ["old3@example.com", "old2@example.com"]
+    assert [r["email"] for r in page["results"]] == ["old5@example.com", "old4@example.com"], page
+    assert [r["email"] for r in after["results"]] == ["old3@example.com", "old2@example.com"], (page, after)
 
 
 def _b64(value) -> str:
