@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from contacts_service.ids import new_id
 from contacts_service.tenancy import TenantOwnedModel
+from events.models import log_tenant
 
 
 class ContactStatus(models.TextChoices):
@@ -158,6 +159,7 @@ class ChangeSource(models.TextChoices):
 class ContactChange(TenantOwnedModel):
     """One field of one contact changed: old and new value, who, how, when, under which request."""
 
+    tenant = log_tenant()  # an import writes a dozen of these per contact (see events.models.log_tenant)
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="changes")
     event_id = models.UUIDField(null=True, blank=True)

@@ -121,3 +121,24 @@ def test_bulk_rows_get_time_ordered_ids(tenant):
             tenant=tenant, target=_target(tag), selection=selection, actor=SYSTEM_ACTOR, source="api"
         )
     assert {a.id.version for a in TagAssignment.objects.unscoped().filter(tag=tag)} == {7}
+
+
+@pytest.mark.django_db
+def test_deleting_a_tenant_still_deletes_its_timeline_outbox_and_history(api, tenant, other_tenant):
+    """The log tables keep tenant_id without a database constraint (events.models.log_tenant): given
+    a tenant with history, timeline and outbox rows, when it is deleted, then they go with it (Django
+    cascades) and another tenant's rows stay."""
+    from contacts.models import ContactChange
+
+    contact = api.post(reverse("contact-list"), {"email": "gone@x.com"}, format="json").json()
+    kept = ContactFactory(tenant=other_tenant)
+    ContactChange.objects.for_tenant(other_tenant).create(
+        tenant=other_tenant, contact=kept, field="city", new_value="Oslo", source="api"
+    )
+    for model in (ContactChange, TimelineEntry, OutboxEvent):
+        assert model.objects.unscoped().filter(tenant=tenant).exists(), model
+    assert TimelineEntry.objects.unscoped().filter(contact_id=contact["id"]).exists()
+    tenant.delete()
+    for model in (ContactChange, TimelineEntry, OutboxEvent):
+        assert not model.objects.unscoped().filter(tenant_id=tenant.pk).exists(), model
+    assert ContactChange.objects.unscoped().filter(tenant=other_tenant).count() == 1
