@@ -10,7 +10,8 @@ the same run times on the same (valid) rows:
     one commit per batch (no events, no history).
   - the floor: that staged upsert plus the history, timeline and outbox rows the job wrote, as bare
     INSERT ... SELECT (what any import that keeps history and events must write at least).
-Prints rows/s, the ratios, and the peak RSS of this process. Uses BENCH_DATABASE_URL.
+Prints rows/s, the ratios, and the peak RSS of this process. Uses BENCH_DATABASE_URL. The tables it
+writes are vacuumed first, untimed (see bench.bulk_links.vacuum).
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def main() -> None:
             copy.write(buf.read())
         transaction.commit() if not connection.get_autocommit() else None
 
+    from bench.bulk_links import vacuum
+
+    vacuum(
+        connection,
+        ["contacts_contact", "contacts_contactchange", "events_timelineentry", "events_outboxevent"],
+    )
     path = Path(tempfile.mkdtemp(prefix="bench-csv-")) / "contacts.csv"
     valid = write_csv(path, args.rows, existing)
     print(

@@ -7,9 +7,23 @@ from contacts_service.ids import new_id
 from contacts_service.tenancy import TenantOwnedModel
 
 
+def log_tenant() -> models.ForeignKey:
+    """The tenant of an append-only log row (timeline, outbox, history): no index of its own and no
+    foreign key constraint in the database. Every index of these tables starts with tenant_id, so one
+    on tenant_id alone only cost an insert per row; the constraint cost a check per row at commit
+    (deferred), and a bulk change writes tens of thousands of such rows. Deleting a tenant still
+    deletes them (on_delete runs in Django); the rows are written only by services that hold the
+    Tenant instance."""
+    return models.ForeignKey(
+        "contacts_service.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+
+
 class TimelineEntry(TenantOwnedModel):
     """One thing that happened to a contact, newest first on GET .../timeline/."""
 
+    tenant = log_tenant()
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     contact_id = models.UUIDField(db_index=False)
     event_id = models.UUIDField(null=True, blank=True)
@@ -37,6 +51,7 @@ class OutboxEvent(TenantOwnedModel):
     commit-near order cheaply. event_id (UUID) is the identity consumers see.
     """
 
+    tenant = log_tenant()
     id = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(default=new_id, editable=False)
     event_type = models.CharField(max_length=64)

@@ -12,14 +12,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from contacts_service.bulk import bulk_insert
+from contacts_service.bulk import bulk_insert_values
 from contacts_service.context import Actor, get_correlation_id
+from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 from events.models import OutboxEvent, TimelineEntry
 
 logger = logging.getLogger(__name__)
 
 EVENT_VERSION = 1
+TIMELINE_COLUMNS = ("id", "tenant_id", "contact_id", "event_id", "event_type", "occurred_at", "title", "data",
+                    "actor", "source", "correlation_id")  # fmt: skip
+OUTBOX_COLUMNS = ("tenant_id", "event_id", "event_type", "aggregate_type", "aggregate_id", "sequence",
+                  "payload", "created_at", "attempts", "last_error")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def event_record_many(
     copy: bool = False,
 ) -> list[OutboxEvent]:
     """event_record for many events at once: two INSERTs whatever their number. `copy=True` (large
-    batches: imports) writes with COPY instead; the outbox rows returned then carry no id."""
+    batches: imports) writes with COPY instead and returns only the first outbox row (without id)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change")
     if not events:
@@ -102,41 +107,28 @@ def event_record_many(
             "actor": actor_dict,
             "data": spec.data,
         }
+        timeline_data = spec.timeline_data if spec.timeline_data is not None else spec.data
+        # Plain tuples in TIMELINE_COLUMNS / OUTBOX_COLUMNS order: a model instance per row cost more
+        # than its COPY for the thousands of events of an import batch.
         if timeline:
-            entries.append(
-                TimelineEntry(
-                    tenant=tenant,
-                    contact_id=spec.aggregate_id,
-                    event_id=event_id,
-                    event_type=spec.event_type,
-                    occurred_at=occurred_at,
-                    title=spec.title,
-                    data=spec.timeline_data if spec.timeline_data is not None else spec.data,
-                    actor=actor_dict,
-                    source=source,
-                    correlation_id=correlation_id,
-                )
-            )
-        rows.append(
-            OutboxEvent(
-                tenant=tenant,
-                event_id=event_id,
-                event_type=spec.event_type,
-                aggregate_type=spec.aggregate_type,
-                aggregate_id=spec.aggregate_id,
-                sequence=spec.sequence,
-                payload=envelope,
-                created_at=now,  # when it was recorded: the relay's lag counts from here
-            )
-        )
+            entries.append((new_id(), tenant.pk, spec.aggregate_id, event_id, spec.event_type, occurred_at,
+                            spec.title, timeline_data, actor_dict, source, correlation_id))  # fmt: skip
+        # created_at: when it was recorded, the relay's lag counts from there
+        rows.append((tenant.pk, event_id, spec.event_type, spec.aggregate_type, spec.aggregate_id,
+                     spec.sequence, envelope, now, 0, ""))  # fmt: skip
     if copy:
-        bulk_insert(TimelineEntry, entries)
-        bulk_insert(OutboxEvent, rows)
-        outbox = rows
+        bulk_insert_values(TimelineEntry, TIMELINE_COLUMNS, entries)
+        bulk_insert_values(OutboxEvent, OUTBOX_COLUMNS, rows)
+        outbox = [OutboxEvent(**dict(zip(OUTBOX_COLUMNS, row, strict=True))) for row in rows[:1]]
     else:
-        TimelineEntry.objects.for_tenant(tenant).bulk_create(entries)
-        outbox = OutboxEvent.objects.for_tenant(tenant).bulk_create(rows)
-    transaction.on_commit(lambda: logger.info("%d event(s) recorded, first %s", len(rows), rows[0].event_id))
+        TimelineEntry.objects.for_tenant(tenant).bulk_create(
+            [TimelineEntry(**dict(zip(TIMELINE_COLUMNS, row, strict=True))) for row in entries]
+        )
+        outbox = OutboxEvent.objects.for_tenant(tenant).bulk_create(
+            [OutboxEvent(**dict(zip(OUTBOX_COLUMNS, row, strict=True))) for row in rows]
+        )
+    first = rows[0][1]
+    transaction.on_commit(lambda: logger.info("%d event(s) recorded, first %s", len(rows), first))
     return outbox
 
 
