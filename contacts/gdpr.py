@@ -466,8 +466,14 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
         aggregate_type="contact", event_type__in=MERGE_EVENTS_SCRUBBED, payload__data__merge_id__in=merge_ids
     )
     event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
+    # By the merges' contacts first: the history index is (contact_id, changed_at), none is led by tenant.
+    members = set(
+        Merge.objects.for_tenant(tenant)
+        .filter(pk__in=merge_ids)
+        .values_list("contacts__contact_id", flat=True)
+    )
     ContactChange.objects.for_tenant(tenant).filter(
-        source=ChangeSource.MERGE, event_id__in=event_ids
+        contact_id__in=members, source=ChangeSource.MERGE, event_id__in=event_ids
     ).delete()
     for entry in timeline:
         entry.data = _redacted(entry.data)
