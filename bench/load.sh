@@ -75,8 +75,9 @@ stop() {
 }
 trap stop EXIT
 
-echo "== gunicorn -w 2 on 127.0.0.1:$PORT"
-.venv/bin/gunicorn contacts_service.wsgi -b "127.0.0.1:$PORT" -w 2 --log-level warning \
+THREADS=${LOAD_THREADS:-1}  # threads per worker (gthread when > 1): a slow query then holds one thread, not the worker
+echo "== gunicorn -w 2 --threads $THREADS on 127.0.0.1:$PORT"
+.venv/bin/gunicorn contacts_service.wsgi -b "127.0.0.1:$PORT" -w 2 --threads "$THREADS" --log-level warning \
   >"$OUT/gunicorn.log" 2>&1 &
 PIDS+=($!)
 if [ "${LOAD_WORKER:-0}" = "1" ]; then
