@@ -1,0 +1,66 @@
+"""Migration operations shared by several apps' migrations (keep them stable: migrations import them)."""
+
+from __future__ import annotations
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def _tenant_index_and_fk(connection, table: str) -> tuple[list[str], list[str]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    index = [
+        n for n, c in constraints.items() if c["index"] and not c["unique"] and c["columns"] == ["tenant_id"]
+    ]
+    fk = [n for n, c in constraints.items() if c["foreign_key"] and c["columns"] == ["tenant_id"]]
+    return index, fk
+
+
+def drop_tenant_index_and_fk(*tables: str) -> migrations.RunPython:
+    """Drop the index on tenant_id alone and the foreign key constraint on tenant_id of these tables
+    (log tables whose other indexes all start with tenant_id and whose rows are written by the
+    thousand). Safe on big tables (PostgreSQL): DROP INDEX CONCURRENTLY (the migration must not be
+    atomic) and the constraint drop under lock_timeout, so it fails fast, to be run again, rather than
+    queue writes behind a long transaction. Found by their column, not by name. Other databases keep
+    both (harmless). The reverse puts both back (NOT VALID, then VALIDATE)."""
+
+    def forwards(apps, schema_editor):
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            return
+        for table in tables:
+            indexes, fks = _tenant_index_and_fk(connection, table)
+            for name in fks:
+                schema_editor.execute("SET lock_timeout = '10s'")
+                schema_editor.execute(f'ALTER TABLE {table} DROP CONSTRAINT IF EXISTS "{name}"')
+                schema_editor.execute("RESET lock_timeout")
+            for name in indexes:
+                schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+
+    def backwards(apps, schema_editor):
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            return
+        for table in tables:
+            indexes, fks = _tenant_index_and_fk(connection, table)
+            if not indexes:
+                schema_editor.execute(
+                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {table}_tenant_id ON {table} (tenant_id)"
+                )
+            if not fks:
+                name = f"{table}_tenant_id_fk"
+                schema_editor.execute(
+                    f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (tenant_id) "
+                    "REFERENCES contacts_service_tenant (id) DEFERRABLE INITIALLY DEFERRED NOT VALID"
+                )
+                schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
+
+    return migrations.RunPython(forwards, backwards)
+
+
+def unconstrained_tenant() -> models.ForeignKey:
+    """The model state of such a tenant column: no constraint, no index of its own."""
+    return models.ForeignKey(
+        db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+",
+        to="contacts_service.tenant",
+    )  # fmt: skip
