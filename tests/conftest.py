@@ -86,3 +86,16 @@ def user_client_for(db) -> Callable[..., tuple[APIClient, User]]:
         return client, user
 
     return make
+
+
+@pytest.fixture
+def broker(settings):
+    """A real RabbitMQ exchange of this test's own, with a queue bound to it, that the relay publishes
+    to (EVENTS_EXCHANGE); deleted afterwards. (The consumer's and the worker-kill tests have brokers
+    of their own.)"""
+    from tests.events.broker_helpers import make_broker
+
+    broker = make_broker()
+    settings.EVENTS_EXCHANGE = broker.exchange
+    yield broker
+    broker.cleanup()

@@ -34,7 +34,6 @@ from contacts_service.context import (
 )
 from events.models import OutboxEvent
 from events.relay import OutboxRelay
-from tests.events.broker_helpers import make_broker
 
 CSV = "Email,First Name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n"
 
@@ -70,14 +69,6 @@ def json_logs():
     root.removeHandler(handler)
     root.setLevel(previous[0])
     relay_logger.setLevel(previous[1])
-
-
-@pytest.fixture
-def broker(settings):
-    broker = make_broker()
-    settings.EVENTS_EXCHANGE = broker.exchange
-    yield broker
-    broker.cleanup()
 
 
 @pytest.fixture

@@ -16,14 +16,6 @@ from events.relay import OutboxRelay
 from tests.events.broker_helpers import make_broker
 
 
-@pytest.fixture
-def broker(settings):
-    broker = make_broker()
-    settings.EVENTS_EXCHANGE = broker.exchange
-    yield broker
-    broker.cleanup()
-
-
 def _write_events(api, n_contacts: int = 5) -> None:
     for n in range(n_contacts):
         contact = api.post(reverse("contact-list"), {"email": f"p{n}@x.com"}, format="json").json()

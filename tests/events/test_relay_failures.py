@@ -19,18 +19,9 @@ from contacts.services import contact_create, contact_update
 from contacts_service.context import SYSTEM_ACTOR
 from events.models import OutboxEvent
 from events.relay import OutboxRelay
-from tests.events.broker_helpers import make_broker
 from tests.events.tcp_proxy import CuttableProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def broker(settings):
-    broker = make_broker()
-    settings.EVENTS_EXCHANGE = broker.exchange
-    yield broker
-    broker.cleanup()
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> bool:
