@@ -196,12 +196,7 @@ def test_an_update_during_a_merge_is_not_lost(first):
                 release.wait(10)
 
     def run(target) -> None:
-        try:
-            target()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+        _run_in_thread(target, errors)
 
     leader, follower = (merge, update) if first == "merge" else (update, merge)
     threads = [threading.Thread(target=run, args=(leader,))]
@@ -264,12 +259,7 @@ def test_tagging_a_contact_a_merge_holds_waits_for_the_merge_instead_of_deadlock
             contact_tag(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=primary.pk, names=["VIP"])
 
     def run(target) -> None:
-        try:
-            target()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+        _run_in_thread(target, errors)
 
     threads = [threading.Thread(target=run, args=(target,)) for target in (merge, tag)]
     for thread in threads:
@@ -279,3 +269,13 @@ def test_tagging_a_contact_a_merge_holds_waits_for_the_merge_instead_of_deadlock
 
     assert errors == []
     assert TagAssignment.objects.unscoped().filter(contact_id=primary.pk, tag=vip).count() == 1
+
+
+def _run_in_thread(target, errors: list) -> None:
+    """A thread's body: run target, keep what it raised for the test's assertion, close its connection."""
+    try:
+        target()
+    except BaseException as exc:
+        errors.append(exc)
+    finally:
+        connection.close()
