@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import django_filters
-from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField, Value
-from django.db.models.functions import Upper
+from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
+from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
 from contacts_service.filters import FilterSet, IsoDateTimeFilter
-
-PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
-SEARCH_FIELDS = ("email", "first_name", "last_name", "display_name", "company")
-
-
-def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]:
-    """Every word must match one of email, names, company (substring, any case); a number also
-    matches the phone by its digits. On PostgreSQL trigram indexes serve these substring matches."""
-    text = text.strip()
-    if not text:
-        return queryset
-    condition = Q()
-    if PHONE_LIKE.match(text) and len(re.sub(r"\D", "", text)) >= 3:
-        digits = re.sub(r"\D", "", text)
-        condition = Q(phone__contains=digits.lstrip("0") or digits) | Q(email__icontains=text.strip())
-        return queryset.filter(condition)
-    words = text.split()[:8]
-    if connection.vendor == "postgresql":  # one trigram GIN scan per word (contacts migration 0008)
-        queryset = queryset.alias(search_text=SearchText())
-        for word in words:
-            condition &= Q(search_text__contains=Upper(Value(word)))
-        return queryset.filter(condition)
-    for word in words:
-        word_condition = Q()
-        for field in SEARCH_FIELDS:
-            word_condition |= Q(**{f"{field}__icontains": word})
-        condition &= word_condition
-    return queryset.filter(condition)
-
-
-class SearchText(Func):
-    """contact_search_text(email, first_name, last_name, display_name, company): the upper-cased
-    text `search` matches, as indexed by contact_search_trgm."""
-
-    function = "contact_search_text"
-    output_field = TextField()
-
-    def __init__(self):
-        super().__init__(*(F(name) for name in SEARCH_FIELDS))
 
 
 class ContactFilter(FilterSet):

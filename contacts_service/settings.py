@@ -146,6 +146,11 @@ API_COUNT_EXACT_LIMIT = env_int("API_COUNT_EXACT_LIMIT", 1_000)
 API_COUNT_ESTIMATE_SECONDS = env_int("API_COUNT_ESTIMATE_SECONDS", 60)
 # A first page whose filter the planner expects to match at least this many rows is not counted.
 API_COUNT_ESTIMATE_TRUSTED_ABOVE = env_int("API_COUNT_ESTIMATE_TRUSTED_ABOVE", 20_000)
+# `search`: a word at least this fraction of contacts hold is matched as a plain filter, not through
+# the trigram index (which would return nearly every contact); 0 turns this off.
+SEARCH_COMMON_WORD_FRACTION = float(os.environ.get("SEARCH_COMMON_WORD_FRACTION", "0.2"))
+# How long a process reuses the planner's sample of search texts that tells common words (seconds).
+SEARCH_STATS_SECONDS = env_int("SEARCH_STATS_SECONDS", 300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
