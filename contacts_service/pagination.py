@@ -42,7 +42,9 @@ from rest_framework.utils.urls import replace_query_param
 CURSOR_PARAM = "cursor"
 
 
-_estimates: OrderedDict[tuple, tuple[float, int]] = OrderedDict()  # (db, sql, params) -> (when, rows)
+_estimates: OrderedDict[tuple, tuple[float, tuple[int, dict]]] = (
+    OrderedDict()
+)  # (db, sql, params) -> (when, plan)
 _ESTIMATES_KEPT = 512
 _estimates_lock = threading.Lock()
 
@@ -53,24 +55,42 @@ def estimated_count(queryset: QuerySet) -> int:
     same statement (tenant and filter values are in the key): a page read again, or the next
     page, skips the planner's round trip."""
     sql, params = queryset.order_by().values_list("pk").query.sql_with_params()
-    key = (queryset.db, sql, tuple(str(p) for p in params))
+    return _explained(queryset.db, sql, params)[0]
+
+
+def page_plan(queryset: QuerySet, rows: int) -> tuple[int, bool]:
+    """(rows the whole filter is expected to match, whether the plan of its first `rows` rows in
+    order reads them all): a plan that sorts (a trigram bitmap, a hash join) finds every match
+    before the first row, a plan that walks an index in order stops after `rows` matches."""
+    sql, params = queryset.values_list("pk").query.sql_with_params()
+    expected, plan = _explained(queryset.db, f"{sql} LIMIT %s", (*params, rows))
+    node = plan.get("Plans", [plan])[0] if plan["Node Type"] == "Limit" else plan
+    expected = int(node["Plan Rows"])
+    while node["Node Type"] in ("Gather Merge", "Result", "Subquery Scan") and node.get("Plans"):
+        node = node["Plans"][0]
+    return expected, node["Node Type"] == "Sort"
+
+
+def _explained(db: str, sql: str, params) -> tuple[int, dict]:
+    """(Plan Rows, plan) of EXPLAIN sql, kept per process (see estimated_count)."""
+    key = (db, sql, tuple(str(p) for p in params))
     now = time.monotonic()
     with _estimates_lock:
         cached = _estimates.get(key)
     if cached is not None and now - cached[0] < settings.API_COUNT_ESTIMATE_SECONDS:
         return cached[1]
-    with connections[queryset.db].cursor() as cursor:
+    with connections[db].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    rows = int(plan[0]["Plan"]["Plan Rows"])
+    result = (int(plan[0]["Plan"]["Plan Rows"]), plan[0]["Plan"])
     with _estimates_lock:
-        _estimates[key] = (now, rows)
+        _estimates[key] = (now, result)
         _estimates.move_to_end(key)
         while len(_estimates) > _ESTIMATES_KEPT:
             _estimates.popitem(last=False)
-    return rows
+    return result
 
 
 def capped_count(queryset: QuerySet) -> tuple[int, bool]:
@@ -81,6 +101,13 @@ def capped_count(queryset: QuerySet) -> tuple[int, bool]:
         return (exact if exact <= limit else queryset.count()), False
     return max(estimated_count(queryset), exact), True
 
+
+# First pages (see PageNumberPagination._first_page); {query} is the ORM's SQL of the queryset.
+_PAGE_AND_COUNT = (
+    "SELECT pk, total FROM (SELECT s.pk, row_number() OVER () AS n, count(*) OVER () AS total "
+    "FROM ({query} LIMIT %s) AS s(pk)) AS t WHERE n <= %s ORDER BY n"
+)
+_COUNT = "SELECT count(*) FROM ({query} LIMIT %s) AS s"
 
 MAX_PAGE_OFFSET = 1_000_000  # deeper than this, page numbers make PostgreSQL skip too many rows
 
@@ -130,15 +157,21 @@ class _CappedPaginator(Paginator):
         return page
 
     def _first_page(self):
-        """Page 1 on PostgreSQL: one statement gives the page's ids and the count capped at
-        API_COUNT_EXACT_LIMIT + 1 (a window count over the first ids in order), then the page's rows
-        are read by id. The filter (a trigram search, say) runs once instead of once for the count
-        and again for the page, and only the page's ids leave the database.
+        """Page 1 on PostgreSQL, with the count capped at API_COUNT_EXACT_LIMIT + 1, in the cheaper of
+        two ways the planner's plan for the page tells apart (EXPLAIN, kept per process):
 
-        Where the planner expects at least API_COUNT_ESTIMATE_TRUSTED_ABOVE rows (a list of 250,000,
-        a country), finding the 1,001st match would cost forty pages' work for a count that ends up
-        an estimate anyway: only the page's ids are read and the estimate is the count (flagged).
-        A full page proves there is more; a short one is the exact count, whatever was expected."""
+        - The plan sorts (a trigram search's bitmap, a hash join): every match is found before the
+          first row anyway, so one statement gives the page's ids and the capped count (a window
+          count over the first ids in order) and the filter runs once.
+        - The plan walks an index in order and stops after the page's matches (a tag, a consent, a
+          country): counting in that order would walk on to the 1,001st match (~20 ms for a tag of
+          one contact in eight at 100,000); the count runs apart, unordered, in whatever way is
+          cheapest to find 1,001 matches (the tag's own index), and the page keeps its walk.
+
+        The page's rows are then read by id. Where the planner expects at least
+        API_COUNT_ESTIMATE_TRUSTED_ABOVE rows (a list of 250,000, a country), nothing is counted:
+        only the page's ids are read and the estimate is the count (flagged). A full page proves
+        there is more; a short one is the exact count, whatever was expected."""
         queryset = self.object_list
         if (
             not isinstance(queryset, QuerySet)
@@ -152,18 +185,22 @@ class _CappedPaginator(Paginator):
         except EmptyResultSet:  # e.g. .none(): nothing to read
             self.__dict__["count_and_estimate"] = (0, False)
             return self._get_page([], 1, self)
-        # The inner statement is the ORM's own SQL for this queryset; values stay parameters.
-        capped = (
-            "SELECT pk, total FROM (SELECT s.pk, row_number() OVER () AS n, count(*) OVER () AS total "  # noqa: S608
-            f"FROM ({sql} LIMIT %s) AS s(pk)) AS t WHERE n <= %s ORDER BY n"
-        )
-        expected = estimated_count(queryset)
+        expected, sorts_all = page_plan(queryset, self.per_page + 1)
         counting = expected < settings.API_COUNT_ESTIMATE_TRUSTED_ABOVE
         with connections[queryset.db].cursor() as cursor:
-            cursor.execute(capped, [*params, (limit if counting else self.per_page) + 1, self.per_page + 1])
-            found = cursor.fetchall()
-        total = found[0][1] if found else 0
-        ids = [row[0] for row in found]
+            # The inner statements are the ORM's own SQL for this queryset; values stay parameters.
+            if counting and sorts_all:
+                cursor.execute(_PAGE_AND_COUNT.format(query=sql), [*params, limit + 1, self.per_page + 1])
+                found = cursor.fetchall()
+                ids, total = [row[0] for row in found], (found[0][1] if found else 0)
+            else:
+                cursor.execute(f"{sql} LIMIT %s", [*params, self.per_page + 1])
+                ids = [row[0] for row in cursor.fetchall()]
+                total = len(ids)
+                if counting and total > self.per_page:
+                    unordered, more_params = queryset.order_by().values_list("pk").query.sql_with_params()
+                    cursor.execute(_COUNT.format(query=unordered), [*more_params, limit + 1])
+                    total = cursor.fetchone()[0]
         by_id = {_pk(row): row for row in queryset.filter(pk__in=ids[: self.per_page])}
         rows = [by_id[pk] for pk in ids[: self.per_page] if pk in by_id]  # gone since: left out
         if total <= (limit if counting else self.per_page):
