@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import django_filters
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
@@ -89,6 +90,10 @@ class ContactFilter(FilterSet):
         tag_ids = _tag_ids(value, name)
         if len(tag_ids) < len({w.lower() for w in wanted}):
             return queryset.none()  # a tag that does not exist: nobody has all of them
+        if len(tag_ids) > 1 and connection.vendor == "postgresql":
+            holders = _contacts_with_all_tags(tag_ids)
+            if holders is not None:
+                return queryset.filter(pk__in=holders)
         for tag_id in tag_ids:
             queryset = queryset.filter(_has_any_tag([tag_id]))
         return queryset
@@ -204,6 +209,41 @@ def _tag_ids(value: str, param: str) -> list[uuid.UUID]:
             by_name |= Q(name__iexact=part)
     condition = Q(pk__in=by_id) | by_name if by_name else Q(pk__in=by_id)
     return list(Tag.objects.filter(condition).values_list("pk", flat=True)) if parts else []
+
+
+TAGS_ALL_IDS_LIMIT = 5_000
+
+
+def _contacts_with_all_tags(tag_ids: list[uuid.UUID]) -> list[uuid.UUID] | None:
+    """The ids of the tenant's contacts holding every one of tag_ids, or None past
+    TAGS_ALL_IDS_LIMIT of them.
+
+    Why the ids, read first: the planner takes tags as independent, so two tags of one contact in
+    eight and ten expect ~1,000 holders at 1,000,000 contacts, and a page of such a filter walks
+    the created_at order probing both tags for each contact; when nobody holds both, it walks the
+    whole tenant (1.4 s). One merge join of the tags' own index entries (tenant, tag, contact)
+    finds the holders in ~45 ms whatever their number, and the contacts are then read by id. Past
+    the limit the holders are common enough for the walk to stop early, and the per-tag EXISTS
+    filters stay."""
+    from tags.models import TagAssignment
+
+    table = connection.ops.quote_name(TagAssignment._meta.db_table)
+    tenant = get_current_tenant()
+    joins, params = [], []
+    for n, tag_id in enumerate(tag_ids[1:], start=1):
+        joins.append(
+            f"JOIN {table} t{n} ON t{n}.tenant_id = t0.tenant_id AND t{n}.contact_id = t0.contact_id "
+            f"AND t{n}.tag_id = %s"
+        )
+        params.append(tag_id)
+    sql = (  # table and alias names only; every value is a parameter
+        f"SELECT t0.contact_id FROM {table} t0 {' '.join(joins)} "  # noqa: S608
+        "WHERE t0.tenant_id = %s AND t0.tag_id = %s LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, tenant.pk, tag_ids[0], TAGS_ALL_IDS_LIMIT + 1])
+        holders = [row[0] for row in cursor.fetchall()]
+    return holders if len(holders) <= TAGS_ALL_IDS_LIMIT else None
 
 
 def _has_any_tag(tag_ids: list[uuid.UUID]) -> Exists:

@@ -130,6 +130,31 @@ def test_any_and_all_tag_filters(api, tenant):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("ids_limit", [5_000, 1], ids=["holders read first", "past the limit: per-tag filters"])
+def test_all_tags_of_three_other_tenants_and_deleted_contacts_left_out(
+    api, client_for, tenant, other_tenant, monkeypatch, ids_limit
+):
+    from contacts import filters
+
+    monkeypatch.setattr(filters, "TAGS_ALL_IDS_LIMIT", ids_limit)
+    everything = ("VIP", "Lead", "Press")
+    for email, names in (("a@x.com", everything), ("b@x.com", everything), ("c@x.com", ("VIP", "Lead")),
+                         ("d@x.com", ("Lead", "Press")), ("gone@x.com", everything)):  # fmt: skip
+        tag_contact(api, ContactFactory(tenant=tenant, email=email).pk, *names)
+    gone = api.get(reverse("contact-list"), {"email": "gone@x.com"}).json()["results"][0]["id"]
+    assert api.delete(reverse("contact-detail", kwargs={"pk": gone})).status_code == 204
+    other = client_for(other_tenant)
+    tag_contact(other, ContactFactory(tenant=other_tenant, email="o@x.com").pk, *everything)
+
+    assert emails(api, tags_all="Press,vip,LEAD") == ["a@x.com", "b@x.com"]
+    assert emails(api, tags_all="VIP,Lead") == ["a@x.com", "b@x.com", "c@x.com"]
+    assert emails(api, tags_all="VIP,Lead", search="c@") == ["c@x.com"]
+    page = api.get(reverse("contact-list"), {"tags_all": "VIP,Lead", "page_size": 2}).json()
+    assert (page["count"], page["count_is_estimate"], len(page["results"])) == (3, False, 2)
+    assert emails(other, tags_all="VIP,Lead,Press") == ["o@x.com"]
+
+
+@pytest.mark.django_db
 def test_bulk_apply_by_ids_and_by_filter_writes_one_event_per_changed_contact(api, tenant):
     tag = api.post(TAGS, {"name": "Bulk"}, format="json").json()
     fr = [ContactFactory(tenant=tenant, country="FR") for _ in range(5)]
