@@ -1,6 +1,11 @@
 """Input and output shapes of the contacts API."""
 
+import datetime as dt
+import functools
+
+from django.db import connections
 from django.db.models import BooleanField, DateTimeField, Value
+from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -113,33 +118,12 @@ def contacts_render(*, tenant, rows: list[dict], extra: tuple[str, ...] = ()) ->
     """A page of contact rows (CONTACT_ROW_FIELDS + extra, datetimes) as ContactSerializer renders
     them (a test holds them equal), with their identifiers and tags read in one query. Model
     instances and prefetch_related cost ~0.4 ms a contact, more than the queries behind the page."""
-    from tags.models import TagAssignment
-
     if not rows:
         return []
-    ids = [row["id"] for row in rows]
-    # One statement for both: the identifiers, and the tags padded to the same columns.
-    nothing = {
-        "verified_": Value(None, output_field=BooleanField()),
-        "verified_at_": Value(None, output_field=DateTimeField()),
-        "created_at_": Value(None, output_field=DateTimeField()),
-    }
-    identifier_rows = (
-        ContactIdentifier.objects.for_tenant(tenant)
-        .filter(contact_id__in=ids)
-        .annotate(kind=Value("i"))
-        .values_list("kind", "contact_id", "id", "channel", "value", "verified", "verified_at", "created_at")
-    )
-    tag_rows = (
-        TagAssignment.objects.for_tenant(tenant)
-        .filter(contact_id__in=ids)
-        .annotate(kind=Value("t"), **nothing)
-        .values_list("kind", "contact_id", "tag_id", "tag__name", "tag__color", *nothing)
-    )
     identifiers: dict = {}
     tags: dict = {}
     for kind, contact_id, pk, first, second, verified, verified_at, created_at in sorted(
-        identifier_rows.union(tag_rows, all=True), key=_link_order
+        _links(tenant, [row["id"] for row in rows]), key=_link_order
     ):
         if kind == "t":
             tags.setdefault(contact_id, []).append({"id": str(pk), "name": first, "color": second})
@@ -168,6 +152,54 @@ def contacts_render(*, tenant, rows: list[dict], extra: tuple[str, ...] = ()) ->
     return rendered
 
 
+def _links(tenant, ids: list) -> list[tuple]:
+    """(kind, contact_id, id, channel or tag name, value or colour, verified, verified_at, created_at)
+    of the identifiers ("i") and tags ("t") of these contacts, in one statement.
+
+    On PostgreSQL that statement is written out once (the ids as one array parameter): building
+    and compiling the same two-part UNION through the ORM took ~1.5 ms of each page's ~10 ms of
+    Python, more than PostgreSQL takes to answer it (~0.3 ms). Elsewhere the ORM builds it."""
+    from tags.models import TagAssignment
+
+    connection = connections[ContactIdentifier.objects.db]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_links_sql(), [tenant.pk, ids, tenant.pk, ids])
+            return cursor.fetchall()
+    nothing = {
+        "verified_": Value(None, output_field=BooleanField()),
+        "verified_at_": Value(None, output_field=DateTimeField()),
+        "created_at_": Value(None, output_field=DateTimeField()),
+    }
+    identifier_rows = (
+        ContactIdentifier.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .annotate(kind=Value("i"))
+        .values_list("kind", "contact_id", "id", "channel", "value", "verified", "verified_at", "created_at")
+    )
+    tag_rows = (
+        TagAssignment.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .annotate(kind=Value("t"), **nothing)
+        .values_list("kind", "contact_id", "tag_id", "tag__name", "tag__color", *nothing)
+    )
+    return list(identifier_rows.union(tag_rows, all=True))
+
+
+@functools.cache
+def _links_sql() -> str:
+    from tags.models import Tag, TagAssignment
+
+    identifier, assignment, tag = (m._meta.db_table for m in (ContactIdentifier, TagAssignment, Tag))
+    return (  # table names from the models; every value is a parameter
+        "SELECT 'i', contact_id, id, channel, value, verified, verified_at, created_at "  # noqa: S608
+        f"FROM {identifier} WHERE tenant_id = %s AND contact_id = ANY(%s) "
+        "UNION ALL SELECT 't', a.contact_id, a.tag_id, t.name, t.color, NULL, NULL::timestamptz, "
+        f"NULL::timestamptz FROM {assignment} a JOIN {tag} t ON t.id = a.tag_id "
+        "WHERE a.tenant_id = %s AND a.contact_id = ANY(%s)"
+    )
+
+
 def _tag_key(tag: dict) -> str:
     return tag["name"].lower()
 
@@ -178,8 +210,15 @@ def _link_order(row: tuple) -> tuple:
 
 
 def _when(value) -> str | None:
-    """A datetime as DRF renders it (its own field: the current time zone, ISO 8601, Z)."""
-    return None if value is None else _DATETIME.to_representation(value)
+    """A datetime as DRF renders it (its own field: the current time zone, ISO 8601, Z). A UTC value
+    while UTC is the current time zone (every API request: TIME_ZONE is UTC) is written directly,
+    which is what DRF's field does for it at a tenth of the cost (75 values a page)."""
+    if value is None:
+        return None
+    if value.tzinfo is dt.UTC and timezone.get_current_timezone_name() == "UTC":
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return _DATETIME.to_representation(value)
 
 
 class ContactInputSerializer(StrictInputSerializer):
