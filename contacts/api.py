@@ -89,6 +89,8 @@ class ContactViewSet(
     }
 
     def get_tenant_queryset(self, tenant):
+        if self.action in ("list", "retrieve"):  # rendered from plain rows: no prefetch to set up
+            return selectors.contact_live(tenant=tenant)
         return selectors.contact_list(tenant=tenant)
 
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -18,17 +18,19 @@ from contacts.services.identifiers import PHONE_CHANNELS, identifier_normalize
 from contacts_service.models import Tenant
 
 
+def contact_live(*, tenant: Tenant) -> QuerySet[Contact]:
+    """The tenant's live contacts, nothing prefetched (pages rendered from rows: contact_rows)."""
+    return Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+
+
 def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
+    """The tenant's live contacts with what ContactSerializer reads prefetched."""
     from tags.models import TagAssignment
 
     identifiers = ContactIdentifier.objects.for_tenant(tenant).order_by("channel", "created_at")
     tags = TagAssignment.objects.for_tenant(tenant).select_related("tag")
-    return (
-        Contact.objects.for_tenant(tenant)
-        .filter(deleted_at__isnull=True)
-        .prefetch_related(
-            Prefetch("identifiers", queryset=identifiers), Prefetch("tag_assignments", queryset=tags)
-        )
+    return contact_live(tenant=tenant).prefetch_related(
+        Prefetch("identifiers", queryset=identifiers), Prefetch("tag_assignments", queryset=tags)
     )
 
 
