@@ -17,6 +17,7 @@ from contacts.filters import ContactFilter
 from contacts.models import AttributeDefinition, Contact, ContactIdentifier
 from contacts.normalization import FieldError
 from contacts.serializers import (
+    CONTACT_ROW_FIELDS,
     AttributeDefinitionInputSerializer,
     AttributeDefinitionSerializer,
     ContactChangeSerializer,
@@ -89,9 +90,14 @@ class ContactViewSet(
     }
 
     def get_tenant_queryset(self, tenant):
-        if self.action in ("list", "retrieve"):  # rendered from plain rows: no prefetch to set up
-            return selectors.contact_live(tenant=tenant)
-        return selectors.contact_list(tenant=tenant)
+        # Every action renders contacts with contacts_render (their identifiers and tags in one query):
+        # nothing to prefetch.
+        return selectors.contact_live(tenant=tenant)
+
+    def _render(self, contact: Contact) -> dict:
+        """A contact instance as the list renders it (the same body as ContactSerializer)."""
+        row = {name: getattr(contact, name) for name in CONTACT_ROW_FIELDS}
+        return contacts_render(tenant=self.tenant, rows=[row])[0]
 
     def retrieve(self, request: Request, pk: str) -> Response:
         rows = list(selectors.contact_rows(self.get_queryset().filter(pk=parse_id(pk)))[:1])
@@ -111,7 +117,7 @@ class ContactViewSet(
         contact = services.contact_create(
             tenant=self.tenant, actor=self.actor, data=data, allow_erased=allow_erased
         )
-        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+        return Response(self._render(contact), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         contact = self.get_object()
@@ -120,7 +126,7 @@ class ContactViewSet(
         contact = services.contact_update(
             tenant=self.tenant, actor=self.actor, contact_id=contact.pk, data=payload.validated_data
         )
-        return Response(ContactSerializer(contact).data)
+        return Response(self._render(contact))
 
     def perform_destroy(self, instance: Contact) -> None:
         services.contact_delete(tenant=self.tenant, actor=self.actor, contact_id=instance.pk)
@@ -138,7 +144,8 @@ class ContactViewSet(
         tag_services.contact_tag(
             tenant=self.tenant, actor=self.actor, contact_id=contact.pk, names=payload.validated_data["tags"]
         )
-        return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data)
+        rows = list(selectors.contact_rows(self.get_queryset().filter(pk=contact.pk)))
+        return Response(contacts_render(tenant=self.tenant, rows=rows)[0])
 
     @extend_schema(summary="Untag a contact", request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"tags/(?P<tag_id>[^/]+)", filterset_class=None)
@@ -154,7 +161,7 @@ class ContactViewSet(
     def restore(self, request: Request, pk: str) -> Response:
         contact_id = parse_id(pk)
         contact = services.contact_restore(tenant=self.tenant, actor=self.actor, contact_id=contact_id)
-        return Response(ContactSerializer(contact).data)
+        return Response(self._render(contact))
 
     @extend_schema(
         summary="Everything held about a contact, also soft-deleted (GDPR export)",
@@ -226,7 +233,7 @@ class ContactViewSet(
             raise ValidationFailed([{**exc.as_dict(), "field": "identifier"}]) from exc
         if contact is None:
             raise NotFound("No contact has this identifier.")
-        return Response(ContactSerializer(contact).data)
+        return Response(self._render(contact))
 
 
 CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)

@@ -370,7 +370,9 @@ def test_page_1_whose_plan_walks_the_order_is_counted_apart_and_exactly(api, ten
     def page(params):
         with CaptureQueriesContext(connection) as captured:
             body = api.get(LIST, {"page_size": 2, **params}).json()
-        counts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT count(*) FROM (")]
+        counts = [
+            q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT count(*) FROM (")
+        ]
         return body, counts
 
     body, counts = page({"country": "FR"})
@@ -381,3 +383,30 @@ def test_page_1_whose_plan_walks_the_order_is_counted_apart_and_exactly(api, ten
     assert body["count_is_estimate"] is True and body["count"] >= 5 and len(counts) == 1
     body, counts = page({"country": "DE", "email": "c0@example.com"})  # a short page is its own count
     assert (body["count"], body["count_is_estimate"], counts) == (1, False, [])
+
+
+def test_every_contact_body_is_the_detail_body(api, tenant):
+    """Create, change, tag, restore and resolve answer with the contact exactly as GET shows it."""
+    created = api.post(LIST, {"email": "Bo@Example.com", "first_name": "Bo", "phone": "+33612345670",
+                              "attributes": {}}, format="json")  # fmt: skip
+    assert created.status_code == 201
+    contact_id = created.json()["id"]
+    detail = reverse("contact-detail", kwargs={"pk": contact_id})
+    assert created.json() == api.get(detail).json()
+
+    changed = api.patch(detail, {"city": "Lyon", "last_name": "Ek"}, format="json")
+    assert changed.status_code == 200 and changed.json()["city"] == "Lyon"
+    assert changed.json() == api.get(detail).json()
+
+    tagged = api.post(
+        reverse("contact-add-tags", kwargs={"pk": contact_id}), {"tags": ["b", "A"]}, format="json"
+    )
+    assert [t["name"] for t in tagged.json()["tags"]] == ["A", "b"]
+    assert tagged.json() == api.get(detail).json()
+
+    resolved = api.get(reverse("contact-resolve"), {"channel": "email", "identifier": "bo@example.com"})
+    assert resolved.json() == api.get(detail).json()
+
+    assert api.delete(detail).status_code == 204
+    restored = api.post(reverse("contact-restore", kwargs={"pk": contact_id}))
+    assert restored.status_code == 200 and restored.json() == api.get(detail).json()
