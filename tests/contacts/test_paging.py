@@ -383,6 +383,10 @@ def test_page_1_whose_plan_walks_the_order_is_counted_apart_and_exactly(api, ten
     assert body["count_is_estimate"] is True and body["count"] >= 5 and len(counts) == 1
     body, counts = page({"country": "DE", "email": "c0@example.com"})  # a short page is its own count
     assert (body["count"], body["count_is_estimate"], counts) == (1, False, [])
+    # A search costs more per row than the planner prices it: page and count stay one statement.
+    body, counts = page({"search": "example.com", "country": "FR"})
+    assert (body["count"], body["count_is_estimate"], counts) == (3, False, [])
+    assert [r["email"] for r in body["results"]] == ["c5@example.com", "c3@example.com"]
 
 
 def test_every_contact_body_is_the_detail_body(api, tenant):
