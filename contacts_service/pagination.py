@@ -58,11 +58,12 @@ def estimated_count(queryset: QuerySet) -> int:
     return _explained(queryset.db, sql, params)[0]
 
 
-def page_plan(queryset: QuerySet, rows: int) -> tuple[int, bool]:
+def page_plan(queryset: QuerySet, rows: int, compiled: tuple[str, Any] | None = None) -> tuple[int, bool]:
     """(rows the whole filter is expected to match, whether the plan of its first `rows` rows in
     order reads them all): a plan that sorts (a trigram bitmap, a hash join) finds every match
-    before the first row, a plan that walks an index in order stops after `rows` matches."""
-    sql, params = queryset.values_list("pk").query.sql_with_params()
+    before the first row, a plan that walks an index in order stops after `rows` matches.
+    `compiled`: the (sql, params) of queryset.values_list("pk"), when the caller has them."""
+    sql, params = compiled or queryset.values_list("pk").query.sql_with_params()
     expected, plan = _explained(queryset.db, f"{sql} LIMIT %s", (*params, rows))
     node = plan.get("Plans", [plan])[0] if plan["Node Type"] == "Limit" else plan
     expected = int(node["Plan Rows"])
@@ -197,7 +198,7 @@ class _CappedPaginator(Paginator):
         except EmptyResultSet:  # e.g. .none(): nothing to read
             self.__dict__["count_and_estimate"] = (0, False)
             return self._get_page([], 1, self)
-        expected, sorts_all = page_plan(queryset, self.per_page + 1)
+        expected, sorts_all = page_plan(queryset, self.per_page + 1, (sql, params))
         counting = expected < settings.API_COUNT_ESTIMATE_TRUSTED_ABOVE
         with connections[queryset.db].cursor() as cursor:
             # The inner statements are the ORM's own SQL for this queryset; values stay parameters.
