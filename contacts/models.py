@@ -196,7 +196,8 @@ class ContactChange(TenantOwnedModel):
 def history_entry_id(change_id: uuid.UUID, position: int) -> uuid.UUID:
     """The id of the `position`-th (from 1) field entry of a history row: a name-based UUIDv8
     (RFC 9562 B.2: SHA-256 of namespace + name; here the row id and the position), the same as the
-    contacts_contactchangeentry view computes in SQL (see contacts 0012). Stable and unique."""
+    contacts_contactchangeentry view computes in SQL (see contacts 0012; on SQLite the view calls this
+    function, registered by contacts.apps). Stable and unique."""
     digest = bytearray(hashlib.sha256(change_id.bytes + str(position).encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x80
     digest[8] = (digest[8] & 0x3F) | 0x80
@@ -205,9 +206,10 @@ def history_entry_id(change_id: uuid.UUID, position: int) -> uuid.UUID:
 
 class ContactChangeEntry(TenantOwnedModel):
     """One field of one history row, as GET .../history/ and the GDPR export list them: a read-only
-    PostgreSQL view over contacts_contactchange (one row per element of `changes`), so the API's
-    page numbers, counts and ?cursor= keyset paging work on field entries as they did when each
-    entry was a row. Never written; rows come and go with their ContactChange."""
+    view over contacts_contactchange (one row per element of `changes`; PostgreSQL and SQLite, see
+    contacts 0012), so the API's page numbers, counts and ?cursor= keyset paging work on field
+    entries as they did when each entry was a row. Never written; rows come and go with their
+    ContactChange. A migration that alters contacts_contactchange drops and recreates the view."""
 
     tenant = models.ForeignKey(
         "contacts_service.Tenant", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False

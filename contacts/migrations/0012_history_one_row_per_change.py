@@ -29,7 +29,18 @@ that processes of the previous release wrote meanwhile.
 Reversible: backwards turns each row back into one row per entry (the first keeps the row id, the
 others get new random ids, so the order of one event's fields in the old API may differ) and sets
 NOT NULL on `field` again (a scan under an exclusive lock: fine on a small table).
+
+SQLite (the embedded default of ./scripts/run) takes its own simpler path: a local database with no
+deploy running beside the migration. The per-field rows of an existing file are converted in one
+transaction, in Python (same grouping and order as FORWARD), then Django drops the three columns
+(SQLite rebuilds the table; nothing to wait for) and 0013 has nothing left to do. The view is the
+same, written with json_each; its ids come from the SQL function contacts_history_entry_id, which
+contacts.apps registers on every SQLite connection and which calls history_entry_id, so an entry
+has the same id on both databases. Backwards rebuilds the columns and the per-field rows likewise.
 """
+
+import json
+import uuid
 
 import django.utils.timezone
 from django.db import migrations, models, transaction
@@ -113,6 +124,31 @@ CROSS JOIN LATERAL (
 """
 
 
+# SQLite: the same view. UUIDs are 32 hex digits there, so is the id the function returns; a value is
+# JSON text (json_quote keeps strings, numbers, arrays and objects; json_extract would give true and
+# false as 1 and 0, so the JSON types are spelled out).
+SQLITE_VALUE = """CASE json_type(e.value, '$.{key}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+        WHEN 'null' THEN 'null' ELSE json_quote(json_extract(e.value, '$.{key}')) END"""
+SQLITE_VIEW = f"""
+CREATE VIEW contacts_contactchangeentry AS
+SELECT
+    contacts_history_entry_id(c.id, e.key + 1) AS id,
+    c.id AS change_id,
+    e.key + 1 AS position,
+    c.tenant_id,
+    c.contact_id,
+    c.event_id,
+    json_extract(e.value, '$.field') AS field,
+    {SQLITE_VALUE.format(key="old")} AS old_value,
+    {SQLITE_VALUE.format(key="new")} AS new_value,
+    c.actor,
+    c.source,
+    c.correlation_id,
+    c.changed_at
+FROM contacts_contactchange AS c, json_each(c.changes) AS e
+"""
+
+
 def contact_batches(connection, contact_ids=None):
     """Lists of BATCH contact ids: `contact_ids` if given, else every contact by id (keyset)."""
     if contact_ids is not None:
@@ -144,8 +180,75 @@ def convert(connection, contact_ids=None) -> None:
     run_batches(connection, FORWARD, contact_ids)
 
 
+def _json(text):
+    return None if text is None else json.loads(text)
+
+
+def sqlite_convert(connection) -> None:
+    """FORWARD on SQLite, in Python and in one transaction: a local file's history is small, and no
+    other process writes to it during the migration. The columns are dropped right after (so the
+    rows need no marking as converted)."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, contact_id, event_id, changed_at, source, correlation_id, actor, field, old_value, "
+            "new_value FROM contacts_contactchange ORDER BY id"  # hex ids: the order of uuid on PostgreSQL
+        )
+        events: dict[tuple, list] = {}
+        for row_id, contact_id, event_id, at, source, request, actor, field, old, new in cursor.fetchall():
+            key = (contact_id, event_id)
+            if event_id is None:
+                key += (at, source, request, actor)
+            entry = {"field": field, "old": _json(old), "new": _json(new)}
+            events.setdefault(key, []).append((row_id, entry))
+        cursor.executemany(
+            "UPDATE contacts_contactchange SET changes = %s WHERE id = %s",
+            [(json.dumps([entry for _, entry in rows]), rows[0][0]) for rows in events.values()],
+        )
+        cursor.executemany(
+            "DELETE FROM contacts_contactchange WHERE id = %s",
+            [(row_id,) for rows in events.values() for row_id, _ in rows[1:]],
+        )
+
+
+def sqlite_expand(connection) -> None:
+    """BACKWARD on SQLite (the columns are back, `field` filled with '' by the rebuild)."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, tenant_id, contact_id, event_id, actor, source, correlation_id, changed_at, changes "
+            "FROM contacts_contactchange"
+        )
+        first, added = [], []
+        for row_id, tenant_id, contact_id, event_id, actor, source, request, at, changes in cursor.fetchall():
+            for n, entry in enumerate(json.loads(changes)):
+                values = [
+                    entry.get("field"),
+                    None if entry.get("old") is None else json.dumps(entry["old"]),
+                    None if entry.get("new") is None else json.dumps(entry["new"]),
+                ]
+                if n == 0:
+                    first.append((*values, row_id))
+                else:
+                    added.append((uuid.uuid4().hex, tenant_id, contact_id, event_id, *values, actor, source,
+                                  request, at))  # fmt: skip
+        cursor.executemany(
+            "UPDATE contacts_contactchange SET field = %s, old_value = %s, new_value = %s, changes = '[]' "
+            "WHERE id = %s",
+            first,
+        )
+        cursor.executemany(
+            "INSERT INTO contacts_contactchange (id, tenant_id, contact_id, event_id, field, old_value, "
+            "new_value, actor, source, correlation_id, changed_at, changes) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '[]')",
+            added,
+        )
+        cursor.execute("DELETE FROM contacts_contactchange WHERE changes = '[]' AND field = ''")  # no entries
+
+
 def forwards(apps, schema_editor):
     connection = schema_editor.connection
+    if connection.vendor == "sqlite":
+        sqlite_convert(connection)
+        return
     if connection.vendor != "postgresql":
         return
     convert(connection)
@@ -155,6 +258,9 @@ def forwards(apps, schema_editor):
 
 def backwards(apps, schema_editor):
     connection = schema_editor.connection
+    if connection.vendor == "sqlite":
+        sqlite_expand(connection)
+        return
     if connection.vendor != "postgresql":
         return
     schema_editor.execute("DROP VIEW IF EXISTS contacts_contactchangeentry")
@@ -162,6 +268,40 @@ def backwards(apps, schema_editor):
     run_batches(connection, BACKWARD)
     schema_editor.execute("DELETE FROM contacts_contactchange WHERE field IS NULL")  # entries: none
     schema_editor.execute("ALTER TABLE contacts_contactchange ALTER COLUMN field SET NOT NULL")
+
+
+def sqlite_view(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(SQLITE_VIEW)
+
+
+def sqlite_drop_view(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute("DROP VIEW IF EXISTS contacts_contactchangeentry")
+
+
+class RemoveFieldOnSQLite(migrations.RemoveField):
+    """RemoveField whose column goes at once on SQLite only; PostgreSQL keeps it (nullable) until
+    0013 has converted what the previous release wrote meanwhile."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "sqlite":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        # As AddField(preserve_default=False): `field` comes back NOT NULL, '' in the rebuilt rows
+        # until sqlite_expand fills it.
+        field = to_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
+        empty = not field.null and field.default is models.NOT_PROVIDED
+        if empty:
+            field.default = ""
+        try:
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        finally:
+            if empty:
+                field.default = models.NOT_PROVIDED
 
 
 def drop_not_null(apps, schema_editor):
@@ -182,16 +322,14 @@ class Migration(migrations.Migration):
                 default=list, db_default=models.Value([], output_field=models.JSONField())
             ),
         ),
-        migrations.SeparateDatabaseAndState(
-            # The columns stay (nullable) until 0013; the models no longer have them.
-            database_operations=[migrations.RunPython(drop_not_null, migrations.RunPython.noop)],
-            state_operations=[
-                migrations.RemoveField(model_name="contactchange", name="field"),
-                migrations.RemoveField(model_name="contactchange", name="old_value"),
-                migrations.RemoveField(model_name="contactchange", name="new_value"),
-            ],
-        ),
+        migrations.RunPython(drop_not_null, migrations.RunPython.noop),
         migrations.RunPython(forwards, backwards),
+        # The models no longer have the per-field columns. PostgreSQL keeps them (nullable) until 0013;
+        # SQLite drops them now, before its view is made (SQLite will not rebuild a table a view reads).
+        RemoveFieldOnSQLite(model_name="contactchange", name="field"),
+        RemoveFieldOnSQLite(model_name="contactchange", name="old_value"),
+        RemoveFieldOnSQLite(model_name="contactchange", name="new_value"),
+        migrations.RunPython(sqlite_view, sqlite_drop_view),
         migrations.CreateModel(
             name="ContactChangeEntry",
             fields=[
