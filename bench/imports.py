@@ -179,8 +179,8 @@ def main() -> None:
             )
     upsert_seconds = time.perf_counter() - started
 
-    # The rows the import must write besides the contacts (a history row per field, a timeline entry
-    # and an outbox event per change), written bare: one INSERT ... SELECT per table of the job's own
+    # The rows the import must write besides the contacts (a history row, a timeline entry and an
+    # outbox event per change), written bare: one INSERT ... SELECT per table of the job's own
     # rows with fresh ids, same indexes and constraints, rolled back. The import cannot beat this.
     from contacts.models import ContactChange
     from events.models import OutboxEvent, TimelineEntry

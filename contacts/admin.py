@@ -19,7 +19,7 @@ from contacts.models import (
     AttributeDefinition,
     ChangeSource,
     Contact,
-    ContactChange,
+    ContactChangeEntry,
     ContactIdentifier,
     DuplicateCandidate,
     Merge,
@@ -73,15 +73,27 @@ class IdentifierInline(admin.TabularInline):
 
 
 class ChangeInline(admin.TabularInline):
-    model = ContactChange
+    """The contact's history, one line per changed field (the view over its history rows)."""
+
+    model = ContactChangeEntry
     extra = 0
     can_delete = False
     fields = ["changed_at", "field", "old_value", "new_value", "actor", "source", "correlation_id"]
     readonly_fields = fields
-    ordering = ["-changed_at"]
+    ordering = ["-changed_at", "-change_id", "-position"]
+    verbose_name, verbose_name_plural = "contact change", "contact changes"
 
     def get_queryset(self, request):
-        return ContactChange.objects.unscoped()
+        return ContactChangeEntry.objects.unscoped()
+
+    def has_view_permission(self, request, obj=None):
+        # Who may see the history rows (the stored table's permission, as before the view) sees it.
+        return request.user.has_perm("contacts.view_contactchange") or request.user.has_perm(
+            "contacts.change_contactchange"
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -222,11 +222,12 @@ def _export_identifiers(tenant: Tenant, contact_id: uuid.UUID) -> list:
 
 
 def _export_history(tenant: Tenant, contact_id: uuid.UUID) -> list:
-    from contacts.models import ContactChange
+    """One entry per changed field, oldest first (the API's history, reversed)."""
+    from contacts.models import ContactChangeEntry
 
-    rows = ContactChange.objects.for_tenant(tenant).filter(contact_id=contact_id)
+    rows = ContactChangeEntry.objects.for_tenant(tenant).filter(contact_id=contact_id)
     return list(
-        rows.order_by("changed_at", "id").values(
+        rows.order_by("changed_at", "change_id", "position").values(
             "id", "field", "old_value", "new_value", "actor", "source", "changed_at", "correlation_id",
             "event_id",
         )
@@ -324,7 +325,10 @@ register_personal_data("identifiers", model="contacts.ContactIdentifier", export
 register_personal_data("tags", model="tags.TagAssignment", export=_export_tags)
 register_personal_data("lists", model="lists.ListMembership", export=_export_lists)
 register_personal_data("timeline", model="events.TimelineEntry", export=_export_timeline)
-register_personal_data("history", model="contacts.ContactChange", export=_export_history)
+# History: the rows (one per change) are erased; the export reads them field by field through the
+# view contacts_contactchangeentry (erase=False: a view's rows go with its table's).
+register_personal_data(None, model="contacts.ContactChange")
+register_personal_data("history", model="contacts.ContactChangeEntry", export=_export_history, erase=False)
 register_personal_data(
     None, model="events.OutboxEvent", contact_field="aggregate_id", where=models.Q(aggregate_type="contact")
 )

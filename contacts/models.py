@@ -2,10 +2,13 @@
 merges."""
 
 import datetime
+import hashlib
+import uuid
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from contacts_service.ids import new_id
@@ -157,16 +160,21 @@ class ChangeSource(models.TextChoices):
 
 
 class ContactChange(TenantOwnedModel):
-    """One field of one contact changed: old and new value, who, how, when, under which request."""
+    """One change event of one contact: every field it changed, who, how, when, under which request.
 
-    tenant = log_tenant()  # an import writes a dozen of these per contact (see events.models.log_tenant)
+    `changes` is a list of {"field", "old", "new"} in the order the fields were written (a list, not
+    a {field: {old, new}} map: a merge records two `identifiers.email` entries when it adds two
+    emails, and JSONB does not keep a map's key order). One row per event, not per field: an import
+    writes one of these per contact instead of a dozen (contacts 0012). Read field by field through
+    ContactChangeEntry, as the API and the GDPR export show it.
+    """
+
+    tenant = log_tenant()  # an import writes one of these per contact (see events.models.log_tenant)
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     # Indexed by change_contact_time_idx below (led by contact_id, as the constraint check needs).
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="changes", db_index=False)
     event_id = models.UUIDField(null=True, blank=True)
-    field = models.CharField(max_length=100)
-    old_value = models.JSONField(null=True, blank=True)
-    new_value = models.JSONField(null=True, blank=True)
+    changes = models.JSONField(default=list, db_default=Value([], output_field=models.JSONField()))
     actor = models.JSONField(default=dict)
     source = models.CharField(max_length=16, choices=ChangeSource.choices)
     correlation_id = models.CharField(max_length=128, blank=True)
@@ -175,9 +183,63 @@ class ContactChange(TenantOwnedModel):
     class Meta:
         # One index for the history of a contact (newest first, in the order the API pages it) and for
         # the foreign key (a deleted contact's rows): a contact id belongs to one tenant, so tenant_id
-        # need not lead. It replaced (tenant, contact, -changed_at) and (contact): an import writes a
-        # dozen history rows per new contact, each an entry in every index.
+        # need not lead. It replaced (tenant, contact, -changed_at) and (contact).
         indexes = [models.Index(fields=["contact", "-changed_at", "-id"], name="change_contact_time_idx")]
+
+    @staticmethod
+    def entries(changes: dict[str, tuple[Any, Any]] | list[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
+        """The `changes` value of {field: (old, new)} or of [(field, old, new), ...]."""
+        items = changes.items() if isinstance(changes, dict) else ((f, (o, n)) for f, o, n in changes)
+        return [{"field": field, "old": old, "new": new} for field, (old, new) in items]
+
+
+def history_entry_id(change_id: uuid.UUID, position: int) -> uuid.UUID:
+    """The id of the `position`-th (from 1) field entry of a history row: a name-based UUIDv8
+    (RFC 9562 B.2: SHA-256 of namespace + name; here the row id and the position), the same as the
+    contacts_contactchangeentry view computes in SQL (see contacts 0012; on SQLite the view calls this
+    function, registered by contacts.apps). Stable and unique."""
+    digest = bytearray(hashlib.sha256(change_id.bytes + str(position).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(digest))
+
+
+class ContactChangeEntry(TenantOwnedModel):
+    """One field of one history row, as GET .../history/ and the GDPR export list them: a read-only
+    view over contacts_contactchange (one row per element of `changes`; PostgreSQL and SQLite, see
+    contacts 0012), so the API's page numbers, counts and ?cursor= keyset paging work on field
+    entries as they did when each entry was a row. Never written; rows come and go with their
+    ContactChange. A migration that alters contacts_contactchange drops and recreates the view."""
+
+    tenant = models.ForeignKey(
+        "contacts_service.Tenant", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    id = models.UUIDField(primary_key=True, editable=False)  # history_entry_id(change_id, position)
+    change = models.ForeignKey(
+        ContactChange, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    position = models.PositiveIntegerField()  # from 1, in `changes` order
+    contact = models.ForeignKey(
+        Contact, on_delete=models.DO_NOTHING, related_name="history_entries", db_constraint=False
+    )
+    event_id = models.UUIDField(null=True, blank=True)
+    field = models.CharField(max_length=100)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    actor = models.JSONField(default=dict)
+    source = models.CharField(max_length=16, choices=ChangeSource.choices)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)  # as ContactChange (the API schema says so)
+
+    class Meta:
+        managed = False
+        db_table = "contacts_contactchangeentry"
+        # Newest first; within one change the last field written first (as per-field rows with
+        # time-ordered ids came out). (changed_at, change) walks change_contact_time_idx.
+        ordering = ["-changed_at", "-change_id", "-position"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value!r} -> {self.new_value!r}"
 
 
 class TombstoneSalt(TenantOwnedModel):

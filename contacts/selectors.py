@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from contacts.models import (
     AttributeDefinition,
     Contact,
-    ContactChange,
+    ContactChangeEntry,
     ContactIdentifier,
     DuplicateCandidate,
     Merge,
@@ -50,9 +50,13 @@ def contact_exists(*, tenant: Tenant, contact_id: uuid.UUID) -> bool:
     return Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists()
 
 
-def contact_history(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[ContactChange]:
+def contact_history(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[ContactChangeEntry]:
+    """One entry per changed field, newest first (the last field of a change first, as the API always
+    listed them); the view walks change_contact_time_idx and sorts each change's fields."""
     return (
-        ContactChange.objects.for_tenant(tenant).filter(contact_id=contact_id).order_by("-changed_at", "-id")
+        ContactChangeEntry.objects.for_tenant(tenant)
+        .filter(contact_id=contact_id)
+        .order_by("-changed_at", "-change_id", "-position")
     )
 
 

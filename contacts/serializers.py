@@ -15,7 +15,7 @@ from contacts.models import (
     AttributeType,
     ChangeSource,
     Contact,
-    ContactChange,
+    ContactChangeEntry,
     ContactIdentifier,
     ContactStatus,
     IdentifierChannel,
@@ -295,7 +295,7 @@ class ContactChangeSerializer(serializers.ModelSerializer):
     source = serializers.ChoiceField(choices=ChangeSource.choices)
 
     class Meta:
-        model = ContactChange
+        model = ContactChangeEntry  # one field of a history row (contacts.models.ContactChangeEntry)
         fields = [
             "id",
             "field",

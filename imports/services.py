@@ -2,9 +2,9 @@
 
 A batch is planned (parse, dedupe in the batch, match existing contacts, tombstones, uniqueness)
 then applied set-based in one transaction with the job's checkpoint and counters: bulk INSERT of
-new contacts, one UPDATE of changed ones, history rows, tag and list links, and every event
-(contact.created/updated, tagged, added_to_list) in two INSERTs through event_record_many. The
-preview of an upload runs the same plan without writing.
+new contacts, one UPDATE of changed ones, one history row per changed contact, tag and list links,
+and every event (contact.created/updated, tagged, added_to_list) in two INSERTs through
+event_record_many. The preview of an upload runs the same plan without writing.
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ HISTORY_COLUMNS = (
     "tenant_id",
     "contact_id",
     "event_id",
-    "field",
-    "old_value",
-    "new_value",
+    "changes",
     "actor",
     "source",
     "correlation_id",
@@ -519,10 +517,10 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
             title=TITLES[event_type],
         )
         specs.append(spec)
-        history.extend(
-            (new_id(), tenant.pk, contact.pk, event_id, f, old, new, actor_dict, source, correlation_id, now)
-            for f, (old, new) in p.changes.items()
-        )
+        history.append(
+            (new_id(), tenant.pk, contact.pk, event_id, ContactChange.entries(p.changes), actor_dict, source,
+             correlation_id, now)
+        )  # fmt: skip
     assignments, memberships, link_events = _link_events(job=job, plans=plan.rows, actor=actor)
     consents = consent_plan(
         tenant=tenant,

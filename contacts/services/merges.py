@@ -399,16 +399,20 @@ def contact_merge(
 
 
 def _record_history(tenant: Tenant, actor: Actor, rows: list[tuple], now) -> None:
-    """History rows (source merge) for a merge or its undo, in one INSERT."""
+    """History rows (source merge) for a merge or its undo, one per event, in one INSERT; `rows` are
+    (contact id, event id, field, old, new) entries, in order."""
     correlation_id, actor_dict = get_correlation_id(), actor.as_dict()
+    events: dict[tuple, list[tuple]] = {}
+    for contact_id, event_id, name, old, new in rows:
+        events.setdefault((contact_id, event_id), []).append((name, old, new))
     ContactChange.objects.for_tenant(tenant).bulk_create(
         [
             ContactChange(
-                tenant=tenant, contact_id=contact_id, event_id=event_id, field=name, old_value=old,
-                new_value=new, actor=actor_dict, source=ChangeSource.MERGE, correlation_id=correlation_id,
-                changed_at=now,
+                tenant=tenant, contact_id=contact_id, event_id=event_id,
+                changes=ContactChange.entries(entries), actor=actor_dict, source=ChangeSource.MERGE,
+                correlation_id=correlation_id, changed_at=now,
             )
-            for contact_id, event_id, name, old, new in rows
+            for (contact_id, event_id), entries in events.items()
         ]
     )  # fmt: skip
 

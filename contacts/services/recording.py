@@ -1,4 +1,4 @@
-"""History rows and events for a contact change, written together in the change's transaction."""
+"""The history row and events for a contact change, written together in the change's transaction."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def record_contact_change(
     source: str,
     extra_data: dict[str, Any] | None = None,
 ) -> None:
-    """Write one history row per changed field and the event (timeline + outbox).
+    """Write the history row (every changed field, one row) and the event (timeline + outbox).
 
     The caller holds the contact's row lock and has already bumped contact.event_sequence.
     """
@@ -80,22 +80,15 @@ def record_contact_change(
         source=source,
         title=TITLES.get(event_type, event_type),
     )
-    now = timezone.now()
-    correlation_id = get_correlation_id()
-    ContactChange.objects.for_tenant(tenant).bulk_create(
-        [
-            ContactChange(
-                tenant=tenant,
-                contact=contact,
-                event_id=outbox.event_id,
-                field=field,
-                old_value=old,
-                new_value=new,
-                actor=actor.as_dict(),
-                source=source,
-                correlation_id=correlation_id,
-                changed_at=now,
-            )
-            for field, (old, new) in changes.items()
-        ]
+    if not changes:
+        return
+    ContactChange.objects.for_tenant(tenant).create(
+        tenant=tenant,
+        contact=contact,
+        event_id=outbox.event_id,
+        changes=ContactChange.entries(changes),
+        actor=actor.as_dict(),
+        source=source,
+        correlation_id=get_correlation_id(),
+        changed_at=timezone.now(),
     )

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
-from contacts.models import Contact, ContactChange
+from contacts.models import Contact, ContactChangeEntry
 from tests.factories import ContactFactory, TenantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -105,5 +105,5 @@ def test_operator_logs_in_opens_a_contact_and_imports_a_csv(page):
         ("bob@example.com", "Nantes"),
     }
     assert Contact.objects.unscoped().get(tenant=globex).first_name == "Other"
-    change = ContactChange.objects.unscoped().get(contact_id=ann.pk, field="city")
+    change = ContactChangeEntry.objects.unscoped().get(contact_id=ann.pk, field="city")
     assert (change.source, change.actor["id"]) == ("admin", str(operator.pk))

@@ -154,3 +154,81 @@ def test_a_write_whose_history_or_outbox_fails_leaves_nothing_behind(api, tenant
         TimelineEntry.objects.unscoped().count(),
     )
     assert after == before
+
+
+HISTORY_KEYS = {
+    "id", "field", "old_value", "new_value", "actor", "source", "changed_at", "correlation_id", "event_id",
+}  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_created_contact_is_one_history_row_listed_field_by_field(api, tenant):
+    """Given a contact created with several fields, then its history is one stored row (one change
+    event), and GET .../history/ still lists one entry per field, with the same keys and types as
+    always, ids unique, stable across requests and those contacts.models.history_entry_id gives."""
+    from contacts.models import history_entry_id
+
+    data = {"email": "n@example.com", "first_name": "Nora", "last_name": "Lund", "city": "Oslo",
+            "company": "Acme", "country": "NO"}  # fmt: skip
+    contact = api.post(LIST, data, format="json").json()
+    [row] = ContactChange.objects.for_tenant(tenant).filter(contact_id=contact["id"])
+
+    history = api.get(detail(contact["id"], "history")).json()
+    # the six fields sent, plus display_name, status and source the service sets
+    fields = [entry["field"] for entry in history["results"]]
+    assert sorted(fields) == sorted([*data, "display_name", "status", "source"])
+    assert history["count"] == len(fields) == len(row.changes)
+    # newest first: within one change, the last field written first
+    assert fields == [change["field"] for change in reversed(row.changes)]
+    event = OutboxEvent.objects.unscoped().get(aggregate_id=contact["id"])
+    for entry in history["results"]:
+        assert set(entry) == HISTORY_KEYS
+        assert entry["old_value"] is None and entry["source"] == "api"
+        assert entry["event_id"] == str(event.event_id)
+        assert event.payload["data"]["changes"][entry["field"]]["new"] == entry["new_value"]
+        assert isinstance(entry["actor"], dict) and isinstance(entry["changed_at"], str)
+    ids = [entry["id"] for entry in history["results"]]
+    assert len(set(ids)) == len(ids) and all(uuid.UUID(i) for i in ids)
+    assert [entry["id"] for entry in api.get(detail(contact["id"], "history")).json()["results"]] == ids
+    assert ids == [str(history_entry_id(row.pk, n)) for n in range(len(row.changes), 0, -1)]
+
+
+@pytest.mark.django_db
+def test_history_pages_across_changes_by_page_number_and_by_cursor(api):
+    """Given a contact with entries of several changes (create, updates, delete, restore), then
+    paging by page number and by ?cursor= (3 entries a page, cutting through changes) both give
+    the whole history once, newest first, in the same order as one big page."""
+    contact = api.post(LIST, {"email": "p@example.com", "city": "Paris", "first_name": "Pia"}, format="json")
+    contact_id = contact.json()["id"]
+    for city, name in (("Lyon", "Pam"), ("Nice", "Pat"), ("Metz", "Peg")):
+        assert (
+            api.patch(detail(contact_id), {"city": city, "first_name": name}, format="json").status_code
+            == 200
+        )
+    api.delete(detail(contact_id))
+    api.post(detail(contact_id, "restore"))
+    url = detail(contact_id, "history")
+    everything = api.get(url, {"page_size": 100}).json()
+    total = everything["count"]
+    assert total == len(everything["results"]) > 12
+    changed_at = [entry["changed_at"] for entry in everything["results"]]
+    assert changed_at == sorted(changed_at, reverse=True)
+    assert [e["field"] for e in everything["results"][:2]] == ["deleted_at", "deleted_at"]  # restore, delete
+    assert everything["results"][0]["old_value"] is not None and everything["results"][0]["new_value"] is None
+
+    by_number, page = [], 1
+    while True:
+        body = api.get(url, {"page_size": 3, "page": page}).json()
+        assert body["count"] == total
+        by_number += body["results"]
+        if not body["next"]:
+            break
+        page += 1
+    by_cursor, cursor = [], ""
+    while cursor is not None:
+        body = api.get(url, {"page_size": 3, "cursor": cursor}).json()
+        assert body["count"] == total
+        by_cursor += body["results"]
+        cursor = body["next_cursor"]
+    assert by_number == by_cursor == everything["results"]
+    assert page == (total + 2) // 3

@@ -133,7 +133,10 @@ def test_deleting_a_tenant_still_deletes_its_timeline_outbox_and_history(api, te
     contact = api.post(reverse("contact-list"), {"email": "gone@x.com"}, format="json").json()
     kept = ContactFactory(tenant=other_tenant)
     ContactChange.objects.for_tenant(other_tenant).create(
-        tenant=other_tenant, contact=kept, field="city", new_value="Oslo", source="api"
+        tenant=other_tenant,
+        contact=kept,
+        changes=[{"field": "city", "old": None, "new": "Oslo"}],
+        source="api",
     )
     for model in (ContactChange, TimelineEntry, OutboxEvent):
         assert model.objects.unscoped().filter(tenant=tenant).exists(), model

@@ -60,6 +60,24 @@ def test_admin_soft_delete_action_goes_through_the_service(operator_client, tena
 
 
 @pytest.mark.django_db
+def test_admin_contact_page_lists_its_history_field_by_field(operator_client, api, tenant):
+    """The history inline shows one line per changed field (the stored rows hold one change each)."""
+    contact = api.post(
+        reverse("contact-list"), {"email": "inline@example.com", "city": "Bergen"}, format="json"
+    )
+    api.patch(
+        reverse("contact-detail", kwargs={"pk": contact.json()["id"]}), {"city": "Tromsø"}, format="json"
+    )
+    page = operator_client.get(reverse("admin:contacts_contact_change", args=[contact.json()["id"]]))
+    inline = page.context["inline_admin_formsets"][-1]
+    lines = [(form.original.field, form.original.new_value) for form in inline]
+    assert lines[0] == ("city", "Tromsø")  # newest first
+    assert {"email", "city", "display_name", "status", "source"} <= {field for field, _ in lines}
+    assert len(lines) == 6
+    assert "Tromsø" in page.content.decode() and "Contact changes" in page.content.decode()
+
+
+@pytest.mark.django_db
 def test_admin_issues_an_api_key_once_and_stores_only_its_hash(operator_client, tenant):
     response = operator_client.post(
         reverse("admin:contacts_service_apikey_add"),

@@ -20,9 +20,11 @@ def contact_columns() -> set[tuple[str, str]]:
 
 
 def erased_columns() -> set[tuple[str, str]]:
+    """Columns erase clears, and those of views registered as sources (unmanaged models such as
+    contacts.ContactChangeEntry: their rows are another registered table's, gone with it)."""
     erased = set()
     for source in gdpr.personal_data_sources():
-        if source.erase:
+        if source.erase or not source.model_class()._meta.managed:
             model = source.model_class()
             erased.add((model._meta.label_lower, model._meta.get_field(source.contact_field).name))
     return erased

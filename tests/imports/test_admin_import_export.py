@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.gdpr import contact_erase
-from contacts.models import Contact, ContactChange
+from contacts.models import Contact, ContactChange, ContactChangeEntry
 from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from events.models import OutboxEvent, TimelineEntry
 from imports.exports import DEFAULT_COLUMNS
@@ -234,10 +234,14 @@ def test_import_previews_without_writing_then_writes_through_the_services_in_tha
     )
     assert events[(new.pk, "contact.created")].payload["actor"] == actor
     assert events[(ann.pk, "contact.updated")].payload["actor"] == actor
-    changes = ContactChange.objects.unscoped().filter(contact_id=ann.pk)
+    changes = ContactChangeEntry.objects.unscoped().filter(contact_id=ann.pk)
     assert {c.field for c in changes} == {"first_name", "display_name", "country"}
     assert {(c.source, c.actor["id"]) for c in changes} == {("admin", str(operator.pk))}
-    assert ContactChange.objects.unscoped().filter(contact_id=new.pk, field="email", source="admin").exists()
+    assert (
+        ContactChangeEntry.objects.unscoped()
+        .filter(contact_id=new.pk, field="email", source="admin")
+        .exists()
+    )
     assert TimelineEntry.objects.unscoped().filter(contact_id=new.pk, event_type="contact.created").exists()
 
 

@@ -142,7 +142,15 @@ def _rows(tenant, contact, tags: int, timeline: int) -> None:
         ]
     )
     ContactChange.objects.for_tenant(tenant).bulk_create(
-        [ContactChange(tenant=tenant, contact=contact, field="city", source="api") for _ in range(timeline)]
+        [
+            ContactChange(
+                tenant=tenant,
+                contact=contact,
+                changes=[{"field": "city", "old": None, "new": "X"}],
+                source="api",
+            )
+            for _ in range(timeline)
+        ]
     )
 
 

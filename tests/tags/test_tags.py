@@ -130,7 +130,9 @@ def test_any_and_all_tag_filters(api, tenant):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("ids_limit", [5_000, 1], ids=["holders read first", "past the limit: per-tag filters"])
+@pytest.mark.parametrize(
+    "ids_limit", [5_000, 1], ids=["holders read first", "past the limit: per-tag filters"]
+)
 def test_all_tags_of_three_other_tenants_and_deleted_contacts_left_out(
     api, client_for, tenant, other_tenant, monkeypatch, ids_limit
 ):
