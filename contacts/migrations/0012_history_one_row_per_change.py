@@ -280,6 +280,21 @@ def sqlite_drop_view(apps, schema_editor):
         schema_editor.execute("DROP VIEW IF EXISTS contacts_contactchangeentry")
 
 
+class AddFieldUnlessPresent(migrations.AddField):
+    """AddField that finds the column already there when a previous run of this (non-atomic)
+    migration stopped after adding it (the conversion of a big table runs for hours: an interrupted
+    deploy, a lost connection): `migrate` then runs it again from its first operation."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            columns = connection.introspection.get_table_description(cursor, model._meta.db_table)
+        if any(column.name == model._meta.get_field(self.name).column for column in columns):
+            return
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
 class RemoveFieldOnSQLite(migrations.RemoveField):
     """RemoveField whose column goes at once on SQLite only; PostgreSQL keeps it (nullable) until
     0013 has converted what the previous release wrote meanwhile."""
@@ -315,7 +330,7 @@ class Migration(migrations.Migration):
     dependencies = [("contacts", "0011_search_statistics"), ("contacts_service", "0002_tenant_plan")]
 
     operations = [
-        migrations.AddField(
+        AddFieldUnlessPresent(
             model_name="contactchange",
             name="changes",
             field=models.JSONField(

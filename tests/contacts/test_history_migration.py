@@ -95,3 +95,45 @@ def _json(text):
     import json
 
     return None if text is None else json.loads(text)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0012_stopped_during_the_conversion_runs_again_to_the_end(tenant, monkeypatch):
+    """0012 is not atomic and converts for hours on a big table: a run stopped there (a deploy's
+    timeout, a lost connection) leaves `changes` added and some contacts converted; running
+    `migrate` again must finish the job, not fail on the column it added."""
+    import importlib
+
+    module = importlib.import_module("contacts.migrations.0012_history_one_row_per_change")
+    contacts = [ContactFactory(tenant=tenant) for _ in range(3)]
+    row_ids = iter(ids(6))
+    try:
+        migrate(BEFORE)
+        with connection.cursor() as cursor:
+            for contact in contacts:
+                for field in ("email", "city"):
+                    cursor.execute(
+                        OLD_ROW,
+                        [next(row_ids), tenant.pk, contact.pk, None, field, None, '"x"', "{}", "api", "r",
+                         "2024-01-01T10:00:00Z"],
+                    )  # fmt: skip
+        batches = module.contact_batches
+
+        def stopped_after_one(connection, contact_ids=None):
+            for n, batch in enumerate(batches(connection, contact_ids)):
+                if n == 1:
+                    raise RuntimeError("stopped")
+                yield batch
+
+        monkeypatch.setattr(module, "BATCH", 1)
+        monkeypatch.setattr(module, "contact_batches", stopped_after_one)
+        with pytest.raises(RuntimeError, match="stopped"):
+            migrate(("contacts", "0012_history_one_row_per_change"))
+        monkeypatch.setattr(module, "contact_batches", batches)
+
+        migrate(AFTER)
+        for contact in contacts:
+            entries = [x.field for x in contact_history(tenant=tenant, contact_id=contact.pk)]
+            assert entries == ["city", "email"]
+    finally:
+        migrate(AFTER)
