@@ -157,6 +157,23 @@ def test_all_tags_of_three_other_tenants_and_deleted_contacts_left_out(
 
 
 @pytest.mark.django_db
+def test_the_plans_kept_for_a_tags_all_page_hold_neither_its_ids_nor_its_statement(api, tenant):
+    """tags_all reads the holders first and filters by their ids (up to 5,000 parameters): the
+    paging's per-process plans (512 kept) must not keep each such statement and its plan text."""
+    from contacts_service import pagination
+
+    for n in range(30):
+        tag_contact(api, ContactFactory(tenant=tenant, email=f"h{n}@x.com").pk, "VIP", "Lead")
+    pagination._estimates.clear()
+    page = api.get(CONTACTS, {"tags_all": "VIP,Lead", "page_size": 2}).json()
+    assert (page["count"], len(page["results"])) == (30, 2)
+    assert pagination._estimates  # the plan is kept ...
+    kept = repr(list(pagination._estimates.items()))
+    assert "h1@x.com" not in kept and str(page["results"][0]["id"]) not in kept  # ... not the ids
+    assert len(kept) < 1_000 * len(pagination._estimates)
+
+
+@pytest.mark.django_db
 def test_bulk_apply_by_ids_and_by_filter_writes_one_event_per_changed_contact(api, tenant):
     tag = api.post(TAGS, {"name": "Bulk"}, format="json").json()
     fr = [ContactFactory(tenant=tenant, country="FR") for _ in range(5)]
