@@ -281,13 +281,19 @@ def sqlite_drop_view(apps, schema_editor):
 
 
 class AddFieldUnlessPresent(migrations.AddField):
-    """AddField that finds the column already there when a previous run of this (non-atomic)
-    migration stopped after adding it (the conversion of a big table runs for hours: an interrupted
-    deploy, a lost connection): `migrate` then runs it again from its first operation."""
+    """On PostgreSQL, AddField that finds the column already there when a previous run of this
+    (non-atomic) migration stopped after adding it (the conversion of a big table runs for hours: an
+    interrupted deploy, a lost connection): `migrate` then runs it again from its first operation,
+    and every later step there is idempotent (FORWARD converts only rows with a `field`). Not on
+    SQLite, whose conversion leaves no mark on the rows it converted: a second run would convert
+    them again (and keep only each change's first field)."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = to_state.apps.get_model(app_label, self.model_name)
         connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
         with connection.cursor() as cursor:
             columns = connection.introspection.get_table_description(cursor, model._meta.db_table)
         if any(column.name == model._meta.get_field(self.name).column for column in columns):
