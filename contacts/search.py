@@ -131,6 +131,11 @@ def _sample(using: str) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...],
         except DatabaseError:  # PostgreSQL < 14, or no right to read the statistics
             logger.warning("Search statistics %s cannot be read; every word uses the index", STATISTICS_NAME)
             row = None
+        if row is None:
+            # No ANALYZE yet, or a role that does not own contacts_contact (pg_stats_ext_exprs shows
+            # only the owner's statistics): every word then uses the index, as before 0011.
+            logger.info("No search statistics %s visible to this role yet; every word uses the index",
+                        STATISTICS_NAME)  # fmt: skip
         if row:
             values, frequencies, bounds, null_fraction = row
             mcv = tuple(zip(values or (), frequencies or (), strict=True))
