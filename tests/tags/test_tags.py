@@ -285,3 +285,24 @@ def test_bulk_events_have_the_same_envelope_as_single_events(api, tenant):
         assert created.payload[key] == tagged.payload[key], key
     assert tagged.payload["sequence"] == 2 and tagged.payload["event_type"] == "contact.tagged"
     assert tagged.payload["occurred_at"].endswith("Z") and created.payload["occurred_at"].endswith("Z")
+
+
+@pytest.mark.django_db
+def test_the_holders_of_all_tags_are_read_in_the_current_tenant_only(api, tenant, other_tenant):
+    """contacts.filters._contacts_with_all_tags joins tag rows by hand: its own tenant condition must
+    hold even for a row of another tenant pointing at this tenant's tags (which the API never writes,
+    so the outer, tenant-scoped queryset would hide it: only this function's result shows it)."""
+    from contacts.filters import _contacts_with_all_tags
+    from contacts_service.context import tenant_context
+
+    mine = ContactFactory(tenant=tenant)
+    tag_contact(api, mine.pk, "VIP", "Lead")
+    tag_ids = list(Tag.objects.for_tenant(tenant).order_by("name").values_list("pk", flat=True))
+    stray = ContactFactory(tenant=other_tenant)
+    TagAssignment.objects.unscoped().bulk_create(
+        [TagAssignment(tenant=other_tenant, tag_id=tag_id, contact=stray) for tag_id in tag_ids]
+    )
+    with tenant_context(tenant):
+        assert _contacts_with_all_tags(tag_ids) == [mine.pk]
+    with tenant_context(other_tenant):
+        assert _contacts_with_all_tags(tag_ids) == [stray.pk]
