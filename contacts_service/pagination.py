@@ -191,7 +191,8 @@ class _CappedPaginator(Paginator):
           cheapest to find 1,001 matches (the tag's own index), and the page keeps its walk. Not
           for a filter costly per row (see _costly_per_row).
 
-        The page's rows are then read by id. Where the planner expects at least
+        In the first way the page's rows are then read by id; in the second the page statement reads
+        them itself. Where the planner expects at least
         API_COUNT_ESTIMATE_TRUSTED_ABOVE rows (a list of 250,000, a country), nothing is counted:
         only the page's ids are read and the estimate is the count (flagged). A full page proves
         there is more; a short one is the exact count, whatever was expected."""
@@ -216,16 +217,16 @@ class _CappedPaginator(Paginator):
                 cursor.execute(_PAGE_AND_COUNT.format(query=sql), [*params, limit + 1, self.per_page + 1])
                 found = cursor.fetchall()
                 ids, total = [row[0] for row in found], (found[0][1] if found else 0)
+                by_id = {_pk(row): row for row in queryset.filter(pk__in=ids[: self.per_page])}
+                rows = [by_id[pk] for pk in ids[: self.per_page] if pk in by_id]  # gone since: left out
             else:
-                cursor.execute(f"{sql} LIMIT %s", [*params, self.per_page + 1])
-                ids = [row[0] for row in cursor.fetchall()]
-                total = len(ids)
+                # The page itself, rows and all, in one statement (no ids first: nothing to count with it).
+                found = list(queryset[: self.per_page + 1])
+                ids, rows, total = [_pk(row) for row in found], found[: self.per_page], len(found)
                 if counting and total > self.per_page:
                     unordered, more_params = queryset.order_by().values_list("pk").query.sql_with_params()
                     cursor.execute(_COUNT.format(query=unordered), [*more_params, limit + 1])
                     total = cursor.fetchone()[0]
-        by_id = {_pk(row): row for row in queryset.filter(pk__in=ids[: self.per_page])}
-        rows = [by_id[pk] for pk in ids[: self.per_page] if pk in by_id]  # gone since: left out
         if total <= (limit if counting else self.per_page):
             self.__dict__["count_and_estimate"] = (total, False)
         else:
