@@ -72,7 +72,7 @@ def contact_resolve(*, tenant: Tenant, channel: str, identifier: str) -> Contact
     """The live contact reachable at this address: its identifiers first, then its own
     email (email channel) or phone (phone, sms, whatsapp)."""
     value = identifier_normalize(channel=channel, value=identifier)
-    live = contact_list(tenant=tenant)
+    live = contact_live(tenant=tenant)
     found = live.filter(identifiers__channel=channel, identifiers__value=value).first()
     if found is None and channel == "email":
         found = live.filter(email=value).first()
