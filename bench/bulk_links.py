@@ -154,11 +154,11 @@ def main() -> None:
              f"AND c.deleted_at IS NULL AND {where}", []),
             ("INSERT INTO events_timelineentry (id, tenant_id, contact_id, event_id, event_type, occurred_at, "
              "title, data, actor, source, correlation_id) "
-             f"SELECT {UUID7_SQL}, c.tenant_id, c.id, gen_random_uuid(), 'bench.floor', now(), 'Tagged x', "
+             f"SELECT {UUID7_SQL}, c.tenant_id, c.id, {UUID7_SQL}, 'bench.floor', now(), 'Tagged x', "
              f"%s::jsonb, %s::jsonb, 'api', '' {contacts}", [data, actor]),
             ("INSERT INTO events_outboxevent (tenant_id, event_id, event_type, aggregate_type, aggregate_id, "
              "sequence, payload, created_at, attempts, last_error) "
-             f"SELECT c.tenant_id, gen_random_uuid(), 'bench.floor', 'contact', c.id, 1, %s::jsonb, now(), 0, '' "
+             f"SELECT c.tenant_id, {UUID7_SQL}, 'bench.floor', 'contact', c.id, 1, %s::jsonb, now(), 0, '' "
              f"{contacts}", [payload]),
         ]  # fmt: skip
         started = time.perf_counter()

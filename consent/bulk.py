@@ -19,6 +19,7 @@ from consent.models import ConsentRecord, ConsentState, LegalBasis
 from consent.services import consent_event_data, consent_event_title
 from contacts_service.bulk import bulk_insert
 from contacts_service.context import Actor, get_correlation_id
+from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 
 
@@ -61,7 +62,7 @@ def consent_plan(
         old = state.status if state else None
         if old == st.status or (only_unset and state is not None):
             continue
-        event_id = uuid.uuid4()
+        event_id = new_id()
         record = ConsentRecord(
             tenant=tenant,
             contact_id=st.contact.pk,

@@ -24,6 +24,7 @@ from django.db import connection
 
 from consent.models import ConsentRecord, ConsentState, ConsentStatus
 from contacts_service.context import Actor, get_correlation_id
+from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 
 MERGE_SOURCE = "merge"
@@ -103,7 +104,7 @@ def consent_merge(
     records, changes, updated, created = [], [], [], []
     for outcome in consent_merge_outcome(tenant=tenant, primary_id=primary_id, other_ids=other_ids):
         mine, decisive = outcome.mine, outcome.decisive
-        event_id = uuid.uuid4() if outcome.applied else None
+        event_id = new_id() if outcome.applied else None
         record = ConsentRecord(
             tenant=tenant,
             contact_id=primary_id,
@@ -182,7 +183,7 @@ def consent_merge_undo(
                 ConsentChange(
                     channel=key[0], purpose=key[1], old=old.status if old else None,
                     new=new.status if new else None, legal_basis=(new or old).legal_basis,
-                    record_id=new.record_id if new else None, event_id=uuid.uuid4(),
+                    record_id=new.record_id if new else None, event_id=new_id(),
                 )
             )  # fmt: skip
     # States first: those pointing at the merge's entries would otherwise go with them (cascade).

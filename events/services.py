@@ -92,7 +92,7 @@ def event_record_many(
     entries, rows = [], []
     for spec in events:
         occurred_at = spec.occurred_at or now
-        event_id = spec.event_id or uuid.uuid4()
+        event_id = spec.event_id or new_id()
         envelope = {
             "event_id": str(event_id),
             "event_type": spec.event_type,

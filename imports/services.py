@@ -501,7 +501,7 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
             contact.updated_at = now
         event_type = "contact.created" if p.action == "create" else "contact.updated"
         changes = {f: {"old": old, "new": new} for f, (old, new) in p.changes.items()}
-        event_id = uuid.uuid4()
+        event_id = new_id()
         spec = EventSpec(
             event_type=event_type,
             aggregate_id=contact.pk,

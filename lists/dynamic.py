@@ -46,11 +46,13 @@ def segment_rebuild(
         return 0, 0
     target = _target(contact_list)
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
-    added = contacts_link(tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source)
+    # Removal first: it reads only the members from before the rebuild (none for a new segment), where
+    # after the linking it had to test every member just added against the rules again.
     members = live.filter(list_memberships__contact_list_id=contact_list.pk)
     removed = contacts_unlink(
         tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
     )
+    added = contacts_link(tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source)
     return added, removed
 
 

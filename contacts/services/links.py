@@ -57,7 +57,7 @@ bumped AS (
     WHERE c.id = ANY(ARRAY(SELECT contact_id FROM changed)) AND c.tenant_id = %s
     RETURNING c.id AS contact_id, c.event_sequence AS sequence
 ),
-ev AS MATERIALIZED (SELECT contact_id, sequence, gen_random_uuid() AS event_id FROM bumped),
+ev AS MATERIALIZED (SELECT contact_id, sequence, {UUID7_SQL} AS event_id FROM bumped),
 timeline AS (
     INSERT INTO events_timelineentry
         (id, tenant_id, contact_id, event_id, event_type, occurred_at, title, data, actor, source,

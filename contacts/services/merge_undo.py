@@ -39,6 +39,7 @@ from contacts.services.merges import (
 from contacts.services.recording import PUBLIC_FIELDS, contact_snapshot
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound
+from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 from events.services import EventSpec, event_record_many
 
@@ -208,7 +209,7 @@ def merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
                 {"contact_id": str(other.pk), "reason": "merge_undone", "merge_id": str(merge.pk),
                  "changes": {"deleted_at": {"old": merged_at[other.pk].isoformat(), "new": None}},
                  "contact": contact_snapshot(other)},
-                "Contact restored (merge undone)", event_id=uuid.uuid4(),
+                "Contact restored (merge undone)", event_id=new_id(),
             )
         )  # fmt: skip
     restored_identifiers = {(r["fields"]["channel"], r["fields"]["value"]) for r in before["identifiers"]}
@@ -219,7 +220,7 @@ def merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
         "contact.updated", primary.pk, primary.event_sequence + 1,
         {"contact_id": str(primary.pk), "reason": "merge_undone", "merge_id": str(merge.pk),
          "changes": _changes_data(changes), "identifiers_removed": identifiers_removed},
-        "Merge undone", event_id=uuid.uuid4(),
+        "Merge undone", event_id=new_id(),
     )  # fmt: skip
     primary_specs = [
         updated,

@@ -49,6 +49,7 @@ from contacts.services.merge_snapshot import (
 from contacts.services.recording import contact_snapshot
 from contacts_service.context import Actor, get_correlation_id
 from contacts_service.errors import NotFound, ValidationFailed
+from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 from events.services import EventSpec, event_record_many
 
@@ -324,7 +325,7 @@ def contact_merge(
             "contact": None,  # filled below, once the sequence is known
         },
         f"Merged {len(other_ids)} contact{'s' if len(other_ids) > 1 else ''} into this one",
-        event_id=uuid.uuid4(),
+        event_id=new_id(),
     )  # fmt: skip
     for tag in tags:
         primary_event("contact.tagged", _tag_event(tag), f"Tagged {tag.name} (merge)")
@@ -354,7 +355,7 @@ def contact_merge(
                  "merged_into": str(primary.pk),
                  "changes": {"deleted_at": {"old": None, "new": now.isoformat()}},
                  "contact": contact_snapshot(other)},
-                f"Merged into contact {primary.pk}", event_id=uuid.uuid4(),
+                f"Merged into contact {primary.pk}", event_id=new_id(),
             )
         )  # fmt: skip
     event_record_many(tenant=tenant, events=specs, actor=actor, source=ChangeSource.MERGE)

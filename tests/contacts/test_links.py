@@ -9,6 +9,7 @@ from contacts.models import Contact
 from contacts.services.links import contacts_link, contacts_unlink
 from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from events.models import OutboxEvent, TimelineEntry
+from events.services import event_record
 from tags.models import Tag, TagAssignment
 from tags.services import _target
 from tests.factories import ContactFactory
@@ -97,7 +98,8 @@ def test_each_contact_gets_consecutive_sequences_over_bulk_and_single_changes(ap
 @pytest.mark.django_db
 def test_bulk_rows_get_time_ordered_ids(tenant):
     """The link rows and timeline entries a bulk statement writes have UUIDv7 ids (as new_id makes),
-    so they land at the right edge of their primary key index; an unlink writes v7 entries too."""
+    so they land at the right edge of their primary key index; an unlink writes v7 entries too. So do
+    the events' event_ids (the outbox's unique (tenant_id, event_id) index), there and in event_record."""
     contacts = [ContactFactory(tenant=tenant) for _ in range(5)]
     tag = _tag(tenant, "Ordered")
     selection = Contact.objects.for_tenant(tenant).filter(pk__in=[c.pk for c in contacts])
@@ -112,9 +114,18 @@ def test_bulk_rows_get_time_ordered_ids(tenant):
     entries = TimelineEntry.objects.unscoped().filter(contact_id__in=[c.pk for c in contacts])
     assert entries.count() == 10
     for entry in entries:
-        assert entry.id.version == 7
-        millis = entry.id.int >> 80  # the first 48 bits
-        assert abs(millis / 1000 - before.timestamp()) < 60
+        for uuid_ in (entry.id, entry.event_id):
+            assert uuid_.version == 7
+            millis = uuid_.int >> 80  # the first 48 bits
+            assert abs(millis / 1000 - before.timestamp()) < 60
+    outbox = OutboxEvent.objects.unscoped().filter(aggregate_id__in=[c.pk for c in contacts])
+    assert {e.event_id for e in outbox} == {e.event_id for e in entries}
+    # the one-event path (a PATCH, an activity, ...) too
+    with tenant_context(tenant):
+        single = event_record(tenant=tenant, event_type="contact.updated", aggregate_type="contact",
+                              aggregate_id=contacts[0].pk, sequence=99, data={}, actor=SYSTEM_ACTOR,
+                              source="api")  # fmt: skip
+    assert single.event_id.version == 7
     # the links are gone; make them again to look at their ids
     with tenant_context(tenant):
         contacts_link(
