@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -285,11 +286,23 @@ def _empty(value: Any) -> bool:
     return value in (None, "", {})
 
 
+def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> list[ParsedRow]:
+    return [parser.parse(line, raw) for line, raw in raw_rows]
+
+
 def plan_batch(
-    job: ImportJob, raw_rows: list[tuple[int, list[str]]], *, lock: bool, parser: RowParser
+    job: ImportJob,
+    raw_rows: list[tuple[int, list[str]]],
+    *,
+    lock: bool,
+    parser: RowParser,
+    parsed: list[ParsedRow] | None = None,
 ) -> Plan:
+    """What each row of a batch does. `parsed`: the rows already parsed (by the job loop's read-ahead);
+    planning marks rows with errors, so a batch planned twice must be parsed again."""
     tenant = job.tenant
-    parsed = [parser.parse(line, raw) for line, raw in raw_rows]
+    if parsed is None:
+        parsed = parse_batch(parser, raw_rows)
     plans: list[RowPlan] = []
     key = job.dedupe_key
     last_index: dict[str, int] = {}
@@ -671,29 +684,57 @@ def _run(job_id: uuid.UUID) -> str:
     actor = _actor(job)
     parser = RowParser(job.header, job.mapping, _definitions(job.tenant))
     skip = job.checkpoint_row
-    batch: list[tuple[int, list[str]]] = []
-    try:
-        for index, item in enumerate(_rows(job)):
-            if index < skip:
-                continue
-            batch.append(item)
-            if len(batch) == BATCH_SIZE:
-                if not _commit_batch(
-                    job.pk, batch, parser, actor, elapsed_before + time.monotonic() - run_started
-                ):
-                    return ImportStatus.CANCELLED
-                batch = []
-        if batch and not _commit_batch(
-            job.pk, batch, parser, actor, elapsed_before + time.monotonic() - run_started
-        ):
-            return ImportStatus.CANCELLED
-    except (csvio.ImportFileError, csv.Error, UnicodeDecodeError) as exc:
-        _finish(job.pk, ImportStatus.FAILED, error=f"The file could not be read past row {skip}: {exc}")
-        return ImportStatus.FAILED
+    source = _batches(job, skip)
+    # Read-ahead: the next batch is parsed and validated (plain Python, no database) in a second thread
+    # while this one waits for PostgreSQL to write the current batch. Nothing of it is written before
+    # its own turn, so checkpoints, cancelling and resuming are as without it; it holds one batch more.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-parse") as pool:
+        ahead = None  # (batch, future of its parsed rows)
+        while True:
+            failure = None
+            try:
+                batch = next(source, None)
+            except READ_ERRORS as exc:  # after committing what was read before it
+                batch, failure = None, exc
+            current = (batch, pool.submit(parse_batch, parser, batch)) if batch else None
+            if ahead is not None and not _commit_batch(
+                job.pk, ahead[0], parser, actor, elapsed_before + time.monotonic() - run_started,
+                parsed=ahead[1].result(),
+            ):  # fmt: skip
+                return ImportStatus.CANCELLED
+            if failure is not None:
+                _finish(
+                    job.pk,
+                    ImportStatus.FAILED,
+                    error=f"The file could not be read past row {skip}: {failure}",
+                )
+                return ImportStatus.FAILED
+            if current is None:
+                break
+            ahead = current
     return _finish(job.pk, None)
 
 
-def _commit_batch(job_id, batch, parser: RowParser, actor: Actor, elapsed: float) -> bool:
+READ_ERRORS = (csvio.ImportFileError, csv.Error, UnicodeDecodeError)
+
+
+def _batches(job: ImportJob, skip: int):
+    """Lists of up to BATCH_SIZE (line, row) after the first `skip` rows, streaming the file."""
+    batch: list[tuple[int, list[str]]] = []
+    for index, item in enumerate(_rows(job)):
+        if index < skip:
+            continue
+        batch.append(item)
+        if len(batch) == BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _commit_batch(
+    job_id, batch, parser: RowParser, actor: Actor, elapsed: float, *, parsed: list[ParsedRow] | None = None
+) -> bool:
     """One batch, one transaction: the rows, the row errors, the counters and the checkpoint.
     Returns False when the job was cancelled (or finished elsewhere) instead."""
     for attempt in (1, 2):
@@ -707,7 +748,9 @@ def _commit_batch(job_id, batch, parser: RowParser, actor: Actor, elapsed: float
                     job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
                     job.save(update_fields=["status", "finished_at"])
                     return False
-                plan = plan_batch(job, batch, lock=True, parser=parser)
+                plan = plan_batch(
+                    job, batch, lock=True, parser=parser, parsed=parsed if attempt == 1 else None
+                )
                 apply_batch(job, plan, actor)
                 counts = plan.counts()
                 errors = [

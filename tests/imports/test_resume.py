@@ -1,15 +1,17 @@
 """A crashed import resumes after its last committed batch; cancel stops after the current batch;
 a job whose worker died is queued again by the beat task."""
 
+import csv
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from contacts.models import Contact
 from events.models import OutboxEvent
 from imports import services
-from imports.models import ImportJob
+from imports.models import ImportJob, ImportRowError
 from tests.imports.conftest import job_url, upload
 
 ROWS = 1234  # three batches of 500 and a tail
@@ -96,3 +98,46 @@ def test_start_queues_the_task_after_commit(api, django_capture_on_commit_callba
     assert api.get(job_url(job_id)).json()["status"] == "completed"
     assert api.post(job_url(job_id, "start")).status_code == 409
     assert api.patch(job_url(job_id), {"on_match": "skip"}, format="json").status_code == 409
+
+
+def test_a_file_that_breaks_mid_way_keeps_the_batches_read_before_it(api, big_job, monkeypatch):
+    """The next batch is read (and parsed) while the current one is written: a read error in batch 3
+    still commits batches 1 and 2 first, then fails the job with the reason."""
+    real_rows = services._rows
+
+    def rows_then_break(job):
+        for index, item in enumerate(real_rows(job)):
+            if index == 1100:
+                raise csv.Error("unexpected end of data")
+            yield item
+
+    monkeypatch.setattr(services, "_rows", rows_then_break)
+    assert services.import_process(big_job) == "failed"
+    job = ImportJob.objects.unscoped().get(pk=big_job)
+    assert (job.checkpoint_row, job.created_count) == (1000, 1000)
+    assert "could not be read" in job.error and "unexpected end of data" in job.error
+    assert Contact.objects.unscoped().count() == 1000
+
+
+def test_a_batch_planned_again_after_a_conflict_is_planned_from_its_rows_as_read(api, monkeypatch):
+    """A batch whose write hits a unique constraint (a contact created meanwhile through the API) is
+    rolled back and planned again from its rows as read (the read-ahead parsed them once): what the
+    first plan marked on a row (a conflict with a row or contact) does not carry over."""
+    content = "email,external_id\n" + "".join(f"p{i}@example.com,E-{i}\n" for i in range(601))
+    job_id = upload(api, content).json()["id"]
+    assert api.post(job_url(job_id, "start")).status_code == 200
+    real_apply, calls = services.apply_batch, {"n": 0}
+
+    def conflict_once(job, plan, actor):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            plan.rows[0].row.error("external_id", "Another contact has this external_id.")  # as a plan marks
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real_apply(job, plan, actor)
+
+    monkeypatch.setattr(services, "apply_batch", conflict_once)
+    services.import_process(job_id)
+    done = api.get(job_url(job_id)).json()
+    assert (done["status"], done["created"], done["failed"]) == ("completed", 601, 0)
+    assert calls["n"] == 3  # the first batch twice, then the second
+    assert not ImportRowError.objects.unscoped().filter(job_id=job_id).exists()
