@@ -9,6 +9,7 @@ Seeds one tenant with COPY (10% in NL, 10% in BE), then in the same run:
 and for each, a bare INSERT INTO <same table> SELECT ... of the same rows (no events) as baseline,
 committed like the bulk call (a deferrable foreign key is checked at commit: a rolled-back INSERT
 never pays for its 2-3 checks per row; that figure is printed too), its rows deleted afterwards.
+Every timed statement starts after a VACUUM and a CHECKPOINT (untimed; see settle()).
 The tags, lists and segments a run makes are deleted at its end (and any an interrupted run left
 before it starts): a segment left over would be rebuilt after every later bulk tag (with no broker
 the task runs eagerly, inside the timed call), so each run would time one more rebuild than the last.
@@ -62,6 +63,18 @@ def vacuum(connection, tables: list[str]) -> None:
     print(f"vacuumed {', '.join(tables)} in {time.perf_counter() - started:.1f}s (untimed)", flush=True)
 
 
+def settle(connection, tables: list[str]) -> None:
+    """Put every timed statement (ours and each baseline) in the same state, untimed: VACUUM what the
+    previous one left (the sequence bump's old contact versions, which the next scan of those pages
+    would otherwise prune and log), then CHECKPOINT. Each operation writes 0.3-0.4 GB of WAL, so with
+    max_wal_size 1 GB a checkpoint fell inside some operations and not others, and the first change of
+    every page after one writes the whole page to the WAL: the same operation varied by 20-30%. After
+    the CHECKPOINT each statement pays for the pages it touches first, as it would in production."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {', '.join(tables)}")
+        cursor.execute("CHECKPOINT")
+
+
 def timed(fn):
     started = time.perf_counter()
     result = fn()
@@ -110,8 +123,9 @@ def main() -> None:
                 cursor.execute(f"DELETE FROM {parent} WHERE id IN ({made})", [tenant.pk])
 
     cleanup()
-    vacuum(connection, ["contacts_contact", "tags_tagassignment", "lists_listmembership", "events_timelineentry",
-                        "events_outboxevent"])  # fmt: skip
+    tables = ["contacts_contact", "tags_tagassignment", "lists_listmembership", "events_timelineentry",
+              "events_outboxevent"]  # fmt: skip
+    vacuum(connection, tables)
 
     def baseline(table: str, column: str, target_id, where: str) -> tuple[int, float, float]:
         """(rows, seconds committed, seconds of the INSERT alone) of the plain statement."""
@@ -128,6 +142,7 @@ def main() -> None:
                 return cursor.rowcount
 
         insert_seconds: list[float] = []
+        settle(connection, tables)
         started = time.perf_counter()
         rows, seconds = timed(run)
         with connection.cursor() as cursor:
@@ -161,6 +176,7 @@ def main() -> None:
              f"SELECT c.tenant_id, {UUID7_SQL}, 'bench.floor', 'contact', c.id, 1, %s::jsonb, now(), 0, '' "
              f"{contacts}", [payload]),
         ]  # fmt: skip
+        settle(connection, tables)
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             for sql, params in statements:
@@ -178,6 +194,7 @@ def main() -> None:
     with tenant_context(tenant):
         live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
         tag = tag_services.tag_create(tenant=tenant, name=f"bench-{time.time_ns()}")
+        settle(connection, tables)
         changed, seconds = timed(
             lambda: tag_services.tag_bulk(
                 tenant=tenant, actor=SYSTEM_ACTOR, tag_id=tag.pk, selection=live.filter(country="NL")
@@ -191,6 +208,7 @@ def main() -> None:
 
         static = list_services.list_create(tenant=tenant, actor=SYSTEM_ACTOR, name=f"bench-{time.time_ns()}")
         selection = live.filter(country="NL")
+        settle(connection, tables)
         changed, seconds = timed(
             lambda: list_services.list_members_change(
                 tenant=tenant, actor=SYSTEM_ACTOR, list_id=static.pk, selection=selection
@@ -206,6 +224,7 @@ def main() -> None:
             tenant=tenant, name=f"seg-{time.time_ns()}", kind="dynamic",
             rules={"operator": "and", "rules": [{"field": "country", "op": "in", "value": ["NL", "BE"]}]},
         )  # fmt: skip
+        settle(connection, tables)
         (added, _removed), seconds = timed(lambda: segment_rebuild(tenant=tenant, list_id=segment.pk))
         base = baseline("lists_listmembership", "contact_list_id", probe_list.pk, "c.country IN ('NL', 'BE')")
         rows_out.append(("segment rebuild", added, seconds, *base))

@@ -30,6 +30,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, models, transaction
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from contacts.models import (
@@ -466,8 +467,12 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
     timeline = TimelineEntry.objects.for_tenant(tenant).filter(
         event_type__in=MERGE_EVENTS_SCRUBBED, data__merge_id__in=merge_ids
     )
-    outbox = OutboxEvent.objects.for_tenant(tenant).filter(
-        aggregate_type="contact", event_type__in=MERGE_EVENTS_SCRUBBED, payload__data__merge_id__in=merge_ids
+    # The payload is `json`, which has no equality: its merge_id is compared as text.
+    outbox = (
+        OutboxEvent.objects.for_tenant(tenant)
+        .filter(aggregate_type="contact", event_type__in=MERGE_EVENTS_SCRUBBED)
+        .alias(merge_id=KT("payload__data__merge_id"))
+        .filter(merge_id__in=merge_ids)
     )
     event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
     # By the merges' contacts first: the history index is (contact_id, changed_at), none is led by tenant.

@@ -109,9 +109,10 @@ def event_record_many(
         }
         timeline_data = spec.timeline_data if spec.timeline_data is not None else spec.data
         # Plain tuples in TIMELINE_COLUMNS / OUTBOX_COLUMNS order: a model instance per row cost more
-        # than its COPY for the thousands of events of an import batch.
+        # than its COPY for the thousands of events of an import batch. The timeline entry of an event
+        # takes the event's id as its own (as the bulk statement of contacts.services.links does).
         if timeline:
-            entries.append((new_id(), tenant.pk, spec.aggregate_id, event_id, spec.event_type, occurred_at,
+            entries.append((event_id, tenant.pk, spec.aggregate_id, event_id, spec.event_type, occurred_at,
                             spec.title, timeline_data, actor_dict, source, correlation_id))  # fmt: skip
         # created_at: when it was recorded, the relay's lag counts from there
         rows.append((tenant.pk, event_id, spec.event_type, spec.aggregate_type, spec.aggregate_id,

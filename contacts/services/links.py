@@ -21,7 +21,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts_service.context import Actor, get_correlation_id
 from contacts_service.models import Tenant
-from events.services import event_record
+from events.services import EVENT_VERSION, event_record
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ UUID7_SQL = (
 
 # The bump looks the changed contacts up by primary key (= ANY of an array): joined to the CTE,
 # the planner hashed every contact of the tenant (a scan of the whole table, spilling to disk).
+# An event's timeline entry takes the event's id as its own (one UUID fewer per row; event_record does
+# the same). The outbox payload is the envelope's JSON text with the three values that differ per
+# contact put in by format() (the payload column is `json`: no jsonb built per row, ~0.3 s per 100,000).
 _EVENTS_SQL = f"""
 bumped AS (
     UPDATE contacts_contact c SET event_sequence = c.event_sequence + 1
@@ -62,21 +65,33 @@ timeline AS (
     INSERT INTO events_timelineentry
         (id, tenant_id, contact_id, event_id, event_type, occurred_at, title, data, actor, source,
          correlation_id)
-    SELECT {UUID7_SQL}, %s, ev.contact_id, ev.event_id, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s FROM ev
+    SELECT ev.event_id, %s, ev.contact_id, ev.event_id, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s FROM ev
 )
 INSERT INTO events_outboxevent
     (tenant_id, event_id, event_type, aggregate_type, aggregate_id, sequence, payload, created_at, attempts,
      last_error)
 SELECT %s, ev.event_id, %s, 'contact', ev.contact_id, ev.sequence,
-    jsonb_build_object(
-        'event_id', ev.event_id, 'event_type', %s, 'version', 1, 'occurred_at', %s,
-        'tenant_id', %s, 'source', %s, 'correlation_id', %s, 'aggregate_type', 'contact',
-        'aggregate_id', ev.contact_id, 'sequence', ev.sequence, 'actor', %s::jsonb,
-        'data', jsonb_build_object('contact_id', ev.contact_id) || %s::jsonb
-    ),
-    %s, 0, ''
+    format(%s, ev.event_id, ev.contact_id, ev.sequence)::json, %s, 0, ''
 FROM ev
 """  # noqa: S608 (a constant expression, no input)
+
+
+def _envelope_format(
+    *, tenant: Tenant, event_type: str, occurred: str, correlation_id: str, actor: dict, data: dict
+) -> str:
+    """The outbox envelope (as event_record writes it) as a format() string: %1$s is the event id,
+    %2$s the contact id, %3$s the sequence. A random marker stands for each while json.dumps escapes
+    everything else; a literal % of the data (a tag named "50% off") is doubled for format()."""
+    marker = uuid.uuid4().hex
+    event_id, contact_id, sequence = (f"{marker}-{n}" for n in range(3))
+    envelope = {
+        "event_id": event_id, "event_type": event_type, "version": EVENT_VERSION, "occurred_at": occurred,
+        "tenant_id": str(tenant.pk), "source": settings.EVENTS_SOURCE, "correlation_id": correlation_id,
+        "aggregate_type": "contact", "aggregate_id": contact_id, "sequence": sequence, "actor": actor,
+        "data": {"contact_id": contact_id, **data},
+    }  # fmt: skip
+    text = json.dumps(envelope).replace("%", "%%")
+    return text.replace(event_id, "%1$s").replace(contact_id, "%2$s").replace(f'"{sequence}"', "%3$s")
 
 
 def _events_params(
@@ -85,14 +100,16 @@ def _events_params(
     now = timezone.now()
     occurred = now.isoformat().replace("+00:00", "Z")
     data_json = json.dumps(data)
-    actor_json = json.dumps(actor.as_dict())
+    actor_dict = actor.as_dict()
+    actor_json = json.dumps(actor_dict)
     cid = get_correlation_id()
     tid = tenant.pk
+    envelope = _envelope_format(tenant=tenant, event_type=event_type, occurred=occurred, correlation_id=cid,
+                                actor=actor_dict, data=data)  # fmt: skip
     return [
         tid,  # bumped
         tid, event_type, now, title, data_json, actor_json, source, cid,  # timeline
-        tid, event_type, event_type, occurred, str(tid), settings.EVENTS_SOURCE, cid, actor_json, data_json,
-        now,
+        tid, event_type, envelope, now,
     ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """Tags: CRUD, tagging by name, bulk apply/remove, any/all filters, events."""
 
 import itertools
+import json
 
 import pytest
 from django.urls import reverse
@@ -285,6 +286,29 @@ def test_bulk_events_have_the_same_envelope_as_single_events(api, tenant):
         assert created.payload[key] == tagged.payload[key], key
     assert tagged.payload["sequence"] == 2 and tagged.payload["event_type"] == "contact.tagged"
     assert tagged.payload["occurred_at"].endswith("Z") and created.payload["occurred_at"].endswith("Z")
+
+
+@pytest.mark.django_db
+def test_a_bulk_event_payload_keeps_a_tag_name_with_format_and_json_characters(api, tenant):
+    """The bulk statement fills the payload's text with format(): a name holding %, format's own
+    placeholders, quotes, a backslash and non-ASCII letters comes out as written, in valid JSON (the
+    relay publishes the column's text as is)."""
+    from django.db import connection
+
+    contact = api.post(CONTACTS, {"email": "pct@example.com"}, format="json").json()
+    name = '50% "off" \\ %1$s %s Zoë'
+    tag = api.post(TAGS, {"name": name}, format="json").json()
+    assert tag["name"] == name
+    applied = api.post(reverse("tag-apply", kwargs={"pk": tag["id"]}), {"contact_ids": [contact["id"]]},
+                       format="json")  # fmt: skip
+    assert applied.json() == {"changed": 1}
+    event = OutboxEvent.objects.unscoped().get(aggregate_id=contact["id"], event_type="contact.tagged")
+    assert event.payload["data"] == {"contact_id": contact["id"], "tag": {"id": tag["id"], "name": name,
+                                                                          "color": "#6B7280"}}  # fmt: skip
+    assert event.payload["event_id"] == str(event.event_id) and event.payload["sequence"] == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT payload::text FROM events_outboxevent WHERE id = %s", [event.pk])
+        assert json.loads(cursor.fetchone()[0]) == event.payload
 
 
 @pytest.mark.django_db
