@@ -9,6 +9,7 @@ nothing and emit nothing. Other databases (the embedded SQLite default) take a p
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -51,47 +52,56 @@ UUID7_SQL = (
 
 # The bump looks the changed contacts up by primary key (= ANY of an array): joined to the CTE,
 # the planner hashed every contact of the tenant (a scan of the whole table, spilling to disk).
-# An event's timeline entry takes the event's id as its own (one UUID fewer per row; event_record does
-# the same). The outbox payload is the envelope's JSON text with the three values that differ per
-# contact put in by format() (the payload column is `json`: no jsonb built per row, ~0.3 s per 100,000).
+# The bump's RETURNING makes each event's id (no further CTE to materialize); an event's timeline entry
+# takes the event's id as its own (one UUID fewer per row; event_record does the same). The outbox
+# payload is the envelope's JSON text with the values that differ per contact concatenated in (the
+# column is `json`: no jsonb built per row, ~0.3 s per 100,000 events; format() cost 40 ms more).
 _EVENTS_SQL = f"""
 bumped AS (
     UPDATE contacts_contact c SET event_sequence = c.event_sequence + 1
     WHERE c.id = ANY(ARRAY(SELECT contact_id FROM changed)) AND c.tenant_id = %s
-    RETURNING c.id AS contact_id, c.event_sequence AS sequence
+    RETURNING c.id AS contact_id, c.event_sequence AS sequence, {UUID7_SQL} AS event_id
 ),
-ev AS MATERIALIZED (SELECT contact_id, sequence, {UUID7_SQL} AS event_id FROM bumped),
 timeline AS (
     INSERT INTO events_timelineentry
         (id, tenant_id, contact_id, event_id, event_type, occurred_at, title, data, actor, source,
          correlation_id)
-    SELECT ev.event_id, %s, ev.contact_id, ev.event_id, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s FROM ev
+    SELECT b.event_id, %s, b.contact_id, b.event_id, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s FROM bumped b
 )
 INSERT INTO events_outboxevent
     (tenant_id, event_id, event_type, aggregate_type, aggregate_id, sequence, payload, created_at, attempts,
      last_error)
-SELECT %s, ev.event_id, %s, 'contact', ev.contact_id, ev.sequence,
-    format(%s, ev.event_id, ev.contact_id, ev.sequence)::json, %s, 0, ''
-FROM ev
+SELECT %s, b.event_id, %s, 'contact', b.contact_id, b.sequence,
+    (%s || b.event_id || %s || b.contact_id || %s || b.sequence || %s || b.contact_id || %s)::json, %s, 0, ''
+FROM bumped b
 """  # noqa: S608 (a constant expression, no input)
 
 
-def _envelope_format(
+# The statement keeps its changed rows and their events in tuplestores (~60 bytes a contact): with the
+# default work_mem (4 MB) those of 100,000 contacts went to temporary files (~60 ms). For the rest of
+# the transaction only.
+_ROOMY = "SET LOCAL work_mem = '64MB'"
+
+
+def _envelope_parts(
     *, tenant: Tenant, event_type: str, occurred: str, correlation_id: str, actor: dict, data: dict
-) -> str:
-    """The outbox envelope (as event_record writes it) as a format() string: %1$s is the event id,
-    %2$s the contact id, %3$s the sequence. A random marker stands for each while json.dumps escapes
-    everything else; a literal % of the data (a tag named "50% off") is doubled for format()."""
+) -> list[str]:
+    """The outbox envelope (as event_record writes it) as the JSON text around its three values that
+    differ per contact, in their order: event id, contact id (aggregate_id), sequence, contact id
+    (data.contact_id). A random marker stands for each while json.dumps escapes everything else."""
     marker = uuid.uuid4().hex
-    event_id, contact_id, sequence = (f"{marker}-{n}" for n in range(3))
+    event_id, contact_id, sequence = (f"{marker}{n}" for n in range(3))
     envelope = {
         "event_id": event_id, "event_type": event_type, "version": EVENT_VERSION, "occurred_at": occurred,
         "tenant_id": str(tenant.pk), "source": settings.EVENTS_SOURCE, "correlation_id": correlation_id,
         "aggregate_type": "contact", "aggregate_id": contact_id, "sequence": sequence, "actor": actor,
         "data": {"contact_id": contact_id, **data},
     }  # fmt: skip
-    text = json.dumps(envelope).replace("%", "%%")
-    return text.replace(event_id, "%1$s").replace(contact_id, "%2$s").replace(f'"{sequence}"', "%3$s")
+    text = json.dumps(envelope).replace(f'"{sequence}"', sequence)  # a number: no quotes
+    parts = re.split(f"{marker}[0-2]", text)
+    if len(parts) != 5:  # the markers are random: only a change of the envelope above can do this
+        raise RuntimeError("the bulk envelope must hold event id, contact id, sequence, contact id")
+    return parts
 
 
 def _events_params(
@@ -104,12 +114,12 @@ def _events_params(
     actor_json = json.dumps(actor_dict)
     cid = get_correlation_id()
     tid = tenant.pk
-    envelope = _envelope_format(tenant=tenant, event_type=event_type, occurred=occurred, correlation_id=cid,
-                                actor=actor_dict, data=data)  # fmt: skip
+    envelope = _envelope_parts(tenant=tenant, event_type=event_type, occurred=occurred, correlation_id=cid,
+                               actor=actor_dict, data=data)  # fmt: skip
     return [
         tid,  # bumped
         tid, event_type, now, title, data_json, actor_json, source, cid,  # timeline
-        tid, event_type, envelope, now,
+        tid, event_type, *envelope, now,
     ]  # fmt: skip
 
 
@@ -154,6 +164,7 @@ def contacts_link(
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
         with connection.cursor() as cursor:
+            cursor.execute(_ROOMY)
             cursor.execute(sql, params)
             return cursor.rowcount
     return _link_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
@@ -180,6 +191,7 @@ def contacts_unlink(
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
         with connection.cursor() as cursor:
+            cursor.execute(_ROOMY)
             cursor.execute(sql, params)
             return cursor.rowcount
     return _unlink_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
