@@ -464,25 +464,28 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
     merge_ids = [str(i) for i in merges.values_list("pk", flat=True).distinct()]
     if not merge_ids:
         return
-    timeline = TimelineEntry.objects.for_tenant(tenant).filter(
-        event_type__in=MERGE_EVENTS_SCRUBBED, data__merge_id__in=merge_ids
-    )
-    # The payload is `json`, which has no equality: its merge_id is compared as text.
-    outbox = (
-        OutboxEvent.objects.for_tenant(tenant)
-        .filter(aggregate_type="contact", event_type__in=MERGE_EVENTS_SCRUBBED)
-        .alias(merge_id=KT("payload__data__merge_id"))
-        .filter(merge_id__in=merge_ids)
-    )
-    event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
-    # By the merges' contacts first: the history index is (contact_id, changed_at), none is led by tenant.
+    # Found by contact, through the per-contact indexes (none of these log tables has one led by
+    # tenant_id): the outbox rows stay on the merges' contacts; timeline and history rows move with a
+    # merge to its primary, so they may sit on a contact its primary was merged into later.
     members = set(
         Merge.objects.for_tenant(tenant)
         .filter(pk__in=merge_ids)
         .values_list("contacts__contact_id", flat=True)
     )
+    reach = _merged_into(tenant, members)
+    timeline = TimelineEntry.objects.for_tenant(tenant).filter(
+        contact_id__in=reach, event_type__in=MERGE_EVENTS_SCRUBBED, data__merge_id__in=merge_ids
+    )
+    # The payload is `json`, which has no equality: its merge_id is compared as text.
+    outbox = (
+        OutboxEvent.objects.for_tenant(tenant)
+        .filter(aggregate_type="contact", aggregate_id__in=members, event_type__in=MERGE_EVENTS_SCRUBBED)
+        .alias(merge_id=KT("payload__data__merge_id"))
+        .filter(merge_id__in=merge_ids)
+    )
+    event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
     ContactChange.objects.for_tenant(tenant).filter(
-        contact_id__in=members, source=ChangeSource.MERGE, event_id__in=event_ids
+        contact_id__in=reach, source=ChangeSource.MERGE, event_id__in=event_ids
     ).delete()
     for entry in timeline:
         entry.data = _redacted(entry.data)
@@ -491,6 +494,17 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
         event.payload = {**event.payload, "data": _redacted(event.payload.get("data", {}))}
         event.save(update_fields=["payload"])
     Merge.objects.for_tenant(tenant).filter(pk__in=merge_ids).delete()
+
+
+def _merged_into(tenant: Tenant, contact_ids: set) -> set:
+    """These contacts and, transitively, the primaries they are merged into now (a merge moves a
+    contact's timeline and history rows to its primary; an undo moves them back)."""
+    reach, frontier = set(contact_ids), set(contact_ids)
+    while frontier:
+        primaries = Contact.objects.for_tenant(tenant).filter(pk__in=frontier, merge__isnull=False)
+        frontier = set(primaries.values_list("merge__primary_id", flat=True)) - reach
+        reach |= frontier
+    return reach
 
 
 def _redacted(data: dict) -> dict:

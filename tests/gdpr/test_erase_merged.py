@@ -78,3 +78,22 @@ def test_erasing_a_contact_merged_away_while_the_merge_applies_is_refused(api, t
     assert api.post(detail(primary["id"], "erase")).status_code == 200
     for needle in NEEDLES:
         assert table_hits(needle) == {}, needle
+
+
+@pytest.mark.django_db
+def test_erasing_a_contact_finds_its_merge_events_on_the_contact_its_primary_was_merged_into(api, two):
+    """Given O merged into P and undone, then P merged into Q (P's timeline, which holds the first merge's
+    events, moves to Q), when O is erased, then none of O's values stays anywhere: the first merge's
+    events are scrubbed on Q's timeline too."""
+    primary, other = two
+    first = merge(api, primary, other, fields={"email": other["id"], "first_name": other["id"]})
+    assert api.post(undo_url(first)).status_code == 200
+    third = create(api, email="third.contact@example.com", first_name="Quinn")
+    merge(api, third, primary)
+    assert "events_timelineentry" in table_hits(SECRET_EMAIL)
+
+    response = api.post(detail(other["id"], "erase"))
+
+    assert response.status_code == 200, response.json()
+    for needle in NEEDLES:
+        assert table_hits(needle) == {}, needle
