@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bulk_links.py [--contacts 1000000]
 
-Seeds one tenant with COPY (10% in NL, 10% in BE), then in the same run:
+Seeds one tenant with COPY (10% in NL, 10% in BE) and a history (seed_history: 2 timeline entries and
+1 sent outbox row per contact, kept the same from run to run), then in the same run:
   - tag the 10% NL contacts with one bulk call (link rows + sequence bump + timeline + outbox),
   - add the same contacts to a static list,
   - build a dynamic segment "country in NL, BE" (~20%),
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 import time
@@ -50,6 +52,43 @@ def seed(tenant_id, count: int) -> None:
             f"City\tactive\tbench\t\\N\t{{}}\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\t\\N\t\\N\t1\n"
         )
     copy_contacts(buf)
+
+
+HISTORY_AT = "2026-01-01 00:00:00+00"  # the seeded history's time; rows after it are a run's own
+
+
+def seed_history(tenant_id) -> None:
+    """Each contact's past before any run: two timeline entries and one outbox row (sent; about what
+    EVENTS_RETENTION_DAYS keeps), so the per-contact indexes every event lands in have the size of a
+    tenant that has been in use, and the same size in every run: each run deletes what it wrote
+    (cleanup). Without it the results depended on how many runs came before (each added 400,000
+    events): the bulk tag went from 2.1x to 2.2-3.0x over a day of runs."""
+    from django.db import connection
+
+    zero = "00000000-0000-7000-8000-000000000000"
+    actor = {"id": "system", "type": "system", "label": "system"}
+    contact = {"email": "p0@bulk.test", "first_name": "F0", "last_name": "L0", "country": "NL"}
+    payload = json.dumps({
+        "event_id": zero, "event_type": "contact.created", "version": 1, "occurred_at": "2026-01-01T00:00:00Z",
+        "tenant_id": str(tenant_id), "source": "contacts-service", "correlation_id": "0" * 32,
+        "aggregate_type": "contact", "aggregate_id": zero, "sequence": 1, "actor": actor,
+        "data": {"contact_id": zero, "contact": contact},
+    })  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_timelineentry (id, tenant_id, contact_id, event_id, event_type, occurred_at, "
+            "title, data, actor, source, correlation_id) SELECT gen_random_uuid(), c.tenant_id, c.id, "
+            "gen_random_uuid(), 'contact.created', %s, 'Contact created', %s::jsonb, %s::jsonb, 'api', '' "
+            "FROM contacts_contact c CROSS JOIN generate_series(1, 2) WHERE c.tenant_id = %s",
+            [HISTORY_AT, json.dumps({"contact": contact}), json.dumps(actor), tenant_id],
+        )
+        cursor.execute(
+            "INSERT INTO events_outboxevent (tenant_id, event_id, event_type, aggregate_type, aggregate_id, "
+            "sequence, payload, created_at, sent_at, attempts, last_error) SELECT c.tenant_id, gen_random_uuid(), "
+            "'contact.created', 'contact', c.id, 1, %s::json, %s, %s, 1, '' FROM contacts_contact c "
+            "WHERE c.tenant_id = %s",
+            [payload, HISTORY_AT, HISTORY_AT, tenant_id],
+        )
 
 
 def vacuum(connection, tables: list[str]) -> None:
@@ -110,9 +149,15 @@ def main() -> None:
         print(f"seeding {args.contacts:,} contacts ...", flush=True)
         _, seconds = timed(lambda: seed(tenant.pk, args.contacts))
         print(f"seeded in {seconds:.1f}s")
+    from events.models import OutboxEvent
+
+    if not OutboxEvent.objects.unscoped().filter(tenant=tenant, created_at=HISTORY_AT).exists():
+        _, seconds = timed(lambda: seed_history(tenant.pk))
+        print(f"seeded the history (2 timeline entries, 1 sent outbox row per contact) in {seconds:.1f}s")
 
     def cleanup() -> None:
-        """Drop what runs made (untimed): link rows first, in bulk, then the tags and lists."""
+        """Drop what runs made (untimed): link rows first, in bulk, then the tags and lists, and the
+        timeline entries and outbox rows of their events."""
         with connection.cursor() as cursor:
             for table, column, parent in (
                 ("tags_tagassignment", "tag_id", "tags_tag"),
@@ -121,6 +166,11 @@ def main() -> None:
                 made = f"SELECT id FROM {parent} WHERE tenant_id = %s AND name ~ '^(bench|probe|seg)-'"
                 cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({made})", [tenant.pk])
                 cursor.execute(f"DELETE FROM {parent} WHERE id IN ({made})", [tenant.pk])
+            # The events runs wrote (the seeded history is dated HISTORY_AT).
+            cursor.execute("DELETE FROM events_timelineentry WHERE tenant_id = %s AND occurred_at > %s",
+                           [tenant.pk, HISTORY_AT])  # fmt: skip
+            cursor.execute("DELETE FROM events_outboxevent WHERE tenant_id = %s AND created_at > %s",
+                           [tenant.pk, HISTORY_AT])  # fmt: skip
 
     cleanup()
     tables = ["contacts_contact", "tags_tagassignment", "lists_listmembership", "events_timelineentry",
