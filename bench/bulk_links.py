@@ -223,7 +223,7 @@ def main() -> None:
              f"%s::jsonb, %s::jsonb, 'api', '' {contacts}", [data, actor]),
             ("INSERT INTO events_outboxevent (tenant_id, event_id, event_type, aggregate_type, aggregate_id, "
              "sequence, payload, created_at, attempts, last_error) "
-             f"SELECT c.tenant_id, {UUID7_SQL}, 'bench.floor', 'contact', c.id, 1, %s::jsonb, now(), 0, '' "
+             f"SELECT c.tenant_id, {UUID7_SQL}, 'bench.floor', 'contact', c.id, 1, %s::json, now(), 0, '' "
              f"{contacts}", [payload]),
         ]  # fmt: skip
         settle(connection, tables)

@@ -72,7 +72,8 @@ def _converter(f: models.Field):
 def _dumps(value, _orjson=orjson.dumps, _option=orjson.OPT_NON_STR_KEYS) -> str:
     """JSON text of a value for a jsonb column: orjson (the event envelopes, history and timeline
     data of an import batch took ~9% of its time in the json module), json for what orjson refuses
-    (an integer past 64 bits). The text differs only in spacing, which jsonb does not keep."""
+    (an integer past 64 bits). The text differs only in spacing: jsonb does not keep it; the outbox's
+    `json` column does, and its readers parse it."""
     try:
         return _orjson(value, option=_option).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError

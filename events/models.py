@@ -1,7 +1,11 @@
 """Timeline entries (what a user reads) and outbox rows (what the relay publishes)."""
 
+import json
+from functools import partial
+
 from django.db import models
 from django.utils import timezone
+from psycopg.types.json import Json
 
 from contacts_service.ids import new_id
 from contacts_service.tenancy import TenantOwnedModel
@@ -9,9 +13,10 @@ from contacts_service.tenancy import TenantOwnedModel
 
 def log_tenant() -> models.ForeignKey:
     """The tenant of an append-only log row (timeline, outbox, history): no index of its own and no
-    foreign key constraint in the database. Every index of these tables starts with tenant_id, so one
-    on tenant_id alone only cost an insert per row; the constraint cost a check per row at commit
-    (deferred), and a bulk change writes tens of thousands of such rows. Deleting a tenant still
+    foreign key constraint in the database. Their other indexes start with tenant_id or with a contact
+    id (which belongs to one tenant), so one on tenant_id alone only cost an insert per row; the
+    constraint cost a check per row at commit (deferred), and a bulk change writes tens of thousands of
+    such rows. Deleting a tenant still
     deletes them (on_delete runs in Django); the rows are written only by services that hold the
     Tenant instance."""
     return models.ForeignKey(
@@ -26,10 +31,22 @@ class JSONTextField(models.JSONField):
     For the outbox payload: written once per event, published whole as text by the relay, never
     searched inside by a hot path. Building or parsing jsonb's binary form was the largest single cost
     of a bulk link's outbox rows (~0.3 s per 100,000 events, measured); `json` takes the text as is.
-    Other databases keep JSONField's own type."""
+    Other databases keep JSONField's own type.
+
+    `json` has no equality and no containment: lookups inside the payload (payload__data__x=...,
+    __contains, __has_key), DISTINCT or GROUP BY on it fail on PostgreSQL. Compare a key as text with
+    KT("payload__data__x") (contacts.gdpr does), or read the rows and look in Python."""
 
     def db_type(self, connection):
         return "json" if connection.vendor == "postgresql" else super().db_type(connection)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        if not prepared:
+            value = self.get_prep_value(value)
+        # psycopg's Json, not Django's Jsonb: sent as json, not parsed into jsonb and printed again.
+        return Json(value, dumps=partial(json.dumps, cls=self.encoder) if self.encoder else json.dumps)
 
     def from_db_value(self, value, expression, connection):
         if value is not None and not isinstance(value, str):
@@ -57,7 +74,7 @@ class TimelineEntry(TenantOwnedModel):
             # The only index besides the key: a filter by type reads the one contact's entries through
             # it (a second index by type cost every event an entry; events 0006). Not led by tenant_id:
             # a contact belongs to one tenant, and the narrower entries matter to a bulk change, whose
-            # events land on random pages of this index (events 0008).
+            # events land on random pages of this index (events 0007).
             models.Index(fields=["contact_id", "-occurred_at"], name="timeline_by_contact_idx"),
         ]
 
@@ -89,7 +106,7 @@ class OutboxEvent(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="outbox_event_unique")]
         indexes = [
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx"),
-            # Not led by tenant_id, as the timeline's (events 0008).
+            # Not led by tenant_id, as the timeline's (events 0007).
             models.Index(fields=["aggregate_id", "sequence"], name="outbox_by_aggregate_idx"),
         ]
 

@@ -110,9 +110,12 @@ def event_record_many(
         timeline_data = spec.timeline_data if spec.timeline_data is not None else spec.data
         # Plain tuples in TIMELINE_COLUMNS / OUTBOX_COLUMNS order: a model instance per row cost more
         # than its COPY for the thousands of events of an import batch. The timeline entry of an event
-        # takes the event's id as its own (as the bulk statement of contacts.services.links does).
+        # takes the event's id as its own (as the bulk statement of contacts.services.links does),
+        # unless the caller chose the event id beforehand: entries recorded together share occurred_at
+        # and are ordered by id, which must then follow this loop (the events' order), as new_id does.
         if timeline:
-            entries.append((event_id, tenant.pk, spec.aggregate_id, event_id, spec.event_type, occurred_at,
+            entry_id = new_id() if spec.event_id else event_id
+            entries.append((entry_id, tenant.pk, spec.aggregate_id, event_id, spec.event_type, occurred_at,
                             spec.title, timeline_data, actor_dict, source, correlation_id))  # fmt: skip
         # created_at: when it was recorded, the relay's lag counts from there
         rows.append((tenant.pk, event_id, spec.event_type, spec.aggregate_type, spec.aggregate_id,

@@ -50,9 +50,11 @@ def segment_rebuild(
     # after the linking it had to test every member just added against the rules again.
     members = live.filter(list_memberships__contact_list_id=contact_list.pk)
     removed = contacts_unlink(
-        tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
+        tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source, bulk=True
     )
-    added = contacts_link(tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source)
+    added = contacts_link(
+        tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source, bulk=True
+    )
     return added, removed
 
 

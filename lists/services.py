@@ -153,7 +153,12 @@ def list_members_change(
         )
     operation = contacts_unlink if remove else contacts_link
     changed = operation(
-        tenant=tenant, target=_target(contact_list), selection=selection, actor=actor, source=source
+        tenant=tenant,
+        target=_target(contact_list),
+        selection=selection,
+        actor=actor,
+        source=source,
+        bulk=True,
     )
     if changed:
         segments_rebuild_later(tenant=tenant)  # segments may have rules on static lists

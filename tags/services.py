@@ -187,7 +187,9 @@ def tag_bulk(
     if tag is None:
         raise NotFound("Tag not found.")
     operation = contacts_unlink if remove else contacts_link
-    changed = operation(tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source)
+    changed = operation(
+        tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source, bulk=True
+    )
     if changed:
         segments_rebuild_later(tenant=tenant)
     return changed

@@ -77,17 +77,18 @@ FROM bumped b
 """  # noqa: S608 (a constant expression, no input)
 
 
-# The statement keeps its changed rows and their events in tuplestores (~60 bytes a contact): with the
-# default work_mem (4 MB) those of 100,000 contacts went to temporary files (~60 ms). For the rest of
-# the transaction only.
+# A set-based call (bulk=True: a bulk tag, a list change by filter, a segment rebuild) keeps its changed
+# rows and their events in tuplestores (~60 bytes a contact): with the default work_mem (4 MB) those of
+# 100,000 contacts went to temporary files (~60 ms). Set for the rest of the transaction; the calls for
+# one contact (a segment refresh after each change) skip it, a statement fewer.
 _ROOMY = "SET LOCAL work_mem = '64MB'"
 
 
 def _envelope_parts(
     *, tenant: Tenant, event_type: str, occurred: str, correlation_id: str, actor: dict, data: dict
 ) -> list[str]:
-    """The outbox envelope (as event_record writes it) as the JSON text around its three values that
-    differ per contact, in their order: event id, contact id (aggregate_id), sequence, contact id
+    """The outbox envelope (the keys and values event_record writes) as the JSON text around the values
+    that differ per contact, in their order: event id, contact id (aggregate_id), sequence, contact id
     (data.contact_id). A random marker stands for each while json.dumps escapes everything else."""
     marker = uuid.uuid4().hex
     event_id, contact_id, sequence = (f"{marker}{n}" for n in range(3))
@@ -139,7 +140,13 @@ def _selection_sql(selection: QuerySet[Contact]) -> tuple[str, tuple]:
 
 @transaction.atomic
 def contacts_link(
-    *, tenant: Tenant, target: LinkTarget, selection: QuerySet[Contact], actor: Actor, source: str
+    *,
+    tenant: Tenant,
+    target: LinkTarget,
+    selection: QuerySet[Contact],
+    actor: Actor,
+    source: str,
+    bulk: bool = False,
 ) -> int:
     """Link every live contact of `selection` not linked yet; returns how many were linked."""
     table = target.model._meta.db_table
@@ -164,7 +171,8 @@ def contacts_link(
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
         with connection.cursor() as cursor:
-            cursor.execute(_ROOMY)
+            if bulk:
+                cursor.execute(_ROOMY)
             cursor.execute(sql, params)
             return cursor.rowcount
     return _link_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
@@ -172,7 +180,13 @@ def contacts_link(
 
 @transaction.atomic
 def contacts_unlink(
-    *, tenant: Tenant, target: LinkTarget, selection: QuerySet[Contact], actor: Actor, source: str
+    *,
+    tenant: Tenant,
+    target: LinkTarget,
+    selection: QuerySet[Contact],
+    actor: Actor,
+    source: str,
+    bulk: bool = False,
 ) -> int:
     """Unlink every contact of `selection` that is linked; returns how many were unlinked."""
     table = target.model._meta.db_table
@@ -191,7 +205,8 @@ def contacts_unlink(
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
         with connection.cursor() as cursor:
-            cursor.execute(_ROOMY)
+            if bulk:
+                cursor.execute(_ROOMY)
             cursor.execute(sql, params)
             return cursor.rowcount
     return _unlink_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)

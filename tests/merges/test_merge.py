@@ -1,11 +1,13 @@
 """POST /contacts/{id}/merge/ and POST /merges/{id}/undo/, as API callers see them."""
 
+import uuid
+
 import pytest
 from django.urls import reverse
 
 from consent.models import ConsentRecord
 from contacts.models import Contact, ContactIdentifier
-from events.models import TimelineEntry
+from events.models import OutboxEvent, TimelineEntry
 from tests.merges.conftest import (
     MERGES,
     comparable,
@@ -91,6 +93,24 @@ def test_merged_contacts_disappear_and_the_primary_gains_everything(api, trio):
     assert "company" in result["conflicts"]
     resolved = api.get(reverse("contact-resolve"), {"channel": "email", "identifier": "ann.lee@work.example"})
     assert resolved.json()["id"] == primary_id
+
+
+@pytest.mark.django_db
+def test_the_primarys_timeline_lists_the_merges_events_in_the_order_they_happened(api, trio):
+    """The merge records several events of the primary at one time (contact.merged, tags and consent
+    it gained): its timeline, newest first, lists them by descending sequence (entries recorded
+    together are ordered by id, so the ids must follow the events' order, also for events whose ids
+    the merge chose before recording them)."""
+    primary_id = trio.primary["id"]
+    before = Contact.objects.unscoped().get(pk=primary_id).event_sequence
+    merge(api, trio)
+
+    written = OutboxEvent.objects.unscoped().filter(aggregate_id=primary_id, sequence__gt=before)
+    sequence = dict(written.values_list("event_id", "sequence"))
+    assert len(sequence) >= 3, sequence  # contact.merged and what the primary gained with it
+    timeline = api.get(contact_url(primary_id, "timeline"), {"page_size": 100}).json()["results"]
+    listed = [sequence[uuid.UUID(t["event_id"])] for t in timeline if uuid.UUID(t["event_id"]) in sequence]
+    assert listed == sorted(sequence.values(), reverse=True)
 
 
 @pytest.mark.django_db

@@ -290,9 +290,9 @@ def test_bulk_events_have_the_same_envelope_as_single_events(api, tenant):
 
 @pytest.mark.django_db
 def test_a_bulk_event_payload_keeps_a_tag_name_with_format_and_json_characters(api, tenant):
-    """The bulk statement fills the payload's text with format(): a name holding %, format's own
-    placeholders, quotes, a backslash and non-ASCII letters comes out as written, in valid JSON (the
-    relay publishes the column's text as is)."""
+    """The bulk statement builds the payload's text from json.dumps parts and per-row values: a name
+    holding %, format placeholders, quotes, a backslash and non-ASCII letters comes out as written,
+    in valid JSON (the relay publishes the column's text as is)."""
     from django.db import connection
 
     contact = api.post(CONTACTS, {"email": "pct@example.com"}, format="json").json()

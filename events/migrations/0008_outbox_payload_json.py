@@ -5,9 +5,10 @@ inside it on a hot path. Building jsonb's binary form (jsonb_build_object in the
 or parsing the text an import COPYs) cost ~0.3 s per 100,000 events; `json` only checks the text.
 Readers are unchanged: the relay sends payload::text, Django returns a dict (events.models.JSONTextField).
 
-ALTER COLUMN ... TYPE rewrites the table under an exclusive lock: the outbox holds the events of the last
-EVENTS_RETENTION_DAYS only; on this machine a rewrite of 1,000,000 rows took a few seconds (see
-docs/operations.md). SQLite keeps its text column: nothing to do there.
+ALTER COLUMN ... TYPE rewrites the table and its indexes under an exclusive lock: the outbox holds the
+events of the last EVENTS_RETENTION_DAYS only; on the benchmark machine ~10 s per 1,000,000 rows (see
+docs/operations.md). It runs after 0007, so the index 0007 drops is not rebuilt first. SQLite keeps its
+text column: nothing to do there.
 """
 
 import events.models
@@ -17,7 +18,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0006_drop_timeline_type_index'),
+        ('events', '0007_log_indexes_by_contact'),
     ]
 
     operations = [

@@ -66,7 +66,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("events", "0007_outbox_payload_json")]
+    dependencies = [("events", "0006_drop_timeline_type_index")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
