@@ -1,6 +1,6 @@
 """Bulk tag, bulk list add and segment rebuild vs a plain INSERT ... SELECT of the same rows.
 
-    .venv/bin/python bench/bulk_links.py [--contacts 1000000]
+    .venv/bin/python bench/bulk_links.py [--contacts 1000000] [--history 2]
 
 Seeds one tenant with COPY (10% in NL, 10% in BE) and a history (seed_history: 2 timeline entries and
 1 sent outbox row per contact, kept the same from run to run), then in the same run:
@@ -57,9 +57,9 @@ def seed(tenant_id, count: int) -> None:
 HISTORY_AT = "2026-01-01 00:00:00+00"  # the seeded history's time; rows after it are a run's own
 
 
-def seed_history(tenant_id) -> None:
-    """Each contact's past before any run: two timeline entries and one outbox row (sent; about what
-    EVENTS_RETENTION_DAYS keeps), so the per-contact indexes every event lands in have the size of a
+def seed_history(tenant_id, per_contact: int) -> None:
+    """Each contact's past before any run: `per_contact` timeline entries (--history, 2 by default) and
+    one outbox row (sent; about what EVENTS_RETENTION_DAYS keeps), so the per-contact indexes every event lands in have the size of a
     tenant that has been in use, and the same size in every run: each run deletes what it wrote
     (cleanup). Without it the results depended on how many runs came before (each added 400,000
     events): the bulk tag went from 2.1x to 2.2-3.0x over a day of runs."""
@@ -79,8 +79,8 @@ def seed_history(tenant_id) -> None:
             "INSERT INTO events_timelineentry (id, tenant_id, contact_id, event_id, event_type, occurred_at, "
             "title, data, actor, source, correlation_id) SELECT gen_random_uuid(), c.tenant_id, c.id, "
             "gen_random_uuid(), 'contact.created', %s, 'Contact created', %s::jsonb, %s::jsonb, 'api', '' "
-            "FROM contacts_contact c CROSS JOIN generate_series(1, 2) WHERE c.tenant_id = %s",
-            [HISTORY_AT, json.dumps({"contact": contact}), json.dumps(actor), tenant_id],
+            "FROM contacts_contact c CROSS JOIN generate_series(1, %s) WHERE c.tenant_id = %s",
+            [HISTORY_AT, json.dumps({"contact": contact}), json.dumps(actor), per_contact, tenant_id],
         )
         cursor.execute(
             "INSERT INTO events_outboxevent (tenant_id, event_id, event_type, aggregate_type, aggregate_id, "
@@ -123,6 +123,7 @@ def timed(fn):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--history", type=int, default=2, help="timeline entries per contact before the runs")
     args = parser.parse_args()
 
     from bench.contacts_api import ensure_database
@@ -142,7 +143,7 @@ def main() -> None:
     from tags import services as tag_services
 
     call_command("migrate", verbosity=0)
-    name = f"bulk-{args.contacts}"
+    name = f"bulk-{args.contacts}" + (f"-h{args.history}" if args.history != 2 else "")
     tenant = Tenant.objects.filter(name=name).first()
     if tenant is None:
         tenant = Tenant.objects.create(name=name)
@@ -152,8 +153,9 @@ def main() -> None:
     from events.models import OutboxEvent
 
     if not OutboxEvent.objects.unscoped().filter(tenant=tenant, created_at=HISTORY_AT).exists():
-        _, seconds = timed(lambda: seed_history(tenant.pk))
-        print(f"seeded the history (2 timeline entries, 1 sent outbox row per contact) in {seconds:.1f}s")
+        _, seconds = timed(lambda: seed_history(tenant.pk, args.history))
+        print(f"seeded the history ({args.history} timeline entries, 1 sent outbox row per contact) in "
+              f"{seconds:.1f}s")  # fmt: skip
 
     def cleanup() -> None:
         """Drop what runs made (untimed): link rows first, in bulk, then the tags and lists, and the
@@ -280,7 +282,12 @@ def main() -> None:
         rows_out.append(("segment rebuild", added, seconds, *base))
     cleanup()
 
-    print(f"\n{args.contacts:,} contacts in the tenant")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_timelineentry WHERE tenant_id = %s", [tenant.pk])
+        entries = cursor.fetchone()[0]
+    print(
+        f"\n{args.contacts:,} contacts in the tenant, {entries:,} timeline entries (after the run's cleanup)"
+    )
     print(f"{'operation':18} {'rows':>9} {'seconds':>8} {'rows/s':>9} | {'INSERT..SELECT':>14} {'rows/s':>9} "
           f"| ratio | {'uncommitted':>11} ratio")  # fmt: skip
     for label, rows, seconds, base_rows, base_seconds, insert_seconds in rows_out:
