@@ -312,18 +312,20 @@ def plan_batch(
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     keys = list(last_index)
     matches: dict[str, Contact] = {}
+    holders = {}
     if keys:
         query = live.filter(**{f"{key}__in": keys}).order_by("created_at", "id")
         if lock:
             query = query.select_for_update()
         for contact in query:
             matches.setdefault(getattr(contact, key), contact)
+            if key in ("email", "external_id"):  # the holders of these values: no second lookup
+                holders[(key, getattr(contact, key))] = contact.pk
     valid = [r for r in parsed if not r.errors]
     emails = {r.values["email"] for r in valid if r.values.get("email")}
     external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}
-    holders = {}
     for unique, wanted in (("email", emails), ("external_id", external_ids)):
-        if wanted:  # one indexed lookup per column (an OR of the two may scan the table)
+        if wanted and unique != key:  # one indexed lookup per column (an OR of the two may scan the table)
             for contact_id, value in live.filter(**{f"{unique}__in": wanted}).values_list("id", unique):
                 holders[(unique, value)] = contact_id
     erased = (
