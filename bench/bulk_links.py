@@ -1,6 +1,6 @@
 """Bulk tag, bulk list add and segment rebuild vs a plain INSERT ... SELECT of the same rows.
 
-    .venv/bin/python bench/bulk_links.py [--contacts 1000000] [--history 2]
+    .venv/bin/python bench/bulk_links.py [--contacts 1000000] [--history 2] [--links]
 
 Seeds one tenant with COPY (10% in NL, 10% in BE) and a history (seed_history: 2 timeline entries and
 1 sent outbox row per contact, kept the same from run to run), then in the same run:
@@ -59,9 +59,9 @@ HISTORY_AT = "2026-01-01 00:00:00+00"  # the seeded history's time; rows after i
 
 def seed_history(tenant_id, per_contact: int) -> None:
     """Each contact's past before any run: `per_contact` timeline entries (--history, 2 by default) and
-    one outbox row (sent; about what EVENTS_RETENTION_DAYS keeps), so the per-contact indexes every event lands in have the size of a
-    tenant that has been in use, and the same size in every run: each run deletes what it wrote
-    (cleanup). Without it the results depended on how many runs came before (each added 400,000
+    one outbox row (sent; about what EVENTS_RETENTION_DAYS keeps), so the per-contact indexes every
+    event lands in have the size of a tenant that has been in use, and the same size in every run:
+    each run deletes what it wrote (cleanup). Without it the results depended on how many runs came before (each added 400,000
     events): the bulk tag went from 2.1x to 2.2-3.0x over a day of runs."""
     from django.db import connection
 
@@ -89,6 +89,32 @@ def seed_history(tenant_id, per_contact: int) -> None:
             "WHERE c.tenant_id = %s",
             [payload, HISTORY_AT, HISTORY_AT, tenant_id],
         )
+
+
+def seed_links(tenant) -> None:
+    """The tags and lists a tenant in use has: two tags on every contact and every contact on one list
+    (2,000,000 tag assignments and 1,000,000 memberships at 1M contacts), so that the link tables the
+    bulk calls and their baselines insert into are not empty, their per-contact indexes as big as in
+    use. Named seed-*: cleanup keeps them."""
+    from django.db import connection
+
+    from contacts_service.context import SYSTEM_ACTOR
+    from lists import services as list_services
+    from tags import services as tag_services
+
+    tags = [tag_services.tag_create(tenant=tenant, name=name).pk for name in ("seed-a", "seed-b")]
+    seed_list = list_services.list_create(tenant=tenant, actor=SYSTEM_ACTOR, name="seed-list").pk
+    with connection.cursor() as cursor:
+        for table, column, targets in (
+            ("tags_tagassignment", "tag_id", tags),
+            ("lists_listmembership", "contact_list_id", [seed_list]),
+        ):
+            cursor.execute(
+                f"INSERT INTO {table} (id, tenant_id, contact_id, {column}, added_at, added_by) "
+                "SELECT gen_random_uuid(), c.tenant_id, c.id, t.id, %s, '{}'::jsonb FROM contacts_contact c "
+                "CROSS JOIN unnest(%s::uuid[]) AS t(id) WHERE c.tenant_id = %s",
+                [HISTORY_AT, targets, tenant.pk],
+            )
 
 
 def vacuum(connection, tables: list[str]) -> None:
@@ -124,6 +150,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--history", type=int, default=2, help="timeline entries per contact before the runs")
+    parser.add_argument(
+        "--links", action="store_true", help="2 tags and 1 list on every contact before the runs"
+    )
     args = parser.parse_args()
 
     from bench.contacts_api import ensure_database
@@ -143,7 +172,11 @@ def main() -> None:
     from tags import services as tag_services
 
     call_command("migrate", verbosity=0)
-    name = f"bulk-{args.contacts}" + (f"-h{args.history}" if args.history != 2 else "")
+    name = (
+        f"bulk-{args.contacts}"
+        + (f"-h{args.history}" if args.history != 2 else "")
+        + ("-l" if args.links else "")
+    )
     tenant = Tenant.objects.filter(name=name).first()
     if tenant is None:
         tenant = Tenant.objects.create(name=name)
@@ -156,6 +189,12 @@ def main() -> None:
         _, seconds = timed(lambda: seed_history(tenant.pk, args.history))
         print(f"seeded the history ({args.history} timeline entries, 1 sent outbox row per contact) in "
               f"{seconds:.1f}s")  # fmt: skip
+    from tags.models import Tag
+
+    if args.links and not Tag.objects.unscoped().filter(tenant=tenant, name="seed-a").exists():
+        with tenant_context(tenant):
+            _, seconds = timed(lambda: seed_links(tenant))
+        print(f"seeded the links (2 tags per contact, 1 list per contact) in {seconds:.1f}s")
 
     def cleanup() -> None:
         """Drop what runs made (untimed): link rows first, in bulk, then the tags and lists, and the
@@ -283,11 +322,12 @@ def main() -> None:
     cleanup()
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM events_timelineentry WHERE tenant_id = %s", [tenant.pk])
-        entries = cursor.fetchone()[0]
-    print(
-        f"\n{args.contacts:,} contacts in the tenant, {entries:,} timeline entries (after the run's cleanup)"
-    )
+        counts = []
+        for table in ("events_timelineentry", "tags_tagassignment", "lists_listmembership"):
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE tenant_id = %s", [tenant.pk])
+            counts.append(cursor.fetchone()[0])
+    print(f"\n{args.contacts:,} contacts in the tenant; after the run's cleanup {counts[0]:,} timeline entries, "
+          f"{counts[1]:,} tag assignments, {counts[2]:,} list memberships")  # fmt: skip
     print(f"{'operation':18} {'rows':>9} {'seconds':>8} {'rows/s':>9} | {'INSERT..SELECT':>14} {'rows/s':>9} "
           f"| ratio | {'uncommitted':>11} ratio")  # fmt: skip
     for label, rows, seconds, base_rows, base_seconds, insert_seconds in rows_out:
