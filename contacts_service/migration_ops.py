@@ -64,3 +64,18 @@ def unconstrained_tenant() -> models.ForeignKey:
         db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+",
         to="contacts_service.tenant",
     )  # fmt: skip
+
+
+def drop_index_concurrently(name: str, table: str, columns: str) -> migrations.RunPython:
+    """Drop an index by name, CONCURRENTLY on PostgreSQL (the migration must not be atomic), plainly
+    elsewhere; the reverse builds it again the same way on (columns)."""
+
+    def forwards(apps, schema_editor):
+        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+        schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
+
+    def backwards(apps, schema_editor):
+        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+        schema_editor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} ({columns})")
+
+    return migrations.RunPython(forwards, backwards)

@@ -12,12 +12,12 @@ from contacts_service.tenancy import TenantOwnedModel
 
 
 def log_tenant() -> models.ForeignKey:
-    """The tenant of an append-only log row (timeline, outbox, history): no index of its own and no
-    foreign key constraint in the database. Their other indexes start with tenant_id or with a contact
-    id (which belongs to one tenant), so one on tenant_id alone only cost an insert per row; the
-    constraint cost a check per row at commit (deferred), and a bulk change writes tens of thousands of
-    such rows. Deleting a tenant still
-    deletes them (on_delete runs in Django); the rows are written only by services that hold the
+    """The tenant of a row written by the thousand: append-only log rows (timeline, outbox, history) and
+    link rows (tag assignments, list memberships). No index of its own and no foreign key constraint in
+    the database: their other indexes start with tenant_id or with a contact id (which belongs to one
+    tenant), so one on tenant_id alone only cost an insert per row; the constraint cost a check per row
+    at commit (deferred), and a bulk change writes tens of thousands of such rows. Deleting a tenant
+    still deletes them (on_delete runs in Django); the rows are written only by services that hold the
     Tenant instance."""
     return models.ForeignKey(
         "contacts_service.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False,

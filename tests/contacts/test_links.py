@@ -136,12 +136,19 @@ def test_bulk_rows_get_time_ordered_ids(tenant):
 
 @pytest.mark.django_db
 def test_deleting_a_tenant_still_deletes_its_timeline_outbox_and_history(api, tenant, other_tenant):
-    """The log tables keep tenant_id without a database constraint (events.models.log_tenant): given
-    a tenant with history, timeline and outbox rows, when it is deleted, then they go with it (Django
-    cascades) and another tenant's rows stay."""
+    """The log and link tables keep tenant_id without a database constraint (events.models.log_tenant):
+    given a tenant with history, timeline, outbox, tag and list rows, when it is deleted, then they go
+    with it (Django cascades) and another tenant's rows stay."""
     from contacts.models import ContactChange
+    from lists.models import ListMembership
 
     contact = api.post(reverse("contact-list"), {"email": "gone@x.com"}, format="json").json()
+    assert api.post(reverse("contact-add-tags", kwargs={"pk": contact["id"]}), {"tags": ["VIP"]},
+                    format="json").status_code == 200  # fmt: skip
+    newsletter = api.post(reverse("list-list"), {"name": "Gone"}, format="json").json()
+    members = reverse("list-contacts", kwargs={"pk": newsletter["id"]})
+    added = api.post(members, {"contact_ids": [contact["id"]]}, format="json")
+    assert added.status_code == 200, added.json()
     kept = ContactFactory(tenant=other_tenant)
     ContactChange.objects.for_tenant(other_tenant).create(
         tenant=other_tenant,
@@ -149,10 +156,11 @@ def test_deleting_a_tenant_still_deletes_its_timeline_outbox_and_history(api, te
         changes=[{"field": "city", "old": None, "new": "Oslo"}],
         source="api",
     )
-    for model in (ContactChange, TimelineEntry, OutboxEvent):
+    logs_and_links = (ContactChange, TimelineEntry, OutboxEvent, TagAssignment, ListMembership)
+    for model in logs_and_links:
         assert model.objects.unscoped().filter(tenant=tenant).exists(), model
     assert TimelineEntry.objects.unscoped().filter(contact_id=contact["id"]).exists()
     tenant.delete()
-    for model in (ContactChange, TimelineEntry, OutboxEvent):
+    for model in logs_and_links:
         assert not model.objects.unscoped().filter(tenant_id=tenant.pk).exists(), model
     assert ContactChange.objects.unscoped().filter(tenant=other_tenant).count() == 1
