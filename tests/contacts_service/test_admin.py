@@ -45,6 +45,20 @@ def test_admin_pages_open_for_each_model(operator_client, tenant):
 
 
 @pytest.mark.django_db
+def test_admin_shows_an_outbox_event_and_its_json_payload(operator_client, api, tenant):
+    """The outbox payload is a `json` column (events.models.JSONTextField): the changelist, its search by
+    event id and the read-only change page still open and show the envelope."""
+    contact = api.post(reverse("contact-list"), {"email": "outbox@example.com"}, format="json").json()
+    event = OutboxEvent.objects.unscoped().get(aggregate_id=contact["id"])
+    search = {"q": str(event.event_id)}
+    changelist = operator_client.get(reverse("admin:events_outboxevent_changelist"), search)
+    assert changelist.status_code == 200 and str(event.aggregate_id) in changelist.content.decode()
+    page = operator_client.get(reverse("admin:events_outboxevent_change", args=[event.pk]))
+    assert page.status_code == 200
+    assert "outbox@example.com" in page.content.decode()
+
+
+@pytest.mark.django_db
 def test_admin_soft_delete_action_goes_through_the_service(operator_client, tenant):
     contact = ContactFactory(tenant=tenant)
     response = operator_client.post(
