@@ -96,15 +96,15 @@ def seed_links(tenant) -> None:
     (2,000,000 tag assignments and 1,000,000 memberships at 1M contacts), so that the link tables the
     bulk calls and their baselines insert into are not empty, their per-contact indexes as big as in
     use. Named seed-*: cleanup keeps them."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from contacts_service.context import SYSTEM_ACTOR
     from lists import services as list_services
     from tags import services as tag_services
 
-    tags = [tag_services.tag_create(tenant=tenant, name=name).pk for name in ("seed-a", "seed-b")]
-    seed_list = list_services.list_create(tenant=tenant, actor=SYSTEM_ACTOR, name="seed-list").pk
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:  # all or nothing: a run checks for seed-a
+        tags = [tag_services.tag_create(tenant=tenant, name=name).pk for name in ("seed-a", "seed-b")]
+        seed_list = list_services.list_create(tenant=tenant, actor=SYSTEM_ACTOR, name="seed-list").pk
         for table, column, targets in (
             ("tags_tagassignment", "tag_id", tags),
             ("lists_listmembership", "contact_list_id", [seed_list]),

@@ -75,7 +75,14 @@ def drop_index_concurrently(name: str, table: str, columns: str) -> migrations.R
         schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
 
     def backwards(apps, schema_editor):
-        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-        schema_editor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} ({columns})")
+        if schema_editor.connection.vendor != "postgresql":
+            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+            return
+        with schema_editor.connection.cursor() as cursor:  # an interrupted build leaves it invalid
+            cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
+            row = cursor.fetchone()
+        if row is not None and not row[0]:
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
 
     return migrations.RunPython(forwards, backwards)

@@ -363,7 +363,7 @@ class _CopyChunk:
             if column == "tags"
             else (ListMembership, ContactList, "contact_list_id")
         )
-        # Per contact, one probe of the (tenant, contact) index: linear whatever the planner
+        # Per contact, one probe of the contact foreign key's index: linear whatever the planner
         # estimates (a join planned for the few rows it guessed rescans 5,000 rows 5,000 times), and
         # the contacts keep their index order, so rows stream out while the next ones are read.
         # COLLATE "C" + lower(): the order Python's sorted(key=str.lower) gives the portable writer.
