@@ -66,23 +66,44 @@ def unconstrained_tenant() -> models.ForeignKey:
     )  # fmt: skip
 
 
+def build_index(schema_editor, name: str, table: str, columns: str) -> None:
+    """CREATE INDEX name ON table (columns), CONCURRENTLY on PostgreSQL (the migration must not be
+    atomic), plainly elsewhere. An index of that name left invalid by an interrupted build is dropped and
+    built again; a valid one (built by hand first) is kept."""
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
+        row = cursor.fetchone()
+    if row is not None and not row[0]:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
+
+
+def drop_index(schema_editor, name: str) -> None:
+    """DROP INDEX name, CONCURRENTLY on PostgreSQL, plainly elsewhere."""
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
+
+
 def drop_index_concurrently(name: str, table: str, columns: str) -> migrations.RunPython:
-    """Drop an index by name, CONCURRENTLY on PostgreSQL (the migration must not be atomic), plainly
-    elsewhere; the reverse builds it again the same way on (columns)."""
+    """Drop an index by name (drop_index); the reverse builds it again on (columns) (build_index)."""
+    return migrations.RunPython(
+        lambda apps, schema_editor: drop_index(schema_editor, name),
+        lambda apps, schema_editor: build_index(schema_editor, name, table, columns),
+    )
 
-    def forwards(apps, schema_editor):
-        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-        schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
 
-    def backwards(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
-            return
-        with schema_editor.connection.cursor() as cursor:  # an interrupted build leaves it invalid
-            cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
-            row = cursor.fetchone()
-        if row is not None and not row[0]:
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
+def replace_index(table: str, old: tuple[str, str], new: tuple[str, str]) -> migrations.RunPython:
+    """Build the index new = (name, columns) on table, then drop the index old = (name, columns): both
+    CONCURRENTLY on PostgreSQL (build_index, drop_index). The reverse does the same the other way."""
 
-    return migrations.RunPython(forwards, backwards)
+    def swap(build: tuple[str, str], drop: tuple[str, str]):
+        def run(apps, schema_editor):
+            build_index(schema_editor, build[0], table, build[1])
+            drop_index(schema_editor, drop[0])
+
+        return run
+
+    return migrations.RunPython(swap(new, old), swap(old, new))

@@ -84,6 +84,15 @@ FROM bumped b
 _ROOMY = "SET LOCAL work_mem = '64MB'"
 
 
+def _execute(sql: str, params: list, *, bulk: bool) -> int:
+    """Run the link or unlink statement; returns how many contacts it changed."""
+    with connection.cursor() as cursor:
+        if bulk:
+            cursor.execute(_ROOMY)
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def _envelope_parts(
     *, tenant: Tenant, event_type: str, occurred: str, correlation_id: str, actor: dict, data: dict
 ) -> list[str]:
@@ -170,11 +179,7 @@ def contacts_link(
             *_events_params(tenant=tenant, event_type=target.linked_event, title=target.title_linked,
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
-        with connection.cursor() as cursor:
-            if bulk:
-                cursor.execute(_ROOMY)
-            cursor.execute(sql, params)
-            return cursor.rowcount
+        return _execute(sql, params, bulk=bulk)
     return _link_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
 
 
@@ -204,11 +209,7 @@ def contacts_unlink(
             *_events_params(tenant=tenant, event_type=target.unlinked_event, title=target.title_unlinked,
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
-        with connection.cursor() as cursor:
-            if bulk:
-                cursor.execute(_ROOMY)
-            cursor.execute(sql, params)
-            return cursor.rowcount
+        return _execute(sql, params, bulk=bulk)
     return _unlink_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
 
 

@@ -18,49 +18,7 @@ plain operations.
 
 from django.db import migrations, models
 
-# (table, old name, old columns, new name, new columns)
-INDEXES = [
-    ("events_timelineentry", "timeline_contact_idx", "tenant_id, contact_id, occurred_at DESC",
-     "timeline_by_contact_idx", "contact_id, occurred_at DESC"),
-    ("events_outboxevent", "outbox_aggregate_idx", "tenant_id, aggregate_id, sequence",
-     "outbox_by_aggregate_idx", "aggregate_id, sequence"),
-]  # fmt: skip
-
-
-def _build(schema_editor, table: str, name: str, columns: str) -> None:
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)", [name]
-        )
-        row = cursor.fetchone()
-    if row is not None and not row[0]:
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-    schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
-
-
-def _plain(schema_editor, table: str, drop: str, name: str, columns: str) -> None:
-    schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
-    schema_editor.execute(f"DROP INDEX IF EXISTS {drop}")
-
-
-def forwards(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
-    for table, old, _old_columns, new, new_columns in INDEXES:
-        if not postgres:
-            _plain(schema_editor, table, old, new, new_columns)
-            continue
-        _build(schema_editor, table, new, new_columns)
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {old}")
-
-
-def backwards(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
-    for table, old, old_columns, new, _new_columns in INDEXES:
-        if not postgres:
-            _plain(schema_editor, table, new, old, old_columns)
-            continue
-        _build(schema_editor, table, old, old_columns)
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {new}")
+from contacts_service.migration_ops import replace_index
 
 
 class Migration(migrations.Migration):
@@ -70,7 +28,18 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(forwards, backwards)],
+            database_operations=[
+                replace_index(
+                    "events_timelineentry",
+                    old=("timeline_contact_idx", "tenant_id, contact_id, occurred_at DESC"),
+                    new=("timeline_by_contact_idx", "contact_id, occurred_at DESC"),
+                ),
+                replace_index(
+                    "events_outboxevent",
+                    old=("outbox_aggregate_idx", "tenant_id, aggregate_id, sequence"),
+                    new=("outbox_by_aggregate_idx", "aggregate_id, sequence"),
+                ),
+            ],
             state_operations=[
                 migrations.RemoveIndex(model_name="timelineentry", name="timeline_contact_idx"),
                 migrations.AddIndex(
