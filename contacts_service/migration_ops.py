@@ -23,14 +23,23 @@ def drop_tenant_index_and_fk(*tables: str) -> migrations.RunPython:
     atomic) and the constraint drop under lock_timeout, so it fails fast, to be run again, rather than
     queue writes behind a long transaction. Found by their column, not by name. Other databases keep
     both (harmless). The reverse puts both back (NOT VALID, then VALIDATE)."""
+    return _drop_tenant(tables, fk=True)
 
+
+def drop_tenant_index(*tables: str) -> migrations.RunPython:
+    """drop_tenant_index_and_fk that keeps the foreign key constraint: for tables whose rows matter
+    on their own (contacts), where only the index is redundant."""
+    return _drop_tenant(tables, fk=False)
+
+
+def _drop_tenant(tables: tuple[str, ...], *, fk: bool) -> migrations.RunPython:
     def forwards(apps, schema_editor):
         connection = schema_editor.connection
         if connection.vendor != "postgresql":
             return
         for table in tables:
             indexes, fks = _tenant_index_and_fk(connection, table)
-            for name in fks:
+            for name in fks if fk else ():
                 schema_editor.execute("SET lock_timeout = '10s'")
                 schema_editor.execute(f'ALTER TABLE {table} DROP CONSTRAINT IF EXISTS "{name}"')
                 schema_editor.execute("RESET lock_timeout")
@@ -47,7 +56,7 @@ def drop_tenant_index_and_fk(*tables: str) -> migrations.RunPython:
                 schema_editor.execute(
                     f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {table}_tenant_id ON {table} (tenant_id)"
                 )
-            if not fks:
+            if fk and not fks:
                 name = f"{table}_tenant_id_fk"
                 schema_editor.execute(
                     f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (tenant_id) "
