@@ -666,11 +666,36 @@ def import_process(job_id: uuid.UUID | str) -> str:
                 return "running elsewhere"
     try:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
-            return _run(job.pk)
+            status = _run(job.pk)
     finally:
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(job.pk)])
+    if postgres and status not in ACTIVE_STATUSES:
+        _analyze_after(job.pk)
+    return status
+
+
+def _analyze_after(job_id: uuid.UUID) -> None:
+    """ANALYZE contacts_contact after an import that wrote many contacts. Until the statistics know a
+    tenant's new size, the planner takes a tenant that grew by an import for the handful of rows it had,
+    and may read all of its contacts through a tenant-led index where a selective one would do (a search,
+    a lookup by email). Autovacuum's ANALYZE comes only after 10% of the whole table changed, which on a
+    shared table can be many imports later. SKIP_LOCKED: if autovacuum (or another ANALYZE) holds the
+    table, it is doing the same thing; a sample of 30,000 rows takes well under a second."""
+    threshold = settings.IMPORT_ANALYZE_MIN_ROWS
+    job = ImportJob.objects.unscoped().filter(pk=job_id).only("created_count", "updated_count").first()
+    if not threshold or job is None or job.created_count + job.updated_count < threshold:
+        return
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE (SKIP_LOCKED) contacts_contact")
+    logger.info(
+        "import %s: ANALYZE contacts_contact after %d contacts in %.2f s",
+        job_id,
+        job.created_count + job.updated_count,
+        time.perf_counter() - started,
+    )
 
 
 def _run(job_id: uuid.UUID) -> str:

@@ -5,7 +5,7 @@ import csv
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -141,3 +141,23 @@ def test_a_batch_planned_again_after_a_conflict_is_planned_from_its_rows_as_read
     assert (done["status"], done["created"], done["failed"]) == ("completed", 601, 0)
     assert calls["n"] == 3  # the first batch twice, then the second
     assert not ImportRowError.objects.unscoped().filter(job_id=job_id).exists()
+
+
+def tenant_rows_estimate(tenant_id) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM contacts_contact WHERE tenant_id = %s", [tenant_id]
+        )
+        return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+
+@pytest.mark.parametrize(("threshold", "analyzed"), [(1000, True), (5000, False), (0, False)])
+def test_a_large_import_ends_with_analyze_so_the_planner_knows_the_tenant_s_size(
+    api, big_job, settings, threshold, analyzed
+):
+    settings.IMPORT_ANALYZE_MIN_ROWS = threshold
+    services.import_process(big_job)
+    job = ImportJob.objects.unscoped().get(pk=big_job)
+    assert (job.status, job.created_count) == ("completed", ROWS)
+    estimate = tenant_rows_estimate(job.tenant_id)
+    assert (estimate > ROWS * 0.8) is analyzed, estimate
