@@ -290,6 +290,18 @@ def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> lis
     return [parser.parse(line, raw) for line, raw in raw_rows]
 
 
+def parse_batch_ahead(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> list[ParsedRow]:
+    """parse_batch for the read-ahead thread: it gives the GIL back after every row. Its work is meant
+    to fill the job thread's waits on PostgreSQL; without this, each time a database call returned, the
+    job thread waited for the parse (CPython hands the GIL over after a 5 ms switch interval, then the
+    two take turns), so the parse mostly ran instead of the job's own Python, not beside its waits."""
+    parsed = []
+    for line, raw in raw_rows:
+        parsed.append(parser.parse(line, raw))
+        time.sleep(0)
+    return parsed
+
+
 def plan_batch(
     job: ImportJob,
     raw_rows: list[tuple[int, list[str]]],
@@ -666,36 +678,39 @@ def import_process(job_id: uuid.UUID | str) -> str:
                 return "running elsewhere"
     try:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
-            status = _run(job.pk)
+            return _run(job.pk)
     finally:
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(job.pk)])
-    if postgres and status not in ACTIVE_STATUSES:
-        _analyze_after(job.pk)
-    return status
 
 
-def _analyze_after(job_id: uuid.UUID) -> None:
-    """ANALYZE contacts_contact after an import that wrote many contacts. Until the statistics know a
-    tenant's new size, the planner takes a tenant that grew by an import for the handful of rows it had,
-    and may read all of its contacts through a tenant-led index where a selective one would do (a search,
-    a lookup by email). Autovacuum's ANALYZE comes only after 10% of the whole table changed, which on a
-    shared table can be many imports later. SKIP_LOCKED: if autovacuum (or another ANALYZE) holds the
-    table, it is doing the same thing; a sample of 30,000 rows takes well under a second."""
-    threshold = settings.IMPORT_ANALYZE_MIN_ROWS
-    job = ImportJob.objects.unscoped().filter(pk=job_id).only("created_count", "updated_count").first()
-    if not threshold or job is None or job.created_count + job.updated_count < threshold:
-        return
+def contacts_analyze() -> float | None:
+    """ANALYZE contacts_contact (PostgreSQL), queued by an import that wrote IMPORT_ANALYZE_MIN_ROWS
+    contacts or more. Until the statistics know a tenant's new size, the planner takes a tenant that grew
+    by an import for the handful of rows it had, and may read all of its contacts through a tenant-led
+    index where a selective one would do (a search, a lookup by email); autovacuum's own ANALYZE comes
+    only once 10% of the whole table changed, which on a shared table can be many imports later. A task
+    of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which the
+    import need not wait for. SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it is doing
+    the same thing. Returns its duration, or None when it did not run."""
+    if connection.vendor != "postgresql":
+        return None
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE (SKIP_LOCKED) contacts_contact")
-    logger.info(
-        "import %s: ANALYZE contacts_contact after %d contacts in %.2f s",
-        job_id,
-        job.created_count + job.updated_count,
-        time.perf_counter() - started,
-    )
+    seconds = time.perf_counter() - started
+    logger.info("ANALYZE contacts_contact after an import: %.2f s", seconds)
+    return seconds
+
+
+def contacts_analyze_later() -> None:
+    def enqueue() -> None:
+        from imports.tasks import contacts_analyze_task
+
+        contacts_analyze_task.delay()
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _run(job_id: uuid.UUID) -> str:
@@ -723,7 +738,7 @@ def _run(job_id: uuid.UUID) -> str:
                 batch = next(source, None)
             except READ_ERRORS as exc:  # after committing what was read before it
                 batch, failure = None, exc
-            current = (batch, pool.submit(parse_batch, parser, batch)) if batch else None
+            current = (batch, pool.submit(parse_batch_ahead, parser, batch)) if batch else None
             if ahead is not None and not _commit_batch(
                 job.pk, ahead[0], parser, actor, elapsed_before + time.monotonic() - run_started,
                 parsed=ahead[1].result(),
@@ -858,6 +873,9 @@ def _finish(job_id, status: str | None, *, error: str = "") -> str:
             # check per batch: a check of 500 contacts against a large tenant takes seconds, 2,000
             # of them (a 1M-row file) would keep a worker busy for hours.
             duplicates_recompute_later(tenant_id=job.tenant_id)
+        threshold = settings.IMPORT_ANALYZE_MIN_ROWS
+        if threshold and job.created_count + job.updated_count >= threshold:
+            contacts_analyze_later()
     logger.info("import %s %s: %s", job_id, status, completed_data(job))
     return status
 

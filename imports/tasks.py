@@ -14,6 +14,12 @@ def import_run(job_id: str) -> str:
 
 
 @shared_task(ignore_result=True)
+def contacts_analyze_task() -> float | None:
+    """ANALYZE contacts_contact after an import that wrote many contacts (services.contacts_analyze)."""
+    return services.contacts_analyze()
+
+
+@shared_task(ignore_result=True)
 def imports_requeue_stalled() -> int:
     return services.imports_requeue_stalled()
 

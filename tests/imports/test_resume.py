@@ -152,11 +152,12 @@ def tenant_rows_estimate(tenant_id) -> int:
 
 
 @pytest.mark.parametrize(("threshold", "analyzed"), [(1000, True), (5000, False), (0, False)])
-def test_a_large_import_ends_with_analyze_so_the_planner_knows_the_tenant_s_size(
-    api, big_job, settings, threshold, analyzed
+def test_a_large_import_queues_analyze_so_the_planner_knows_the_tenant_s_size(
+    api, big_job, settings, django_capture_on_commit_callbacks, threshold, analyzed
 ):
     settings.IMPORT_ANALYZE_MIN_ROWS = threshold
-    services.import_process(big_job)
+    with django_capture_on_commit_callbacks(execute=True):  # the task, run in-process
+        services.import_process(big_job)
     job = ImportJob.objects.unscoped().get(pk=big_job)
     assert (job.status, job.created_count) == ("completed", ROWS)
     estimate = tenant_rows_estimate(job.tenant_id)
