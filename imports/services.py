@@ -290,18 +290,6 @@ def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> lis
     return [parser.parse(line, raw) for line, raw in raw_rows]
 
 
-def parse_batch_ahead(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> list[ParsedRow]:
-    """parse_batch for the read-ahead thread: it gives the GIL back after every row. Its work is meant
-    to fill the job thread's waits on PostgreSQL; without this, each time a database call returned, the
-    job thread waited for the parse (CPython hands the GIL over after a 5 ms switch interval, then the
-    two take turns), so the parse mostly ran instead of the job's own Python, not beside its waits."""
-    parsed = []
-    for line, raw in raw_rows:
-        parsed.append(parser.parse(line, raw))
-        time.sleep(0)
-    return parsed
-
-
 def plan_batch(
     job: ImportJob,
     raw_rows: list[tuple[int, list[str]]],
@@ -738,7 +726,7 @@ def _run(job_id: uuid.UUID) -> str:
                 batch = next(source, None)
             except READ_ERRORS as exc:  # after committing what was read before it
                 batch, failure = None, exc
-            current = (batch, pool.submit(parse_batch_ahead, parser, batch)) if batch else None
+            current = (batch, pool.submit(parse_batch, parser, batch)) if batch else None
             if ahead is not None and not _commit_batch(
                 job.pk, ahead[0], parser, actor, elapsed_before + time.monotonic() - run_started,
                 parsed=ahead[1].result(),
