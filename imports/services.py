@@ -678,7 +678,7 @@ def contacts_analyze() -> float | None:
     contacts or more. Until the statistics know a tenant's new size, the planner takes a tenant that grew
     by an import for the handful of rows it had, and may read all of its contacts through a tenant-led
     index where a selective one would do (a search, a lookup by email); autovacuum's own ANALYZE comes
-    only once 2% of the whole table changed (contacts 0016), on a shared table maybe much later. A task
+    only once 10% of the whole table changed, which on a shared table can be many imports later. A task
     of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which the
     import need not wait for. SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it is doing
     the same thing. Returns its duration, or None when it did not run."""
