@@ -290,6 +290,47 @@ def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> lis
     return [parser.parse(line, raw) for line, raw in raw_rows]
 
 
+# The batch's contacts are looked up one value at a time (a LATERAL join over the array of values), not
+# with `column IN (values)`: for IN, the planner may scan the tenant's whole part of the unique index and
+# filter, taking the tenant for the few rows its statistics knew before the import grew it. Seen at
+# 95,000 contacts into a 1M-row import: 22 ms a batch, then 48 ms and growing (113 ms at 225,000), where
+# one probe per value takes well under 1 ms whatever the statistics say. Other databases: plain IN.
+_LOOKUP_COLUMNS = ("email", "phone", "external_id")
+
+
+def _lookup_sql(column: str, select: str, *, lock: bool) -> str:
+    if column not in _LOOKUP_COLUMNS:  # pasted into SQL below: only these names
+        raise ValueError(column)
+    return (
+        f"SELECT {select} FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT * FROM contacts_contact x "
+        f"WHERE x.tenant_id = %s AND x.deleted_at IS NULL AND x.{column} = k.v"
+        f") c ORDER BY c.created_at, c.id{' FOR UPDATE OF c' if lock else ''}"
+    )
+
+
+def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> list[Contact]:
+    """The tenant's live contacts whose `column` is one of `values`, oldest first (row-locked if `lock`)."""
+    if connection.vendor != "postgresql":
+        query = Contact.objects.for_tenant(tenant).filter(
+            deleted_at__isnull=True, **{f"{column}__in": values}
+        )
+        query = query.order_by("created_at", "id")
+        return list(query.select_for_update() if lock else query)
+    sql = _lookup_sql(column, "c.*", lock=lock)
+    return list(Contact.objects.for_tenant(tenant).raw(sql, [list(values), tenant.pk]))
+
+
+def _live_ids_by(tenant: Tenant, column: str, values) -> list[tuple[uuid.UUID, str]]:
+    """(id, value) of the tenant's live contacts whose `column` is one of `values`."""
+    if connection.vendor != "postgresql":
+        live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+        return list(live.filter(**{f"{column}__in": values}).values_list("id", column))
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(column, f"c.id, c.{column}", lock=False), [list(values), tenant.pk])
+        return cursor.fetchall()
+
+
 def plan_batch(
     job: ImportJob,
     raw_rows: list[tuple[int, list[str]]],
@@ -309,15 +350,11 @@ def plan_batch(
     for index, row in enumerate(parsed):
         if not row.errors and row.values.get(key):
             last_index[row.values[key]] = index
-    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     keys = list(last_index)
     matches: dict[str, Contact] = {}
     holders = {}
     if keys:
-        query = live.filter(**{f"{key}__in": keys}).order_by("created_at", "id")
-        if lock:
-            query = query.select_for_update()
-        for contact in query:
+        for contact in _live_contacts_by(tenant, key, keys, lock=lock):
             matches.setdefault(getattr(contact, key), contact)
             if key in ("email", "external_id"):  # the holders of these values: no second lookup
                 holders[(key, getattr(contact, key))] = contact.pk
@@ -326,7 +363,7 @@ def plan_batch(
     external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}
     for unique, wanted in (("email", emails), ("external_id", external_ids)):
         if wanted and unique != key:  # one indexed lookup per column (an OR of the two may scan the table)
-            for contact_id, value in live.filter(**{f"{unique}__in": wanted}).values_list("id", unique):
+            for contact_id, value in _live_ids_by(tenant, unique, wanted):
                 holders[(unique, value)] = contact_id
     erased = (
         set()

@@ -197,3 +197,50 @@ def test_permissions_and_tenancy(client_for, tenant, other_tenant, api):
     assert stranger.post(job_url(job_id, "start")).status_code == 404
     assert stranger.get(job_url(job_id, "errors")).status_code == 404
     assert ImportJob.objects.unscoped().get(pk=job_id).status == "draft"
+
+
+def test_dedupe_by_external_id_updates_that_contact_and_refuses_an_email_held_by_another(
+    api, tenant, other_tenant
+):
+    crm = ContactFactory(tenant=tenant, email="old@example.com", external_id="crm-1", first_name="Old")
+    ContactFactory(tenant=tenant, email="taken@example.com", external_id="crm-9")
+    gone = ContactFactory(tenant=tenant, email="gone@example.com", external_id="crm-3")
+    gone.deleted_at = gone.created_at
+    gone.save()
+    theirs = ContactFactory(
+        tenant=other_tenant, email="x@example.com", external_id="crm-2", first_name="Theirs"
+    )
+    content = (
+        "external_id,email,first_name\n"
+        "crm-1,new@example.com,New\n"  # matched by external id: its email changes
+        "crm-2,two@example.com,Two\n"  # another tenant's crm-2 is not a match: created here
+        "crm-3,three@example.com,Three\n"  # crm-3 was deleted: created again
+        "crm-4,taken@example.com,Four\n"  # the email belongs to another contact (crm-9): row error
+    )
+    job_id = upload(api, content).json()["id"]
+    job = run(api, job_id, dedupe_key="external_id")
+    assert (job["created"], job["updated"], job["failed"]) == (2, 1, 1), b"".join(api.get(job_url(job_id, "errors")).streaming_content).decode()
+    crm.refresh_from_db()
+    assert (crm.email, crm.first_name) == ("new@example.com", "New")
+    live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+    assert live.get(external_id="crm-2").email == "two@example.com"
+    assert live.get(external_id="crm-3").email == "three@example.com"
+    assert not live.filter(external_id="crm-4").exists()
+    theirs.refresh_from_db()
+    assert (theirs.email, theirs.first_name) == ("x@example.com", "Theirs")
+    errors = b"".join(api.get(job_url(job_id, "errors")).streaming_content).decode()
+    assert "Another contact" in errors and "taken@example.com" in errors
+
+
+def test_dedupe_by_phone_updates_the_oldest_contact_with_that_phone(api, tenant, other_tenant):
+    first = ContactFactory(tenant=tenant, email="a@example.com", phone="+33612345678", company="Old")
+    ContactFactory(tenant=tenant, email="b@example.com", phone="+33612345678", company="Old")
+    ContactFactory(tenant=other_tenant, email="c@example.com", phone="+33698765432", company="Theirs")
+    content = "phone,company\n+33 6 12 34 56 78,New\n+33 6 98 76 54 32,Made\n"
+    job = run(api, upload(api, content).json()["id"], dedupe_key="phone")
+    assert (job["created"], job["updated"]) == (1, 1), b"".join(api.get(job_url(job["id"], "errors")).streaming_content).decode()
+    first.refresh_from_db()
+    assert first.company == "New"
+    assert Contact.objects.for_tenant(tenant).get(email="b@example.com").company == "Old"
+    assert Contact.objects.for_tenant(tenant).get(phone="+33698765432").company == "Made"
+    assert Contact.objects.for_tenant(other_tenant).get(phone="+33698765432").company == "Theirs"
