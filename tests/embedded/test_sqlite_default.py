@@ -70,6 +70,18 @@ out["export history"] = [[e["id"], e["field"], e["old_value"], e["new_value"]]
                          for e in export.json()["history"]]
 out["erase"] = client.post(f"/api/v1/contacts/{cid}/erase/").status_code
 out["after erase"] = client.get("/api/v1/contacts/").json()["count"]
+# A CSV import, run in-process: bob is updated, zed created, ann (erased) skipped, a bad email refused.
+from django.core.files.uploadedfile import SimpleUploadedFile
+csv_file = b"email,first_name\nbob@example.com,Bobby\nzed@example.com,Zed\nann@example.com,Ann\nnope,No\n"
+csv_upload = SimpleUploadedFile("c.csv", csv_file, content_type="text/csv")
+upload = client.post("/api/v1/imports/", {"file": csv_upload}, format="multipart")
+job_id = upload.json()["id"]
+out["import start"] = client.post(f"/api/v1/imports/{job_id}/start/").status_code
+job = client.get(f"/api/v1/imports/{job_id}/").json()
+counts = [job[k] for k in ("created", "updated", "skipped", "failed")]
+out["import"] = [upload.status_code, job["status"], *counts]
+out["after import"] = sorted(r["email"] + ":" + r["first_name"]
+                             for r in client.get("/api/v1/contacts/").json()["results"])
 print("RESULT " + json.dumps(out))
 """
 
@@ -186,6 +198,9 @@ def test_the_embedded_default_serves_the_everyday_calls_on_sqlite(tmp_path):
     assert [e[0] for e in out["export history"]] == ids[::-1]
     assert [e[1:] for e in out["export history"]] == [[f, old, new] for f, old, new, _ in history[::-1]]
     assert out["after erase"] == 1
+    assert out["import start"] == 200
+    assert out["import"] == [201, "completed_with_errors", 1, 1, 1, 1]
+    assert out["after import"] == ["bob@example.com:Bobby", "zed@example.com:Zed"]
 
 
 def test_an_existing_sqlite_file_keeps_its_history_through_contacts_0012(tmp_path):
