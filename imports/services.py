@@ -486,11 +486,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     )
     existing_ids = [p.contact.pk for p in linked if p.action != "create"]
     have_tags = (
-        set(
-            TagAssignment.objects.for_tenant(tenant)
-            .filter(contact_id__in=existing_ids, tag_id__in=[t.pk for t in tags.values()])
-            .values_list("contact_id", "tag_id")
-        )
+        _existing_links(TagAssignment, "tag_id", tenant, existing_ids, [t.pk for t in tags.values()])
         if existing_ids and tags
         else set()
     )
@@ -499,11 +495,12 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     )
     list_target = _list_target(contact_list) if contact_list is not None else None
     in_list = (
-        set(
-            ListMembership.objects.for_tenant(tenant)
-            .filter(contact_list=contact_list, contact_id__in=existing_ids)
-            .values_list("contact_id", flat=True)
-        )
+        {
+            c
+            for c, _ in _existing_links(
+                ListMembership, "contact_list_id", tenant, existing_ids, [contact_list.pk]
+            )
+        }
         if contact_list and existing_ids
         else set()
     )
@@ -530,6 +527,27 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
             )
             events.append((contact, list_target.linked_event, list_target.data, list_target.title_linked))
     return assignments, memberships, events
+
+
+def _existing_links(model, column: str, tenant: Tenant, contact_ids, target_ids) -> set[tuple]:
+    """(contact_id, target id) of the tag assignments or list memberships (`model`, its `column`) linking
+    these contacts to these targets. Probed contact by contact on PostgreSQL, as _lookup_sql does: with
+    `contact_id IN (...)` the planner may read every link of a tag or list the statistics do not know
+    yet (one the import itself is filling: 300,000 assignments read for 50 contacts, 77 ms a batch)."""
+    if connection.vendor != "postgresql":
+        links = model.objects.for_tenant(tenant).filter(
+            contact_id__in=contact_ids, **{f"{column}__in": target_ids}
+        )
+        return set(links.values_list("contact_id", column))
+    table = model._meta.db_table  # names from the model, never from input
+    sql = (
+        f"SELECT l.contact_id, l.{column} FROM unnest(%s::uuid[]) AS c(id) CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT contact_id, {column} FROM {table} t "
+        f"WHERE t.contact_id = c.id AND t.tenant_id = %s AND t.{column} = ANY(%s::uuid[])) l"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(contact_ids), tenant.pk, list(target_ids)])
+        return set(cursor.fetchall())
 
 
 def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
