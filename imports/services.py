@@ -294,7 +294,10 @@ def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> lis
 # with `column IN (values)`: for IN, the planner may scan the tenant's whole part of the unique index and
 # filter, taking the tenant for the few rows its statistics knew before the import grew it. Seen at
 # 95,000 contacts into a 1M-row import: 22 ms a batch, then 48 ms and growing (113 ms at 225,000), where
-# one probe per value takes well under 1 ms whatever the statistics say. Other databases: plain IN.
+# one probe per value takes well under 1 ms whatever the statistics say. OFFSET 0 keeps the subquery a
+# subquery: flattened into a join, the planner merge-joined the sorted values with the tenant's part of
+# the index all the same (312 ms for 500 external ids at 1M contacts; 5 ms with it). Other databases:
+# plain IN.
 _LOOKUP_COLUMNS = ("email", "phone", "external_id")
 
 
@@ -304,7 +307,7 @@ def _lookup_sql(column: str, select: str, *, lock: bool) -> str:
     return (
         f"SELECT {select} FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL ("  # noqa: S608
         f"SELECT * FROM contacts_contact x "
-        f"WHERE x.tenant_id = %s AND x.deleted_at IS NULL AND x.{column} = k.v"
+        f"WHERE x.tenant_id = %s AND x.deleted_at IS NULL AND x.{column} = k.v OFFSET 0"
         f") c ORDER BY c.created_at, c.id{' FOR UPDATE OF c' if lock else ''}"
     )
 
@@ -543,7 +546,7 @@ def _existing_links(model, column: str, tenant: Tenant, contact_ids, target_ids)
     sql = (
         f"SELECT l.contact_id, l.{column} FROM unnest(%s::uuid[]) AS c(id) CROSS JOIN LATERAL ("  # noqa: S608
         f"SELECT contact_id, {column} FROM {table} t "
-        f"WHERE t.contact_id = c.id AND t.tenant_id = %s AND t.{column} = ANY(%s::uuid[])) l"
+        f"WHERE t.contact_id = c.id AND t.tenant_id = %s AND t.{column} = ANY(%s::uuid[]) OFFSET 0) l"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(contact_ids), tenant.pk, list(target_ids)])
