@@ -732,14 +732,16 @@ def import_process(job_id: uuid.UUID | str) -> str:
 
 
 def contacts_analyze() -> float | None:
-    """ANALYZE contacts_contact (PostgreSQL), queued by an import that wrote IMPORT_ANALYZE_MIN_ROWS
-    contacts or more. Until the statistics know a tenant's new size, the planner takes a tenant that grew
-    by an import for the handful of rows it had, and may read all of its contacts through a tenant-led
-    index where a selective one would do (a search, a lookup by email); autovacuum's own ANALYZE comes
-    only once 10% of the whole table changed, which on a shared table can be many imports later. A task
-    of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which the
-    import need not wait for. SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it is doing
-    the same thing. Returns its duration, or None when it did not run."""
+    """ANALYZE contacts_contact (PostgreSQL). An import queues it once it has written
+    IMPORT_ANALYZE_MIN_ROWS contacts, and again when such an import ends. Until the statistics know a
+    tenant's new size, the planner takes a tenant that grew for the handful of rows it had, and may read
+    all of its contacts through a tenant-led index where a selective one would do (a search, a lookup by
+    ids, a segment refresh of an import batch); autovacuum's own ANALYZE comes only once 10% of the whole
+    table changed, which on a shared table can be many imports later. After the first one the rest of
+    the import, and the tenant's other queries meanwhile, are planned for a tenant at least that big. A
+    task of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which
+    the import need not wait for. SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it is
+    doing the same thing. Returns its duration, or None when it did not run."""
     if connection.vendor != "postgresql":
         return None
     started = time.perf_counter()
@@ -748,6 +750,11 @@ def contacts_analyze() -> float | None:
     seconds = time.perf_counter() - started
     logger.info("ANALYZE contacts_contact after an import: %.2f s", seconds)
     return seconds
+
+
+def _crossed_analyze_threshold(before: int, after: int) -> bool:
+    threshold = settings.IMPORT_ANALYZE_MIN_ROWS
+    return bool(threshold) and before < threshold <= after
 
 
 def contacts_analyze_later() -> None:
@@ -849,8 +856,11 @@ def _commit_batch(
                     if p.action == "error"
                 ]
                 ImportRowError.objects.for_tenant(job.tenant).bulk_create(errors)
+                written_before = job.created_count + job.updated_count
                 job.created_count += counts["create"]
                 job.updated_count += counts["update"]
+                if _crossed_analyze_threshold(written_before, job.created_count + job.updated_count):
+                    contacts_analyze_later()  # once early on, so the rest of the import is planned right
                 job.unchanged_count += counts["unchanged"]
                 job.skipped_count += counts["skip"]
                 job.duplicate_count += counts["duplicate"]

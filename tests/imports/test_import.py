@@ -219,7 +219,9 @@ def test_dedupe_by_external_id_updates_that_contact_and_refuses_an_email_held_by
     )
     job_id = upload(api, content).json()["id"]
     job = run(api, job_id, dedupe_key="external_id")
-    assert (job["created"], job["updated"], job["failed"]) == (2, 1, 1), b"".join(api.get(job_url(job_id, "errors")).streaming_content).decode()
+    assert (job["created"], job["updated"], job["failed"]) == (2, 1, 1), b"".join(
+        api.get(job_url(job_id, "errors")).streaming_content
+    ).decode()
     crm.refresh_from_db()
     assert (crm.email, crm.first_name) == ("new@example.com", "New")
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
@@ -238,7 +240,9 @@ def test_dedupe_by_phone_updates_the_oldest_contact_with_that_phone(api, tenant,
     ContactFactory(tenant=other_tenant, email="c@example.com", phone="+33698765432", company="Theirs")
     content = "phone,company\n+33 6 12 34 56 78,New\n+33 6 98 76 54 32,Made\n"
     job = run(api, upload(api, content).json()["id"], dedupe_key="phone")
-    assert (job["created"], job["updated"]) == (1, 1), b"".join(api.get(job_url(job["id"], "errors")).streaming_content).decode()
+    assert (job["created"], job["updated"]) == (1, 1), b"".join(
+        api.get(job_url(job["id"], "errors")).streaming_content
+    ).decode()
     first.refresh_from_db()
     assert first.company == "New"
     assert Contact.objects.for_tenant(tenant).get(email="b@example.com").company == "Old"
