@@ -310,8 +310,9 @@ IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)  # a
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
-# An import that created or updated at least this many contacts ends with ANALYZE contacts_contact, so the
-# planner knows the tenant's new size at once (0: never).
+# An import queues ANALYZE contacts_contact once it has created this many contacts, and again at its end
+# if it created twice as many, so the planner knows the tenant's new size (imports.services.contacts_analyze;
+# 0: never).
 IMPORT_ANALYZE_MIN_ROWS = env_int("IMPORT_ANALYZE_MIN_ROWS", 10_000)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 # Operators' import and export of contacts in the admin (django-import-export, imports.resources).

@@ -301,27 +301,45 @@ def parse_batch(parser: RowParser, raw_rows: list[tuple[int, list[str]]]) -> lis
 _LOOKUP_COLUMNS = ("email", "phone", "external_id")
 
 
-def _lookup_sql(column: str, select: str, *, lock: bool) -> str:
+def _found_sql(column: str) -> str:
+    """(id, value) of the tenant's live contacts whose `column` is one of the array's values."""
     if column not in _LOOKUP_COLUMNS:  # pasted into SQL below: only these names
         raise ValueError(column)
     return (
-        f"SELECT {select} FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL ("  # noqa: S608
-        f"SELECT * FROM contacts_contact x "
-        f"WHERE x.tenant_id = %s AND x.deleted_at IS NULL AND x.{column} = k.v OFFSET 0"
-        f") c ORDER BY c.created_at, c.id{' FOR UPDATE OF c' if lock else ''}"
+        f"SELECT c.id, c.v FROM unnest(%s::text[]) AS k(v) CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT x.id, x.{column} AS v FROM contacts_contact x "
+        f"WHERE x.tenant_id = %s AND x.deleted_at IS NULL AND x.{column} = k.v OFFSET 0) c"
     )
 
 
 def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> list[Contact]:
-    """The tenant's live contacts whose `column` is one of `values`, oldest first (row-locked if `lock`)."""
+    """The tenant's live contacts whose `column` is one of `values`, oldest first (row-locked if `lock`,
+    in that order, as every import locks them: two imports sharing contacts cannot deadlock on them)."""
     if connection.vendor != "postgresql":
         query = Contact.objects.for_tenant(tenant).filter(
             deleted_at__isnull=True, **{f"{column}__in": values}
         )
         query = query.order_by("created_at", "id")
         return list(query.select_for_update() if lock else query)
-    sql = _lookup_sql(column, "c.*", lock=lock)
-    return list(Contact.objects.for_tenant(tenant).raw(sql, [list(values), tenant.pk]))
+    # Found without a lock, then read (and locked) by primary key in the sorted order: a lock taken inside
+    # the lookup would follow the file's order. A contact deleted, or whose value changed, while this
+    # waited for its lock is left out (FOR UPDATE reads the row as it is now). No tenant condition in
+    # the second query: the ids are this tenant's, and a tenant condition would offer the planner the
+    # tenant's rows again; checked below instead.
+    with connection.cursor() as cursor:
+        cursor.execute(_found_sql(column), [list(values), tenant.pk])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    query = (
+        Contact.objects.unscoped().filter(pk__in=ids, deleted_at__isnull=True).order_by("created_at", "id")
+    )
+    wanted = set(values)
+    return [
+        c
+        for c in (query.select_for_update() if lock else query)
+        if c.tenant_id == tenant.pk and getattr(c, column) in wanted
+    ]
 
 
 def _live_ids_by(tenant: Tenant, column: str, values) -> list[tuple[uuid.UUID, str]]:
@@ -330,7 +348,7 @@ def _live_ids_by(tenant: Tenant, column: str, values) -> list[tuple[uuid.UUID, s
         live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
         return list(live.filter(**{f"{column}__in": values}).values_list("id", column))
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(column, f"c.id, c.{column}", lock=False), [list(values), tenant.pk])
+        cursor.execute(_found_sql(column), [list(values), tenant.pk])
         return cursor.fetchall()
 
 
@@ -534,7 +552,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
 
 def _existing_links(model, column: str, tenant: Tenant, contact_ids, target_ids) -> set[tuple]:
     """(contact_id, target id) of the tag assignments or list memberships (`model`, its `column`) linking
-    these contacts to these targets. Probed contact by contact on PostgreSQL, as _lookup_sql does: with
+    these contacts to these targets. Probed contact by contact on PostgreSQL, as _found_sql does: with
     `contact_id IN (...)` the planner may read every link of a tag or list the statistics do not know
     yet (one the import itself is filling: 300,000 assignments read for 50 contacts, 77 ms a batch)."""
     if connection.vendor != "postgresql":
@@ -732,16 +750,19 @@ def import_process(job_id: uuid.UUID | str) -> str:
 
 
 def contacts_analyze() -> float | None:
-    """ANALYZE contacts_contact (PostgreSQL). An import queues it once it has written
-    IMPORT_ANALYZE_MIN_ROWS contacts, and again when such an import ends. Until the statistics know a
+    """ANALYZE contacts_contact (PostgreSQL). An import queues it once it has created
+    IMPORT_ANALYZE_MIN_ROWS contacts, and again when it ends having created twice as many (updates do not
+    grow a tenant). Until the statistics know a
     tenant's new size, the planner takes a tenant that grew for the handful of rows it had, and may read
     all of its contacts through a tenant-led index where a selective one would do (a search, a lookup by
     ids, a segment refresh of an import batch); autovacuum's own ANALYZE comes only once 10% of the whole
     table changed, which on a shared table can be many imports later. After the first one the rest of
     the import, and the tenant's other queries meanwhile, are planned for a tenant at least that big. A
     task of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which
-    the import need not wait for. SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it is
-    doing the same thing. Returns its duration, or None when it did not run."""
+    the import need not wait for (with a broker; tasks run in-process without one). SKIP_LOCKED: if
+    autovacuum or another ANALYZE holds the table, it is doing the same thing. A role that does not own
+    the table gets a warning from PostgreSQL and nothing analyzed. Returns its duration, or None when it
+    did not run (not PostgreSQL)."""
     if connection.vendor != "postgresql":
         return None
     started = time.perf_counter()
@@ -750,11 +771,6 @@ def contacts_analyze() -> float | None:
     seconds = time.perf_counter() - started
     logger.info("ANALYZE contacts_contact after an import: %.2f s", seconds)
     return seconds
-
-
-def _crossed_analyze_threshold(before: int, after: int) -> bool:
-    threshold = settings.IMPORT_ANALYZE_MIN_ROWS
-    return bool(threshold) and before < threshold <= after
 
 
 def contacts_analyze_later() -> None:
@@ -856,10 +872,11 @@ def _commit_batch(
                     if p.action == "error"
                 ]
                 ImportRowError.objects.for_tenant(job.tenant).bulk_create(errors)
-                written_before = job.created_count + job.updated_count
+                created_before = job.created_count
                 job.created_count += counts["create"]
                 job.updated_count += counts["update"]
-                if _crossed_analyze_threshold(written_before, job.created_count + job.updated_count):
+                threshold = settings.IMPORT_ANALYZE_MIN_ROWS
+                if threshold and created_before < threshold <= job.created_count:
                     contacts_analyze_later()  # once early on, so the rest of the import is planned right
                 job.unchanged_count += counts["unchanged"]
                 job.skipped_count += counts["skip"]
@@ -930,7 +947,7 @@ def _finish(job_id, status: str | None, *, error: str = "") -> str:
             # of them (a 1M-row file) would keep a worker busy for hours.
             duplicates_recompute_later(tenant_id=job.tenant_id)
         threshold = settings.IMPORT_ANALYZE_MIN_ROWS
-        if threshold and job.created_count + job.updated_count >= threshold:
+        if threshold and job.created_count >= 2 * threshold:  # grew well past the early ANALYZE's size
             contacts_analyze_later()
     logger.info("import %s %s: %s", job_id, status, completed_data(job))
     return status

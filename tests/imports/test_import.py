@@ -248,3 +248,27 @@ def test_dedupe_by_phone_updates_the_oldest_contact_with_that_phone(api, tenant,
     assert Contact.objects.for_tenant(tenant).get(email="b@example.com").company == "Old"
     assert Contact.objects.for_tenant(tenant).get(phone="+33698765432").company == "Made"
     assert Contact.objects.for_tenant(other_tenant).get(phone="+33698765432").company == "Theirs"
+
+
+def test_reimporting_into_the_same_list_and_tags_adds_only_the_missing_links(api, tenant):
+    static = api.post(reverse("list-list"), {"name": "Imported"}, format="json").json()
+    first = "email,first_name,tags\nann@example.com,Ann,VIP\nbob@example.com,Bob,\n"
+    run(api, upload(api, first).json()["id"], list_id=static["id"], tags=["Spring"])
+    events = OutboxEvent.objects.unscoped().filter(tenant=tenant)
+    assert events.filter(event_type="contact.tagged").count() == 3  # ann: VIP, Spring; bob: Spring
+    assert events.filter(event_type="contact.added_to_list").count() == 2
+    # Again, plus a tag bob lacks and a new contact: only those links (and their events) are added.
+    second = "email,first_name,tags\nann@example.com,Ann,VIP\nbob@example.com,Bob,VIP\ncat@example.com,Cat,\n"
+    job = run(api, upload(api, second).json()["id"], list_id=static["id"], tags=["Spring"])
+    assert (job["created"], job["unchanged"], job["failed"]) == (1, 2, 0), job
+    assert events.filter(event_type="contact.tagged").count() == 3 + 1 + 1  # bob: VIP; cat: Spring
+    assert events.filter(event_type="contact.added_to_list").count() == 2 + 1  # cat
+    pairs = TagAssignment.objects.unscoped().filter(tenant=tenant).values_list("contact__email", "tag__name")
+    assert sorted(pairs) == [
+        ("ann@example.com", "Spring"),
+        ("ann@example.com", "VIP"),
+        ("bob@example.com", "Spring"),
+        ("bob@example.com", "VIP"),
+        ("cat@example.com", "Spring"),
+    ]
+    assert ListMembership.objects.unscoped().filter(contact_list_id=static["id"]).count() == 3

@@ -158,11 +158,22 @@ def analyze_count() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.parametrize(("threshold", "analyzes"), [(600, 2), (1000, 2), (1200, 2), (5000, 0), (0, 0)])
+@pytest.mark.parametrize(
+    ("threshold", "queued_at"), [(600, [500, ROWS]), (1000, [500]), (1200, [1000]), (5000, []), (0, [])]
+)
 def test_a_large_import_queues_analyze_early_and_at_the_end_so_the_planner_knows_the_tenant_s_size(
-    api, big_job, settings, django_capture_on_commit_callbacks, threshold, analyzes
+    api, big_job, settings, monkeypatch, django_capture_on_commit_callbacks, threshold, queued_at
 ):
+    """Queued once the job has created `threshold` contacts (in the batch that crosses it, whose
+    checkpoint is the previous batch's), and at its end if it created twice as many."""
     settings.IMPORT_ANALYZE_MIN_ROWS = threshold
+    queued, real_later = [], services.contacts_analyze_later
+
+    def later():
+        queued.append(ImportJob.objects.unscoped().get(pk=big_job).checkpoint_row)
+        real_later()
+
+    monkeypatch.setattr(services, "contacts_analyze_later", later)
     with connection.cursor() as cursor:  # no autovacuum ANALYZE in between (rolled back with the test)
         cursor.execute("ALTER TABLE contacts_contact SET (autovacuum_enabled = false)")
     before = analyze_count()
@@ -170,6 +181,7 @@ def test_a_large_import_queues_analyze_early_and_at_the_end_so_the_planner_knows
         services.import_process(big_job)
     job = ImportJob.objects.unscoped().get(pk=big_job)
     assert (job.status, job.created_count) == ("completed", ROWS)
-    assert analyze_count() - before == analyzes
+    assert queued == queued_at
+    assert analyze_count() - before == len(queued_at)
     estimate = tenant_rows_estimate(job.tenant_id)
-    assert (estimate > ROWS * 0.8) is bool(analyzes), estimate
+    assert (estimate > ROWS * 0.8) is bool(queued_at), estimate
