@@ -35,7 +35,8 @@ LIVE_LIST_INDEXES = {
 class Contact(TenantOwnedModel):
     """A person a tenant keeps: identity, profile, typed custom attributes."""
 
-    # No index on tenant_id alone (contacts 0015): every other index of the table starts with it.
+    # No index on tenant_id alone (contacts 0015): the table's tenant-led indexes (created, phone, the live
+    # list indexes, the unique email / external id ones) serve every tenant condition and cascade.
     tenant = models.ForeignKey(
         "contacts_service.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
     )
