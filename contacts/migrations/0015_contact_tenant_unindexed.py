@@ -2,9 +2,9 @@
 
 The table's tenant-led indexes (contact_created_idx, the live list indexes, the unique ones) give the
 planner other ways to read one tenant's contacts, and each insert or key update paid this index too. It
-also misled the planner on a tenant that grows faster than its statistics (a new tenant's first import): estimating a handful of
-rows for the tenant, it read all of them through this index and filtered, rather than look up the
-batch's 500 emails or external ids in their unique indexes; each lookup of an import batch took 20-50 ms
+also misled the planner on a tenant that grows faster than its statistics (a new tenant's first
+import): estimating a handful of rows for the tenant, it read all of them through this index and
+filtered, rather than look up the batch's 500 emails or external ids in their unique indexes; each lookup of an import batch took 20-50 ms
 instead of under 1 ms once the tenant had 95,000 contacts, and grew with it (bench/imports.py).
 
 How, safely on big tables: contacts_service.migration_ops.drop_tenant_index (CONCURRENTLY, so the
