@@ -312,6 +312,16 @@ def _found_sql(column: str) -> str:
     )
 
 
+def _live_ids_by(tenant: Tenant, column: str, values) -> list[tuple[uuid.UUID, str]]:
+    """(id, value) of the tenant's live contacts whose `column` is one of `values`."""
+    if connection.vendor != "postgresql":
+        live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
+        return list(live.filter(**{f"{column}__in": values}).values_list("id", column))
+    with connection.cursor() as cursor:
+        cursor.execute(_found_sql(column), [list(values), tenant.pk])
+        return cursor.fetchall()
+
+
 def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> list[Contact]:
     """The tenant's live contacts whose `column` is one of `values`, oldest first (row-locked if `lock`,
     in that order, as every import locks them: two imports sharing contacts cannot deadlock on them)."""
@@ -326,9 +336,7 @@ def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> lis
     # waited for its lock is left out (FOR UPDATE reads the row as it is now). No tenant condition in
     # the second query: the ids are this tenant's, and a tenant condition would offer the planner the
     # tenant's rows again; checked below instead.
-    with connection.cursor() as cursor:
-        cursor.execute(_found_sql(column), [list(values), tenant.pk])
-        ids = [row[0] for row in cursor.fetchall()]
+    ids = [contact_id for contact_id, _ in _live_ids_by(tenant, column, values)]
     if not ids:
         return []
     query = (
@@ -340,16 +348,6 @@ def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> lis
         for c in (query.select_for_update() if lock else query)
         if c.tenant_id == tenant.pk and getattr(c, column) in wanted
     ]
-
-
-def _live_ids_by(tenant: Tenant, column: str, values) -> list[tuple[uuid.UUID, str]]:
-    """(id, value) of the tenant's live contacts whose `column` is one of `values`."""
-    if connection.vendor != "postgresql":
-        live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
-        return list(live.filter(**{f"{column}__in": values}).values_list("id", column))
-    with connection.cursor() as cursor:
-        cursor.execute(_found_sql(column), [list(values), tenant.pk])
-        return cursor.fetchall()
 
 
 def plan_batch(
@@ -752,17 +750,16 @@ def import_process(job_id: uuid.UUID | str) -> str:
 def contacts_analyze() -> float | None:
     """ANALYZE contacts_contact (PostgreSQL). An import queues it once it has created
     IMPORT_ANALYZE_MIN_ROWS contacts, and again when it ends having created twice as many (updates do not
-    grow a tenant). Until the statistics know a
-    tenant's new size, the planner takes a tenant that grew for the handful of rows it had, and may read
-    all of its contacts through a tenant-led index where a selective one would do (a search, a lookup by
-    ids, a segment refresh of an import batch); autovacuum's own ANALYZE comes only once 10% of the whole
-    table changed, which on a shared table can be many imports later. After the first one the rest of
-    the import, and the tenant's other queries meanwhile, are planned for a tenant at least that big. A
-    task of its own: with the search statistics (contacts 0011) it takes seconds on a large table, which
-    the import need not wait for (with a broker; tasks run in-process without one). SKIP_LOCKED: if
-    autovacuum or another ANALYZE holds the table, it is doing the same thing. A role that does not own
-    the table gets a warning from PostgreSQL and nothing analyzed. Returns its duration, or None when it
-    did not run (not PostgreSQL)."""
+    grow a tenant). Until the statistics know a tenant's new size, the planner takes a tenant that grew
+    for the handful of rows it had, and may read all of its contacts through a tenant-led index where a
+    selective one would do (a search, a lookup by ids, a segment refresh of an import batch);
+    autovacuum's own ANALYZE comes only once 10% of the whole table changed, which on a shared table can
+    be many imports later. After the first one the rest of the import, and the tenant's other queries
+    meanwhile, are planned for a tenant at least that big. A task of its own: with the search statistics
+    (contacts 0011) it takes seconds on a large table, which the import need not wait for (with a broker;
+    tasks run in-process without one). SKIP_LOCKED: if autovacuum or another ANALYZE holds the table, it
+    is doing the same thing. A role that does not own the table gets a warning from PostgreSQL and
+    nothing analyzed. Returns its duration, or None when it did not run (not PostgreSQL)."""
     if connection.vendor != "postgresql":
         return None
     started = time.perf_counter()
