@@ -29,6 +29,7 @@ def reserved_attribute_keys() -> frozenset[str]:
 
 
 MAX_ATTRIBUTE_STRING = 2000
+EMAIL_MAX_LENGTH = 254  # Contact.email's column
 DISPLAY_NAME_MAX = 300  # Contact.display_name max_length
 # ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).
 _EXTRA_COUNTRIES = {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
@@ -68,6 +69,8 @@ def normalize_email(value: str | None) -> str | None:
     value = value.strip().lower()
     if not value:
         return None
+    if len(value) > EMAIL_MAX_LENGTH:  # checked after lower-casing: "İ" becomes two characters
+        raise FieldError("email", f"At most {EMAIL_MAX_LENGTH} characters.", "max_length")
     try:
         validate_email(value)
     except DjangoValidationError as exc:

@@ -9,6 +9,11 @@ from django.db.models import QuerySet
 from contacts_service.errors import ValidationFailed
 
 
+def name_key(name: str) -> str:
+    """What names clash on: whitespace collapsed (as name_clean does), any case."""
+    return " ".join(name.split()).lower()
+
+
 def name_clean(name: str | None, *, label: str, field: str = "name", max_length: int | None = None) -> str:
     """Collapse whitespace; refuse blank, over-long or NUL-bearing names with a 400 on `field`."""
     cleaned = " ".join((name or "").split())

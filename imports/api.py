@@ -111,10 +111,13 @@ class ImportJobViewSet(
         writer = csv.writer(_Echo())
 
         def lines():
-            yield writer.writerow(["line", "errors", *job.header])
+            # Every cell from the file, its header included, neutralised against formula injection.
+            yield writer.writerow(["line", "errors", *[csvio.neutralise(c) for c in job.header]])
             for error in rows.iterator(chunk_size=2000):
                 reasons = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
-                yield writer.writerow([error.line, reasons, *[csvio.neutralise(c) for c in error.row]])
+                yield writer.writerow(
+                    [error.line, csvio.neutralise(reasons), *[csvio.neutralise(c) for c in error.row]]
+                )
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'

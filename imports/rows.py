@@ -8,15 +8,20 @@ import as proof), or "" (ignore the column).
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from consent.models import ConsentChannel, ConsentStatus
 from contacts.models import AttributeDefinition, AttributeType, ContactStatus
-from contacts.normalization import FieldError, normalize_country, normalize_email, normalize_phone
+from contacts.normalization import (
+    FieldError,
+    attribute_value,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+)
+from tags.services import MAX_TAG_NAME
 
 FIELD_TARGETS = {
     "email": 254,
@@ -66,21 +71,28 @@ FALSE_WORDS = {"false", "no", "n", "0", "non", "nein"}
 MAX_TAGS_PER_ROW = 50
 
 
+def tag_names(cell: str) -> list[str]:
+    """The tag names of a tags cell, as the tags API cleans a name (whitespace collapsed), each cut to
+    the longest tag name, at most MAX_TAGS_PER_ROW."""
+    names = (" ".join(part.split())[:MAX_TAG_NAME].rstrip() for part in TAG_SPLIT.split(cell))
+    return [name for name in names if name][:MAX_TAGS_PER_ROW]
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def unique_header(header: list[str]) -> list[str]:
     """Header names made unique and non-empty (mapping keys): "Email", "Email (2)", "Column 3"."""
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
     out = []
     for index, raw in enumerate(header):
-        name = (raw or "").strip().lstrip("\ufeff")[:200] or f"Column {index + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name} ({seen[name]})"
-        else:
-            seen[name] = 1
+        base = (raw or "").strip().lstrip("\ufeff")[:200] or f"Column {index + 1}"
+        name, n = base, 1
+        while name in taken:  # "Phone (2)" may be in the file already: the next free number
+            n += 1
+            name = f"{base} ({n})"
+        taken.add(name)
         out.append(name)
     return out
 
@@ -213,7 +225,7 @@ class RowParser:
             elif target.startswith(CONSENT_PREFIX):
                 self._consent(row, target, cell)
             elif target == "tags":
-                row.tags = [t.strip()[:100] for t in TAG_SPLIT.split(cell) if t.strip()][:MAX_TAGS_PER_ROW]
+                row.tags = tag_names(cell)
             elif len(cell) > FIELD_TARGETS[target]:
                 row.error(target, f"At most {FIELD_TARGETS[target]} characters (got {len(cell)}).")
             elif target == "email":
@@ -255,33 +267,26 @@ class RowParser:
             row.error(target, f"{cell[:50]!r} is not yes/no or granted/revoked.")
 
     def _attribute(self, row: ParsedRow, key: str, cell: str) -> None:
+        """The cell read as the attribute's type, then checked as the API checks a value (range,
+        length, choices)."""
         definition = self.definitions[key]
         name = f"attributes.{key}"
         kind = definition.type
+        value: Any = cell
         if kind == AttributeType.NUMBER:
             try:
-                number = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
+                value = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
             except ValueError:
-                return row.error(name, f"{cell!r} is not a number.")
-            if isinstance(number, float) and not math.isfinite(number):
-                return row.error(name, "Must be a finite number.")
-            row.attributes[key] = number
+                return row.error(name, f"{cell[:50]!r} is not a number.")
         elif kind == AttributeType.BOOLEAN:
             word = cell.lower()
-            if word not in TRUE_WORDS | FALSE_WORDS:
-                return row.error(name, f"{cell!r} is not yes/no or true/false.")
-            row.attributes[key] = word in TRUE_WORDS
+            if word not in TRUE_WORDS and word not in FALSE_WORDS:
+                return row.error(name, f"{cell[:50]!r} is not yes/no or true/false.")
+            value = word in TRUE_WORDS
         elif kind == AttributeType.DATE:
-            try:
-                row.attributes[key] = dt.date.fromisoformat(cell[:10]).isoformat()
-            except ValueError:
-                return row.error(name, f"{cell!r} is not a date as YYYY-MM-DD.")
-        elif kind == AttributeType.CHOICE:
-            if cell not in definition.choices:
-                return row.error(name, f"Must be one of: {', '.join(definition.choices)}.")
-            row.attributes[key] = cell
-        else:
-            if len(cell) > 2000:
-                return row.error(name, "At most 2000 characters.")
-            row.attributes[key] = cell
+            value = cell[:10]  # a timestamp's date
+        try:
+            row.attributes[key] = attribute_value(definition, value, name)
+        except FieldError as exc:
+            row.error(name, exc.message)
         return None

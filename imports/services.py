@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from consent.bulk import Statement, consent_plan, consent_write
@@ -37,6 +37,7 @@ from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.ids import new_id
 from contacts_service.models import Tenant
+from contacts_service.names import name_key
 from events.services import EventSpec, event_record, event_record_many
 from imports import csvio
 from imports.models import ACTIVE_STATUSES, ImportJob, ImportRowError, ImportStatus, OnMatch
@@ -392,6 +393,7 @@ def plan_batch(
         )
     )
     claimed: dict[tuple[str, str], int] = {}
+    required = [d.key for d in parser.definitions.values() if d.required]
     now = timezone.now()
     for index, row in enumerate(parsed):
         if row.errors:
@@ -416,6 +418,13 @@ def plan_batch(
                 RowPlan(row=row, action="skip", contact=contact, reason=f"A contact has this {key}.")
             )
             continue
+        if contact is None and required:  # as POST /contacts/: required attributes are given on create
+            for name in required:
+                if name not in row.attributes:
+                    row.error(f"attributes.{name}", "This attribute is required to create a contact.")
+            if row.errors:
+                plans.append(RowPlan(row=row, action="error"))
+                continue
         conflict = ""
         for unique in ("email", "external_id"):
             wanted = row.values.get(unique)
@@ -493,16 +502,12 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     from lists.services import _target as _list_target
     from tags.models import TagAssignment
     from tags.services import _target as tag_target
-    from tags.services import tags_get_or_create
+    from tags.services import tags_by_name
 
     tenant = job.tenant
     linked = [p for p in plans if p.action in ("create", "update", "unchanged")]
     names = list(dict.fromkeys([*job.tags, *(t for p in linked for t in p.row.tags)]))
-    tags = (
-        {t.name.lower(): t for t in tags_get_or_create(tenant=tenant, names=names)}
-        if names and linked
-        else {}
-    )
+    tags = tags_by_name(tenant=tenant, names=names) if names and linked else {}
     existing_ids = [p.contact.pk for p in linked if p.action != "create"]
     have_tags = (
         _existing_links(TagAssignment, "tag_id", tenant, existing_ids, [t.pk for t in tags.values()])
@@ -527,7 +532,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     assignments, memberships, events = [], [], []
     for plan in linked:
         contact = plan.contact
-        for name in dict.fromkeys(n.lower() for n in [*job.tags, *plan.row.tags]):
+        for name in dict.fromkeys(name_key(n) for n in [*job.tags, *plan.row.tags]):
             tag = tags[name]
             if (contact.pk, tag.pk) in have_tags:
                 continue
@@ -740,7 +745,22 @@ def import_process(job_id: uuid.UUID | str) -> str:
                 return "running elsewhere"
     try:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
-            return _run(job.pk)
+            try:
+                return _run(job.pk)
+            except (OperationalError, InterfaceError):
+                raise  # the database went away or a lock broke: the task runs again and resumes
+            except Exception as exc:
+                # A batch that fails for any other reason fails the same way each time it is resumed:
+                # the job fails, naming where, rather than staying running and queued again forever.
+                logger.exception("import %s failed", job.pk)
+                done = ImportJob.objects.unscoped().filter(pk=job.pk).values_list("checkpoint_row", flat=True)
+                return _finish(
+                    job.pk,
+                    ImportStatus.FAILED,
+                    error=f"Stopped by an internal error ({type(exc).__name__}) in the batch after row "
+                    f"{done.first() or 0}; the rows before it are imported. Operators find the reason in "
+                    f"the worker log (correlation id {job.correlation_id or '-'}).",
+                )
     finally:
         if postgres:
             with connection.cursor() as cursor:
@@ -790,6 +810,10 @@ def _run(job_id: uuid.UUID) -> str:
         status=ImportStatus.RUNNING, started_at=job.started_at or now, heartbeat_at=now
     )
     actor = _actor(job)
+    problems = job_problems(job)
+    if problems:  # e.g. an attribute the mapping names was deleted after the start
+        reasons = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return _finish(job.pk, ImportStatus.FAILED, error=f"The mapping is no longer valid: {reasons}")
     parser = RowParser(job.header, job.mapping, _definitions(job.tenant))
     skip = job.checkpoint_row
     source = _batches(job, skip)
@@ -863,7 +887,7 @@ def _commit_batch(
                 counts = plan.counts()
                 errors = [
                     ImportRowError(
-                        tenant=job.tenant, job=job, line=p.row.line, errors=p.row.errors, row=p.row.raw[:200]
+                        tenant=job.tenant, job=job, line=p.row.line, errors=p.row.errors, row=_kept(p.row.raw)
                     )
                     for p in plan.rows
                     if p.action == "error"
@@ -895,6 +919,12 @@ def _commit_batch(
             if attempt == 2:
                 raise
     return True
+
+
+def _kept(raw: list[str]) -> list[str]:
+    """A failed row as errors.csv gives it back: its first 200 cells, a NUL (which PostgreSQL's jsonb
+    cannot hold) as U+FFFD."""
+    return [cell.replace("\x00", "\ufffd") for cell in raw[:200]]
 
 
 def _batch_observe(job: ImportJob, counts: dict[str, int], rows: int, seconds: float) -> None:

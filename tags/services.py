@@ -14,7 +14,7 @@ from contacts.services.links import LinkTarget, contacts_link, contacts_lock, co
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import name_check_free, name_clean
+from contacts_service.names import name_check_free, name_clean, name_key
 from lists.dynamic import segments_rebuild_later, segments_refresh_contact
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
@@ -108,17 +108,23 @@ def tag_delete(*, tenant: Tenant, actor: Actor, tag_id: uuid.UUID, source: str =
 
 def tags_get_or_create(*, tenant: Tenant, names: Sequence[str]) -> list[Tag]:
     """Tags by name (any case), created when unknown; in the order given, without duplicates."""
+    return list(tags_by_name(tenant=tenant, names=names).values())
+
+
+def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
+    """tags_get_or_create as {name_key(name): tag}, in the order given: how a caller holding the names
+    as written finds each one's tag."""
     wanted: dict[str, str] = {}
     for index, name in enumerate(names):
         cleaned = _clean_name(name, field=f"tags.{index}")
-        wanted.setdefault(cleaned.lower(), cleaned)
+        wanted.setdefault(name_key(cleaned), cleaned)
     existing: dict[str, Tag] = {}
     if wanted:
         any_name = Q()
         for lower in wanted:
             any_name |= Q(name__iexact=lower)
         existing = {tag.name.lower(): tag for tag in Tag.objects.for_tenant(tenant).filter(any_name)}
-    tags = []
+    tags = {}
     for lower, name in wanted.items():
         tag = existing.get(lower)
         if tag is None:
@@ -127,7 +133,7 @@ def tags_get_or_create(*, tenant: Tenant, names: Sequence[str]) -> list[Tag]:
                     tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
             except IntegrityError:  # created meanwhile by a concurrent request
                 tag = Tag.objects.for_tenant(tenant).get(name__iexact=name)
-        tags.append(tag)
+        tags[lower] = tag
     return tags
 
 

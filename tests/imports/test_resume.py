@@ -25,7 +25,7 @@ def big_job(api):
     return job_id
 
 
-class Crash(Exception):
+class Crash(BaseException):  # as a SIGKILL: no `except Exception` of the job sees it
     pass
 
 
