@@ -7,12 +7,14 @@ import uuid
 import django_filters
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
 from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
 from contacts_service.filters import FilterSet, IsoDateTimeFilter
+from contacts_service.names import name_key
 
 
 class ContactFilter(FilterSet):
@@ -86,9 +88,8 @@ class ContactFilter(FilterSet):
         return queryset.filter(_has_any_tag(tag_ids))
 
     def filter_tags_all(self, queryset, name, value):
-        wanted = [part for part in (p.strip() for p in value.split(",")) if part]
-        tag_ids = _tag_ids(value, name)
-        if len(tag_ids) < len({w.lower() for w in wanted}):
+        tag_ids = _tag_ids(value, name, every=True)
+        if tag_ids is None:
             return queryset.none()  # a tag that does not exist: nobody has all of them
         if len(tag_ids) > 1 and connection.vendor == "postgresql":
             holders = _contacts_with_all_tags(tag_ids)
@@ -163,7 +164,8 @@ class ContactFilter(FilterSet):
                     number = float(raw)
                 except ValueError:
                     raise ValidationError({name: [f"{definition.key} is a number; got {raw!r}."]}) from None
-                typed = int(number) if number.is_integer() else number
+                # 10 stays an int (stored as 10, not 10.0); past 2^53 a number is stored as a float
+                typed = int(number) if number.is_integer() and abs(number) <= 2**53 else number
             elif definition.type == AttributeType.BOOLEAN:
                 if raw.lower() not in ("true", "false"):
                     raise ValidationError({name: [f"{definition.key} is true or false; got {raw!r}."]})
@@ -194,21 +196,30 @@ class ContactFilter(FilterSet):
         return queryset
 
 
-def _tag_ids(value: str, param: str) -> list[uuid.UUID]:
-    """Tag names (any case) or ids of the tenant in scope; unknown names match nothing."""
+def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] | None:
+    """Tag names (any case, as tag names are unique: lower-cased, whitespace collapsed) or ids of the
+    tenant in scope; unknown ones match nothing. every=True: None when any of them is unknown."""
     from tags.models import Tag
 
     parts = [p.strip() for p in value.split(",") if p.strip()]
     if len(parts) > 50:
         raise ValidationError({param: ["At most 50 tags."]})
-    by_id, by_name = [], Q()
+    if not parts:
+        return []
+    by_id, by_name = set(), set()
     for part in parts:
         try:
-            by_id.append(uuid.UUID(part))
+            by_id.add(uuid.UUID(part))
         except ValueError:
-            by_name |= Q(name__iexact=part)
-    condition = Q(pk__in=by_id) | by_name if by_name else Q(pk__in=by_id)
-    return list(Tag.objects.filter(condition).values_list("pk", flat=True)) if parts else []
+            by_name.add(name_key(part))
+    found = dict(
+        Tag.objects.alias(key=Lower("name"))
+        .filter(Q(pk__in=by_id) | Q(key__in=by_name))
+        .values_list("pk", "name")
+    )
+    if every and (by_id - found.keys() or by_name - {name_key(name) for name in found.values()}):
+        return None
+    return list(found)
 
 
 TAGS_ALL_IDS_LIMIT = 5_000

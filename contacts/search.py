@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Upper
+from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact
 
@@ -61,7 +62,9 @@ def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]
     if PHONE_LIKE.match(text) and len(re.sub(r"\D", "", text)) >= 3:
         digits = re.sub(r"\D", "", text)
         return queryset.filter(Q(phone__contains=digits.lstrip("0") or digits) | Q(email__icontains=text))
-    words = text.split()[:MAX_WORDS]
+    words = list(dict.fromkeys(text.split()))  # a word said twice is matched once
+    if len(words) > MAX_WORDS:  # never dropped: a dropped word would widen the answer
+        raise ValidationError({"search": [f"At most {MAX_WORDS} different words."]})
     if connections[queryset.db].vendor != "postgresql":
         condition = Q()
         for word in words:

@@ -340,7 +340,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if raw in self.last_page_strings:
             if paginator.count_and_estimate[1]:
                 raise ValidationError({"page": ["The count is an estimate: page with ?cursor= instead."]})
-            return raw
+            return paginator.num_pages
         try:
             number = int(raw)
         except (TypeError, ValueError) as exc:
