@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import django_filters
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
+from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
@@ -194,6 +196,38 @@ class ContactFilter(FilterSet):
         else:
             queryset = queryset.order_by(*queryset.query.order_by, "-id")
         return queryset
+
+
+FILTER_NAMES = [name for name in ContactFilter.base_filters if name != "ordering"]
+# Filters whose one value may list several, comma-separated: a JSON list for them is joined.
+COMMA_FILTERS = {"country", "tags", "tags_all", "consent", "attribute"}
+
+
+def filter_query(filters: dict[str, Any], *, prefix: str) -> tuple[QueryDict, list[dict[str, str]]]:
+    """A JSON object of contacts list filters (a bulk selection's `filter`, an export's `filters`) as
+    the query string GET /contacts/ would get, and what is wrong with it (fields `<prefix>.<name>`):
+    a value is a string, or a list of strings where the filter takes several (`status`; joined with
+    commas for COMMA_FILTERS). Anything else is refused, never read as something else: a list on a
+    one-value filter used to keep its last item, null to drop the filter, both widening a selection."""
+    data, problems = QueryDict(mutable=True), []
+    for name, value in filters.items():
+        field = f"{prefix}.{name}"
+        if name not in ContactFilter.base_filters or name == "ordering":
+            message = f"Not a filter of the contacts list; use one of {', '.join(FILTER_NAMES)}."
+            problems.append({"field": field, "code": "unknown", "message": message})
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str) for v in values):
+            problems.append({"field": field, "code": "invalid", "message": "A string or a list of strings."})
+            continue
+        multiple = isinstance(ContactFilter.base_filters[name], django_filters.MultipleChoiceFilter)
+        if len(values) > 1 and not multiple:
+            if name not in COMMA_FILTERS:
+                problems.append({"field": field, "code": "invalid", "message": "One value, not a list."})
+                continue
+            values = [",".join(values)]
+        data.setlist(name, values)
+    return data, problems
 
 
 def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] | None:

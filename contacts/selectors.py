@@ -90,9 +90,7 @@ def contact_selection(
 ) -> QuerySet[Contact]:
     """The live contacts a bulk operation targets. Every explicit id must be a live contact of
     this tenant: another tenant's id is refused (400 naming it), never silently skipped."""
-    from django.http import QueryDict
-
-    from contacts.filters import ContactFilter
+    from contacts.filters import ContactFilter, filter_query
     from contacts_service.errors import ValidationFailed
 
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
@@ -107,18 +105,11 @@ def contact_selection(
                              f"{', '.join(missing[:20])}"}]
             )  # fmt: skip
         return live.filter(pk__in=wanted)
-    query = QueryDict(mutable=True)
-    for key, value in (filter_params or {}).items():
-        if key in {"page", "page_size", "ordering"}:
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            query.appendlist(key, "" if item is None else str(item))
+    params = {k: v for k, v in (filter_params or {}).items() if k not in {"page", "page_size", "ordering"}}
+    query, problems = filter_query(params, prefix="filter")
+    if problems:
+        raise ValidationFailed(problems)
     filterset = ContactFilter(data=query, queryset=live)
-    unknown = sorted(set(query) - set(filterset.filters))
-    if unknown:
-        raise ValidationFailed(
-            [{"field": f"filter.{name}", "code": "unknown", "message": "Unknown filter."} for name in unknown]
-        )
     if not filterset.is_valid():
         raise ValidationFailed(
             [

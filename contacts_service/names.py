@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
 
 from contacts_service.errors import ValidationFailed
 
@@ -32,7 +33,9 @@ def name_clean(name: str | None, *, label: str, field: str = "name", max_length:
 
 def name_check_free(queryset: QuerySet, name: str, *, label: str, exclude: uuid.UUID | None = None) -> None:
     """400 naming the holder when another row of `queryset` (one tenant's) has this name in any case."""
-    clash = queryset.filter(name__iexact=name)
+    # As the unique indexes compare names: lower(name), in PostgreSQL (where a Kelvin sign and a "k"
+    # are the same name; UPPER, which iexact uses, keeps them apart).
+    clash = queryset.alias(name_key=Lower("name")).filter(name_key=Lower(Value(name)))
     if exclude:
         clash = clash.exclude(pk=exclude)
     holder = clash.values_list("pk", flat=True).first()

@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import IO, Any
 
-import django_filters
 import psycopg
 from django.conf import settings
 from django.core import signing
@@ -38,7 +37,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from contacts.filters import ContactFilter
+from contacts.filters import ContactFilter, filter_query
 from contacts.models import AttributeDefinition, Contact
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed, flatten_errors
@@ -66,9 +65,6 @@ DEFAULT_COLUMNS = [
 ATTRIBUTE_PREFIX = "attributes."
 NAME_SEPARATOR = "; "
 # Filters whose value is comma-separated: a JSON list is joined. `status` repeats instead.
-COMMA_FILTERS = {"country", "tags", "tags_all", "consent", "attribute"}
-# Exports come in creation order; every other parameter of the contacts list is a filter.
-FILTERS = [name for name in ContactFilter.base_filters if name != "ordering"]
 
 
 class LinkInvalid(ServiceError):
@@ -91,28 +87,10 @@ class FileGone(ServiceError):
 
 def _filter_data(filters: dict[str, Any]) -> tuple[QueryDict, list[dict[str, str]]]:
     """The filters as the query string the contacts list would get, and what is wrong with them."""
-    data, problems = QueryDict(mutable=True), []
-    for name, value in filters.items():
-        field = f"filters.{name}"
-        if name not in FILTERS:
-            message = (
-                "Exports come in creation order; ordering does not apply."
-                if name == "ordering"
-                else f"Not a filter of the contacts list; use one of {', '.join(FILTERS)}."
-            )
-            problems.append({"field": field, "code": "unknown", "message": message})
-            continue
-        values = value if isinstance(value, list) else [value]
-        if not values or not all(isinstance(v, str) for v in values):
-            problems.append({"field": field, "code": "invalid", "message": "A string or a list of strings."})
-            continue
-        multiple = isinstance(ContactFilter.base_filters[name], django_filters.MultipleChoiceFilter)
-        if len(values) > 1 and not multiple:
-            if name not in COMMA_FILTERS:
-                problems.append({"field": field, "code": "invalid", "message": "One value, not a list."})
-                continue
-            values = [",".join(values)]
-        data.setlist(name, values)
+    data, problems = filter_query({k: v for k, v in filters.items() if k != "ordering"}, prefix="filters")
+    if "ordering" in filters:
+        message = "Exports come in creation order; ordering does not apply."
+        problems.insert(0, {"field": "filters.ordering", "code": "unknown", "message": message})
     return data, problems
 
 

@@ -12,12 +12,14 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
 from contacts.services.links import contacts_link, contacts_unlink
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
+from contacts_service.names import name_key
 from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import compile_rules
 
@@ -84,6 +86,35 @@ def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, s
         target = _target(contact_list)
         contacts_link(tenant=tenant, target=target, selection=one.filter(q), actor=actor, source=source)
         contacts_unlink(tenant=tenant, target=target, selection=one.exclude(q), actor=actor, source=source)
+
+
+def _renamed(node, old_key: str, new: str):
+    """(rules with every tag rule's `old_key` name replaced by `new`, whether any was)."""
+    if not isinstance(node, dict):
+        return node, False
+    if node.get("field") == "tags" and isinstance(node.get("value"), list):
+        value = [new if isinstance(v, str) and name_key(v) == old_key else v for v in node["value"]]
+        return {**node, "value": value}, value != node["value"]
+    if isinstance(node.get("rules"), list):
+        children = [_renamed(child, old_key, new) for child in node["rules"]]
+        return {**node, "rules": [c for c, _ in children]}, any(changed for _, changed in children)
+    return node, False
+
+
+def segments_follow_tag_rename(*, tenant: Tenant, old: str, new: str) -> int:
+    """Rules name tags (as a user writes them); after a rename the segments on the tag name its new
+    name, so they keep following the tag (and never the next tag to take the old name). Membership
+    does not change: the same contacts hold the tag. Returns how many lists were rewritten."""
+    rewritten = 0
+    lists = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).select_for_update()
+    for contact_list in lists.only("pk", "rules"):
+        rules, changed = _renamed(contact_list.rules, name_key(old), new)
+        if changed:
+            ContactList.objects.for_tenant(tenant).filter(pk=contact_list.pk).update(
+                rules=rules, updated_at=timezone.now()
+            )
+            rewritten += 1
+    return rewritten
 
 
 def rules_mention(rules, field_prefix: str) -> bool:

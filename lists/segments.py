@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.models import AttributeDefinition, AttributeType, ContactStatus
+from contacts.normalization import FieldError, reject_nul
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
+from contacts_service.names import name_key
 
 MAX_DEPTH = 5
 MAX_RULES = 100
@@ -90,6 +93,10 @@ class _Compiler:
         unknown = set(node) - {"field", "op", "value"}
         if unknown:
             raise _Invalid(path, f"Unknown keys: {', '.join(sorted(map(str, unknown)))}.")
+        try:  # PostgreSQL text (and the rules' jsonb) cannot hold a NUL
+            reject_nul(node, path)
+        except FieldError as exc:
+            raise _Invalid(exc.field, exc.message) from None
         name, op, value = node["field"], node["op"], node.get("value")
         if not isinstance(name, str):
             raise _Invalid(f"{path}.field", "Must be a string.")
@@ -111,7 +118,7 @@ class _Compiler:
 
     @staticmethod
     def _check_op(op: Any, allowed: set[str], path: str) -> None:
-        if op not in allowed:
+        if not isinstance(op, str) or op not in allowed:
             raise _Invalid(f"{path}.op", f"Must be one of: {', '.join(sorted(allowed))}.")
 
     def text(self, name: str, op: str, value: Any, path: str) -> Q:
@@ -191,6 +198,8 @@ class _Compiler:
         path_ = f"attributes__{key}"  # safe: attribute keys may not be lookup names
         if op in ("is_empty", "is_not_empty"):
             empty = ~has_key | Q(**{f"{path_}__isnull": True})
+            if kind == AttributeType.STRING:  # as a text field: "" is empty too
+                empty |= Q(**{path_: ""})
             return empty if op == "is_empty" else ~empty
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
@@ -224,11 +233,15 @@ class _Compiler:
                 f"{path}.value", f"{definition.key} is a {kind} attribute: the value must be a string."
             )
         if kind == AttributeType.DATE:
-            if not isinstance(value, str) or parse_date(value) is None:
+            try:
+                day = parse_date(value) if isinstance(value, str) else None
+            except ValueError:  # well formed, not a day of the calendar: 2024-02-30
+                day = None
+            if day is None:
                 raise _Invalid(
                     f"{path}.value", f"{definition.key} is a date attribute: the value must be YYYY-MM-DD."
                 )
-            return parse_date(value).isoformat()
+            return day.isoformat()
         return value
 
     def tags(self, op: str, value: Any, path: str) -> Q:
@@ -241,11 +254,9 @@ class _Compiler:
             or not all(isinstance(v, str) and v.strip() for v in value)
         ):
             raise _Invalid(f"{path}.value", "Must be a non-empty list of tag names.")
-        names = {v.strip().lower() for v in value}
-        any_name = Q()
-        for name in names:
-            any_name |= Q(name__iexact=name)
-        found = {t.name.lower(): t.pk for t in Tag.objects.for_tenant(self.tenant).filter(any_name)}
+        names = {name_key(v) for v in value}  # as tag names are unique: lower-cased, spaces collapsed
+        tags = Tag.objects.for_tenant(self.tenant).alias(key=Lower("name")).filter(key__in=names)
+        found = {name_key(t.name): t.pk for t in tags}
         missing = sorted(names - set(found))
         if missing:
             raise _Invalid(f"{path}.value", f"Unknown tags: {', '.join(missing)}.")

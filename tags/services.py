@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
@@ -15,7 +16,7 @@ from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import name_check_free, name_clean, name_key
-from lists.dynamic import segments_rebuild_later, segments_refresh_contact
+from lists.dynamic import segments_follow_tag_rename, segments_rebuild_later, segments_refresh_contact
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
 MAX_TAG_NAME = 100
@@ -45,14 +46,19 @@ def tag_create(*, tenant: Tenant, name: str, color: str | None = None, descripti
     name = _clean_name(name)
     _name_taken(tenant, name)
     tag = Tag(tenant=tenant, name=name, color=_clean_color(color), description=description or "")
+    _save(tag, force_insert=True)
+    return tag
+
+
+def _save(tag: Tag, **kwargs) -> None:
+    """Save; a name taken meanwhile (the check before it raced a concurrent request) is a 400."""
     try:
         with transaction.atomic():
-            tag.save(force_insert=True)
+            tag.save(**kwargs)
     except IntegrityError as exc:
         raise ValidationFailed(
             [{"field": "name", "code": "unique", "message": "A tag with this name exists."}]
         ) from exc
-    return tag
 
 
 @transaction.atomic
@@ -65,6 +71,7 @@ def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
         raise ValidationFailed(
             [{"field": None, "code": "empty", "message": "Send at least one field to change."}]
         )
+    old_name = tag.name
     if "name" in changes:
         tag.name = _clean_name(changes["name"])
         _name_taken(tenant, tag.name, exclude=tag.pk)
@@ -73,7 +80,9 @@ def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
     if "description" in changes:
         tag.description = changes["description"] or ""
     tag.updated_at = timezone.now()
-    tag.save()
+    _save(tag)
+    if name_key(old_name) != name_key(tag.name):
+        segments_follow_tag_rename(tenant=tenant, old=old_name, new=tag.name)
     return tag
 
 
@@ -120,10 +129,9 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
         wanted.setdefault(name_key(cleaned), cleaned)
     existing: dict[str, Tag] = {}
     if wanted:
-        any_name = Q()
-        for lower in wanted:
-            any_name |= Q(name__iexact=lower)
-        existing = {tag.name.lower(): tag for tag in Tag.objects.for_tenant(tenant).filter(any_name)}
+        # Compared as the unique index compares them: lower(name) in PostgreSQL.
+        found = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).filter(key__in=list(wanted))
+        existing = {name_key(tag.name): tag for tag in found}
     tags = {}
     for lower, name in wanted.items():
         tag = existing.get(lower)
@@ -132,7 +140,7 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
                 with transaction.atomic():
                     tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
             except IntegrityError:  # created meanwhile by a concurrent request
-                tag = Tag.objects.for_tenant(tenant).get(name__iexact=name)
+                tag = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).get(key=Lower(Value(name)))
         tags[lower] = tag
     return tags
 
