@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
+from contacts_service.context import tenant_context
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,8 +47,29 @@ class ConsentStateAdmin(_ReadOnlyAdmin):
         return ConsentState.objects.unscoped().select_related("tenant")
 
 
+class _PurposeForm(forms.ModelForm):
+    class Meta:
+        model = ConsentPurpose
+        fields = ["tenant", "key", "label", "description"]
+
+    def _post_clean(self):
+        """The model's checks (the unique key per tenant) read through its tenant-scoped manager: run
+        them in the purpose's tenant (the one chosen on an add page, the row's own on a change page)."""
+        tenant = self.cleaned_data.get("tenant") or (
+            self.instance.tenant if self.instance.tenant_id else None
+        )
+        if tenant is None:  # no tenant chosen: that field's own error says so
+            return super()._post_clean()
+        with tenant_context(tenant):
+            return super()._post_clean()
+
+
 @admin.register(ConsentPurpose)
 class ConsentPurposeAdmin(admin.ModelAdmin):
+    """Purposes of every tenant. A purpose named in a tenant's consent ledger cannot be deleted (the
+    ledger is kept), as through the API: its delete page and a delete action selecting it are refused."""
+
+    form = _PurposeForm
     list_display = ["key", "label", "tenant", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["key", "label"]
@@ -57,3 +80,21 @@ class ConsentPurposeAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["tenant", "key", "created_at"] if obj else ["created_at"]
+
+    @staticmethod
+    def _in_ledger(purpose: ConsentPurpose) -> bool:
+        return (
+            ConsentRecord.objects.unscoped().filter(tenant_id=purpose.tenant_id, purpose=purpose.key).exists()
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and self._in_ledger(obj))
+
+    def delete_queryset(self, request, queryset):
+        # The action refuses a selection holding a purpose in a ledger (has_delete_permission); one
+        # recorded between its confirmation page and this is kept all the same.
+        kept = [purpose for purpose in queryset if self._in_ledger(purpose)]
+        queryset.exclude(pk__in=[purpose.pk for purpose in kept]).delete()
+        if kept:
+            names = ", ".join(f"{p.key} ({p.tenant})" for p in kept)
+            self.message_user(request, f"Kept, being in a consent ledger: {names}.", level=messages.WARNING)

@@ -99,7 +99,7 @@ class ChangeInline(admin.TabularInline):
         return False
 
 
-def _actor(request) -> Actor:
+def admin_actor(request) -> Actor:
     return Actor(type="user", id=str(request.user.pk), label=request.user.get_username())
 
 
@@ -141,7 +141,7 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
 
     def _resource_kwargs(self, request, form) -> dict:
         cleaned = getattr(form, "cleaned_data", None) or {}
-        return {"tenant": cleaned.get("tenant"), "actor": _actor(request)}
+        return {"tenant": cleaned.get("tenant"), "actor": admin_actor(request)}
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return self._resource_kwargs(request, kwargs.get("form"))
@@ -202,7 +202,7 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
                 try:
                     service(
                         tenant=contact.tenant,
-                        actor=_actor(request),
+                        actor=admin_actor(request),
                         contact_id=contact.pk,
                         source=ChangeSource.ADMIN,
                     )
@@ -241,7 +241,7 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
                 try:
                     gdpr.contact_erase(
                         tenant=contact.tenant,
-                        actor=_actor(request),
+                        actor=admin_actor(request),
                         contact_id=contact.pk,
                         source=ChangeSource.ADMIN,
                     )

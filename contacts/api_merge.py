@@ -213,7 +213,8 @@ def _merge(view: TenantAPIView, request: Request, pk: str, input_serializer) -> 
     payload = input_serializer(data=request.data)
     payload.is_valid(raise_exception=True)
     data = payload.validated_data
-    dry_run = data.get("dry_run", True)  # the preview's input has no dry_run: it never writes
+    # The preview takes the merge's body, dry_run included, and never writes whatever it says.
+    dry_run = input_serializer is MergePreviewInputSerializer or data.get("dry_run", False)
     outcome = services.contact_merge(
         tenant=view.tenant,
         actor=view.actor,

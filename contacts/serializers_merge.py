@@ -122,7 +122,8 @@ class MergeInputSerializer(StrictInputSerializer):
 
 
 class MergePreviewInputSerializer(MergeInputSerializer):
-    dry_run = None
+    """The merge's own body; `dry_run` is taken and changes nothing: the preview never writes
+    (contacts.api_merge._merge)."""
 
 
 class MergedIdentifierSerializer(serializers.Serializer):

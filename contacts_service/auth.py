@@ -157,9 +157,15 @@ class TenantAccess:
 def resolve_tenant_access(request) -> TenantAccess:
     """Decide the tenant from the credential; never honour a tenant the caller is not in."""
     header = (request.headers.get(TENANT_HEADER) or "").strip()
+    tenant_id = None
+    if header:
+        try:
+            tenant_id = uuid.UUID(header)
+        except ValueError as exc:
+            raise exceptions.ValidationError({TENANT_HEADER: ["Must be a tenant id (UUID)."]}) from exc
     if isinstance(request.auth, ApiKey):
         api_key = request.auth
-        if header and header != str(api_key.tenant_id):
+        if tenant_id is not None and tenant_id != api_key.tenant_id:
             raise exceptions.PermissionDenied("This API key belongs to another tenant.")
         actor = Actor(type="api_key", id=str(api_key.pk), label=api_key.display_prefix)
         return TenantAccess(tenant=api_key.tenant, role=api_key.role, actor=actor)
@@ -168,11 +174,7 @@ def resolve_tenant_access(request) -> TenantAccess:
     if not user or not user.is_authenticated:
         raise exceptions.NotAuthenticated()
     memberships = Membership.objects.select_related("tenant").filter(user=user, tenant__is_active=True)
-    if header:
-        try:
-            tenant_id = uuid.UUID(header)
-        except ValueError as exc:
-            raise exceptions.ValidationError({TENANT_HEADER: ["Must be a tenant id (UUID)."]}) from exc
+    if tenant_id is not None:
         membership = memberships.filter(tenant_id=tenant_id).first()
         if membership is None:
             raise exceptions.PermissionDenied("You are not a member of this tenant.")

@@ -27,6 +27,9 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         return None  # the field's own allow_null decides
     if isinstance(field, serializers.ListField) and isinstance(value, list):
         return next((e for e in (json_type_error(field.child, v) for v in value) if e), None)
+    if isinstance(field, serializers.DictField) and isinstance(value, dict):
+        errors = ((key, json_type_error(field.child, v)) for key, v in value.items())
+        return next((f"{key}: {error}" for key, error in errors if error), None)
     for field_class, types in JSON_TYPES:
         if isinstance(field, field_class):
             if isinstance(value, bool) and bool not in types:

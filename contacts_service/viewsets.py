@@ -32,11 +32,11 @@ class HasActionPermission(permissions.BasePermission):
             return False
         if request.method.upper() not in view._allowed_methods():
             return True  # no handler: dispatch answers 405 Method Not Allowed, nothing runs
-        action = getattr(view, "action", None) or request.method.lower()
+        # HEAD is a GET without the body (Django answers it with the GET handler): the same permission.
+        method = "get" if request.method.upper() == "HEAD" else request.method.lower()
+        action = getattr(view, "action", None) or method
         # "action:method" entries let one action (GET and POST on a sub-resource) need two permissions.
-        needed = view.permission_map.get(f"{action}:{request.method.lower()}") or view.permission_map.get(
-            action
-        )
+        needed = view.permission_map.get(f"{action}:{method}") or view.permission_map.get(action)
         if needed is None:
             return False
         self.message = f"Your role ({access.role}) lacks the permission {needed}."
