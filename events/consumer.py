@@ -133,8 +133,8 @@ def parse_user_event(body: bytes, properties=None, routing_key: str | None = Non
     id from data.user_id, data.id or data.sub. Raises MalformedEvent."""
     try:
         envelope = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise MalformedEvent(f"body is not JSON ({exc})", _message_id(properties)) from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; nesting too deep
+        raise MalformedEvent(f"body is not JSON ({str(exc)[:200]})", _message_id(properties)) from exc
     if not isinstance(envelope, dict):
         raise MalformedEvent("body is not a JSON object", _message_id(properties))
     event_id = _identifier(envelope.get("event_id")) or _message_id(properties)
@@ -179,8 +179,18 @@ def handle_user_event(body: bytes, properties=None, routing_key: str | None = No
     return apply_user_event(parse_user_event(body, properties, routing_key))
 
 
+def _lock_subject(subject: str) -> None:
+    """Events of one user are applied one at a time (a transaction-scoped advisory lock on PostgreSQL):
+    two consumers taking an older and a newer event of a user seen by neither could each find no
+    newer event and no user yet, and the older one won."""
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"user-event:{subject}"])
+
+
 def apply_user_event(event: UserEvent) -> str:
     with transaction.atomic():
+        _lock_subject(event.subject)
         try:
             with transaction.atomic():
                 record = ProcessedMessage.objects.create(
@@ -306,7 +316,7 @@ class _Delivery:
         """For logs: the envelope's event_id, else the message_id property, else '?'."""
         try:
             envelope = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             envelope = None
         found = _identifier(envelope.get("event_id")) if isinstance(envelope, dict) else None
         return found or _message_id(self.properties) or "?"

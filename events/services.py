@@ -148,6 +148,8 @@ def outbox_replay(*, tenant: Tenant, actor: Actor, condition) -> int:
             [{"field": "created_after", "code": "too_many",
               "message": f"More than {limit} events in this range (EVENTS_REPLAY_MAX_EVENTS): narrow it."}]
         )  # fmt: skip
-    replayed = selected.update(sent_at=None, replayed_at=timezone.now())
+    # Pending again, as a new event is (attempts count the failures of this publication, so a replayed
+    # event does not show as failed; last_error went with the attempts).
+    replayed = selected.update(sent_at=None, replayed_at=timezone.now(), attempts=0, last_error="")
     logger.info("replay of %d events requested by %s", replayed, actor.label)
     return replayed

@@ -47,7 +47,8 @@ def test_every_event_is_delivered_once_in_per_contact_order(api, broker):
         assert body["event_id"] == properties.message_id
         sequences[body["aggregate_id"]].append(body["sequence"])
     assert all(seq == sorted(seq) and len(set(seq)) == len(seq) for seq in sequences.values())
-    assert [body["event_type"] for _, body in received[:4]] == [
+    first = str(written[0].aggregate_id)
+    assert [body["event_type"] for _, body in received if body["aggregate_id"] == first] == [
         "contact.created", "contact.updated", "contact.tagged", "contact.updated",
     ]  # fmt: skip
     assert not OutboxEvent.objects.unscoped().filter(sent_at__isnull=True).exists()
