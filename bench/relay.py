@@ -1,10 +1,12 @@
 """Outbox relay throughput vs bare pika publishers to the same exchange, same bodies and properties.
 
-    .venv/bin/python bench/relay.py [--events 100000] [--batch-size 1000 [2000 ...]] [--repeat 2] [--profile]
+    .venv/bin/python bench/relay.py [--events 100000] [--batch-size 1000 [2000 ...]] [--repeat 2]
+        [--per-contact 10] [--profile]
 
 Seeds N pending outbox rows with one INSERT ... SELECT generate_series (envelopes shaped like
 events.services.event_record's with a small contact.updated change: ~600 bytes as the relay sends
-them, of which ~520 are the envelope's fixed fields), then times OutboxRelay(batch_size=...).drain() publishing
+them, of which ~520 are the envelope's fixed fields; --per-contact events of each contact in a row,
+which the relay sends in that many rounds per batch, the bare publishers all at once), then times OutboxRelay(batch_size=...).drain() publishing
 all of them to a throwaway exchange (declared with events.broker.declare_topology, one durable
 queue bound with "#"). In the same run, baselines publish the same messages (built by the relay's
 own _messages) to the same exchange:
@@ -47,7 +49,7 @@ import django  # noqa: E402
 import pika  # noqa: E402
 
 TARGET_RATIO = 0.7
-EVENTS_PER_CONTACT = 10  # sequence 1..10 per aggregate
+EVENTS_PER_CONTACT = 10  # default --per-contact: sequence 1..10 per aggregate, in a row
 
 # One statement: N pending rows, envelopes shaped like event_record's (~600 bytes as payload::text).
 SEED_SQL = """
@@ -240,14 +242,14 @@ def bare_blocking(url: str, exchange: str, queue: str, messages: list, *, confir
 # -- database helpers ---------------------------------------------------------------------------
 
 
-def reseed(tenant_id, count: int) -> float:
+def reseed(tenant_id, count: int, per_contact: int = EVENTS_PER_CONTACT) -> float:
     from django.db import connection
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE events_outboxevent RESTART IDENTITY")
         cursor.execute(
-            SEED_SQL, {"tenant": tenant_id, "actor": str(uuid.uuid4()), "k": EVENTS_PER_CONTACT, "n": count}
+            SEED_SQL, {"tenant": tenant_id, "actor": str(uuid.uuid4()), "k": per_contact, "n": count}
         )
         assert cursor.rowcount == count, cursor.rowcount
         cursor.execute("VACUUM ANALYZE events_outboxevent")
@@ -319,6 +321,11 @@ def main() -> None:
         "--repeat", type=int, default=2, help="rounds of bare confirmed + relay; best is kept"
     )
     parser.add_argument("--profile", action="store_true", help="one more relay drain under cProfile")
+    parser.add_argument(
+        "--per-contact", type=int, default=EVENTS_PER_CONTACT,
+        help="consecutive events per contact (the relay sends a contact's next event once the one "
+        "before is confirmed: 1 = every batch in one round)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -377,7 +384,7 @@ def run_all(args, tenant, url: str, exchange: str, queue: str) -> None:
         print(f"  {name:34} {count:>9,} {seconds:>7.2f}s {count / seconds:>9,.0f} msg/s", flush=True)
         return seconds
 
-    seconds = reseed(tenant.pk, n)
+    seconds = reseed(tenant.pk, n, args.per_contact)
     print(f"seeded {n:,} pending outbox rows in {seconds:.1f}s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute(ROWS_SQL)
@@ -417,7 +424,7 @@ def run_all(args, tenant, url: str, exchange: str, queue: str) -> None:
 
         for batch_size in args.batch_size:
             if outbox_counts() != (0, n):
-                reseed(tenant.pk, n)
+                reseed(tenant.pk, n, args.per_contact)
             result = {}
 
             def drain(batch_size=batch_size, result=result):
@@ -476,7 +483,7 @@ def run_all(args, tenant, url: str, exchange: str, queue: str) -> None:
     )
 
     if args.profile:
-        reseed(tenant.pk, n)
+        reseed(tenant.pk, n, args.per_contact)
         profile = cProfile.Profile()
         batch_size = args.batch_size[0]
         published, seconds, _, _ = run_relay(url, exchange, batch_size, profile)

@@ -351,8 +351,9 @@ class OutboxRelay:
                             if done
                             else self._claim(cursor, [r[0] for r in in_flight[0]] if in_flight else [])
                         )
-                        waves = _waves(rows)
-                        if in_flight is not None and rows:
+                        ordered = settings.EVENTS_RELAY_ORDERED_ROUNDS
+                        waves = _waves(rows) if ordered else [rows] if rows else []
+                        if ordered and in_flight is not None and rows:
                             flying = {row[_AGGREGATE] for row in in_flight[0]}
                             if any(row[_AGGREGATE] in flying for row in rows):
                                 # Later events of contacts in flight: their confirms first (see _waves).

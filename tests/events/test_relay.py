@@ -26,7 +26,9 @@ def _write_events(api, n_contacts: int = 5) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_event_is_delivered_once_in_per_contact_order(api, broker):
+@pytest.mark.parametrize("ordered_rounds", [True, False])
+def test_every_event_is_delivered_once_in_per_contact_order(api, broker, settings, ordered_rounds):
+    settings.EVENTS_RELAY_ORDERED_ROUNDS = ordered_rounds
     _write_events(api)
     written = list(OutboxEvent.objects.unscoped().order_by("id"))
     assert len(written) == 20
