@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
 from contacts_service.context import tenant_context
+from contacts_service.errors import Conflict
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -90,11 +91,23 @@ class ConsentPurposeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and self._in_ledger(obj))
 
+    def delete_model(self, request, obj):
+        self._delete(request, [obj])
+
     def delete_queryset(self, request, queryset):
-        # The action refuses a selection holding a purpose in a ledger (has_delete_permission); one
-        # recorded between its confirmation page and this is kept all the same.
-        kept = [purpose for purpose in queryset if self._in_ledger(purpose)]
-        queryset.exclude(pk__in=[purpose.pk for purpose in kept]).delete()
+        self._delete(request, list(queryset.select_related("tenant")))
+
+    def _delete(self, request, purposes: list[ConsentPurpose]) -> None:
+        """Through the API's service, which locks the purpose before it checks the ledger (a consent
+        being recorded meanwhile cannot slip in); one in a ledger by then is kept, and said so."""
+        from consent.services import purpose_delete
+
+        kept = []
+        for purpose in purposes:
+            try:
+                purpose_delete(tenant=purpose.tenant, purpose_id=purpose.pk)
+            except Conflict:
+                kept.append(purpose)
         if kept:
             names = ", ".join(f"{p.key} ({p.tenant})" for p in kept)
             self.message_user(request, f"Kept, being in a consent ledger: {names}.", level=messages.WARNING)

@@ -16,7 +16,7 @@ from contacts.models import Contact, ContactStatus
 from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
 from contacts_service.filters import FilterSet, IsoDateTimeFilter
-from contacts_service.names import name_key
+from contacts_service.names import db_name_keys
 
 
 class ContactFilter(FilterSet):
@@ -240,18 +240,19 @@ def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] 
         raise ValidationError({param: ["At most 50 tags."]})
     if not parts:
         return []
-    by_id, by_name = set(), set()
+    by_id, names = set(), []
     for part in parts:
         try:
             by_id.add(uuid.UUID(part))
         except ValueError:
-            by_name.add(name_key(part))
+            names.append(part)
+    by_name = set(db_name_keys(names))
     found = dict(
-        Tag.objects.alias(key=Lower("name"))
+        Tag.objects.annotate(key=Lower("name"))
         .filter(Q(pk__in=by_id) | Q(key__in=by_name))
-        .values_list("pk", "name")
+        .values_list("pk", "key")
     )
-    if every and (by_id - found.keys() or by_name - {name_key(name) for name in found.values()}):
+    if every and (by_id - found.keys() or by_name - set(found.values())):
         return None
     return list(found)
 

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+from django.db import connection
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower
 
 from contacts_service.errors import ValidationFailed
+
+
+def db_name_keys(names: Sequence[str]) -> list[str]:
+    """name_key of each name as the database lower-cases it: what lower(name), which the unique
+    indexes use, is compared with (Python's str.lower differs on a few letters: "İ", a final sigma)."""
+    collapsed = [" ".join(name.split()) for name in names]
+    if not collapsed:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT lower(n) FROM unnest(%s::text[]) WITH ORDINALITY AS t(n, i) ORDER BY i", [collapsed]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        keys = []
+        for name in collapsed:
+            cursor.execute("SELECT lower(%s)", [name])
+            keys.append(cursor.fetchone()[0])
+        return keys
 
 
 def name_key(name: str) -> str:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, InternalError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from consent.bulk import Statement, consent_plan, consent_write
@@ -730,6 +731,15 @@ def _advisory_key(job_id: uuid.UUID) -> int:
     return int.from_bytes(job_id.bytes[:8], "big", signed=True)
 
 
+# Failures that another run can get past: the database went away or failed over (a read-only
+# standby answers InternalError), a lock broke, a contact was created twice meanwhile (IntegrityError
+# after _commit_batch's own retry), the file's storage blinked (OSError), Celery's soft time limit.
+# Anything else fails the batch the same way each time: the job fails instead (import_process).
+TRANSIENT_ERRORS = (
+    OperationalError, InterfaceError, InternalError, IntegrityError, OSError, SoftTimeLimitExceeded,
+)  # fmt: skip
+
+
 def import_process(job_id: uuid.UUID | str) -> str:
     """Run (or resume) an import: batches of BATCH_SIZE rows after the job's checkpoint, each in
     one transaction with its counters and checkpoint. Safe to call twice at once (a session
@@ -747,8 +757,8 @@ def import_process(job_id: uuid.UUID | str) -> str:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
             try:
                 return _run(job.pk)
-            except (OperationalError, InterfaceError):
-                raise  # the database went away or a lock broke: the task runs again and resumes
+            except TRANSIENT_ERRORS:
+                raise  # the task runs again (redelivered, or queued by the stall check) and resumes
             except Exception as exc:
                 # A batch that fails for any other reason fails the same way each time it is resumed:
                 # the job fails, naming where, rather than staying running and queued again forever.

@@ -27,7 +27,7 @@ from contacts.models import AttributeDefinition, AttributeType, ContactStatus
 from contacts.normalization import FieldError, reject_nul
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import name_key
+from contacts_service.names import db_name_keys
 
 MAX_DEPTH = 5
 MAX_RULES = 100
@@ -254,10 +254,10 @@ class _Compiler:
             or not all(isinstance(v, str) and v.strip() for v in value)
         ):
             raise _Invalid(f"{path}.value", "Must be a non-empty list of tag names.")
-        names = {name_key(v) for v in value}  # as tag names are unique: lower-cased, spaces collapsed
-        tags = Tag.objects.for_tenant(self.tenant).alias(key=Lower("name")).filter(key__in=names)
-        found = {name_key(t.name): t.pk for t in tags}
-        missing = sorted(names - set(found))
+        keys = dict(zip(db_name_keys(value), value, strict=True))  # as tag names are unique: lower(name)
+        tags = Tag.objects.for_tenant(self.tenant).annotate(key=Lower("name")).filter(key__in=list(keys))
+        found = dict(tags.values_list("key", "pk"))
+        missing = sorted(" ".join(keys[key].split()) for key in keys.keys() - found.keys())
         if missing:
             raise _Invalid(f"{path}.value", f"Unknown tags: {', '.join(missing)}.")
 

@@ -15,7 +15,7 @@ from contacts.services.links import LinkTarget, contacts_link, contacts_lock, co
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import name_check_free, name_clean, name_key
+from contacts_service.names import db_name_keys, name_check_free, name_clean, name_key
 from lists.dynamic import segments_follow_tag_rename, segments_rebuild_later, segments_refresh_contact
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
@@ -129,12 +129,13 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
         wanted.setdefault(name_key(cleaned), cleaned)
     existing: dict[str, Tag] = {}
     if wanted:
-        # Compared as the unique index compares them: lower(name) in PostgreSQL.
-        found = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).filter(key__in=list(wanted))
-        existing = {name_key(tag.name): tag for tag in found}
+        # Compared as the unique index compares them: lower(name), in the database.
+        keys = dict(zip(wanted, db_name_keys(list(wanted.values())), strict=True))
+        found = Tag.objects.for_tenant(tenant).annotate(key=Lower("name")).filter(key__in=list(keys.values()))
+        existing = {tag.key: tag for tag in found}
     tags = {}
     for lower, name in wanted.items():
-        tag = existing.get(lower)
+        tag = existing.get(keys[lower])
         if tag is None:
             try:
                 with transaction.atomic():
