@@ -183,7 +183,11 @@ class ContactFilter(FilterSet):
             wanted[definition.key] = value
         if contradiction:
             return queryset.none()
-        return queryset.filter(attributes__contains=wanted) if wanted else queryset
+        if not wanted:
+            return queryset
+        if connection.vendor != "postgresql":  # SQLite has no JSON containment: one key lookup each
+            return queryset.filter(**{f"attributes__{key}": value for key, value in wanted.items()})
+        return queryset.filter(attributes__contains=wanted)
 
     def filter_search(self, queryset, name, value):
         return search_contacts(queryset, value)

@@ -290,6 +290,12 @@ def _ordering(queryset: QuerySet) -> list[tuple[str, bool]]:
     return keys
 
 
+def _explicit_order(keys: list[tuple[str, bool]]) -> list:
+    """The ordering with PostgreSQL's null placement spelled out (NULLS LAST ascending, NULLS FIRST
+    descending), whatever the database."""
+    return [F(name).desc(nulls_first=True) if desc else F(name).asc(nulls_last=True) for name, desc in keys]
+
+
 def _after(keys: list[tuple[str, bool]], values: list[Any]) -> Q:
     """Rows after `values` in this ordering, with PostgreSQL's null placement (NULLS LAST when
     ascending, NULLS FIRST when descending)."""
@@ -356,12 +362,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if self.page_query_param in request.query_params:
                 raise ValidationError({CURSOR_PARAM: ["Use either page or cursor."]})
             return self._keyset_page(queryset, request)
-        page = super().paginate_queryset(queryset, request, view)
         try:
             self.keys = _ordering(queryset) if isinstance(queryset, QuerySet) else None
         except TypeError:  # ordered by an expression: page numbers only
             self.keys = None
-        return page
+        if self.keys and connections[queryset.db].vendor != "postgresql":
+            # Nulls where PostgreSQL puts them (SQLite sorts them first when ascending), as the
+            # cursors of these pages (next_cursor) and keyset pages assume.
+            queryset = queryset.order_by(*_explicit_order(self.keys))
+        return super().paginate_queryset(queryset, request, view)
 
     def _keyset_page(self, queryset: QuerySet, request) -> list:
         self.page_size = self.get_page_size(request)
@@ -370,10 +379,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         cursor = request.query_params.get(CURSOR_PARAM, "")
         if cursor:
             queryset = queryset.filter(_after(keys, _decode(cursor, keys)))
-        order = [
-            F(name).desc(nulls_first=True) if desc else F(name).asc(nulls_last=True) for name, desc in keys
-        ]
-        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        rows = list(queryset.order_by(*_explicit_order(keys))[: self.page_size + 1])
         self.has_next = len(rows) > self.page_size
         self.rows = rows[: self.page_size]
         if cursor or self.has_next:

@@ -44,6 +44,17 @@ ERRORS = {
 }
 
 
+# Of every write: a state the change cannot apply to (a taken email, a started import, a dynamic
+# list, a purpose in a ledger, ...); operations with a state of their own document it by name.
+WRITE_ERRORS = {
+    "409": "Conflict with the resource's state (the `code` says which, e.g. `unique`, `started`, "
+    "`dynamic`, `in_use`, `merged`).",
+}
+BODY_ERRORS = {
+    "415": "Unsupported media type: send the body as application/json (code `unsupported_media_type`).",
+}
+
+
 class AutoSchema(SpectacularAutoSchema):
     """Adds X-Tenant-ID and the shared error responses to every tenant-scoped operation."""
 
@@ -82,7 +93,12 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         if not isinstance(self.view, TenantScopedMixin):
             return responses
-        for code, description in ERRORS.items():
+        errors = dict(ERRORS)
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            errors.update(WRITE_ERRORS)
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors.update(BODY_ERRORS)
+        for code, description in errors.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(
                     OpenApiResponse(ErrorSerializer, description=description), code

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import IO, Any
 
 import psycopg
@@ -382,7 +383,9 @@ def _cell(value: Any) -> str:
         return csvio.neutralise(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
-    return csvio.neutralise(json.dumps(value, ensure_ascii=False))  # an attribute's number, boolean, ...
+    if isinstance(value, float):  # as PostgreSQL writes a jsonb number: 1e-07 is 0.0000001
+        return csvio.neutralise(format(Decimal(repr(value)), "f"))
+    return csvio.neutralise(json.dumps(value, ensure_ascii=False))  # an attribute's int, boolean, ...
 
 
 def _write_rows(tenant: Tenant, columns: list[str], delimiter: str, rows: list[dict], out: IO[bytes]) -> int:
