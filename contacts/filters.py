@@ -7,7 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
@@ -250,7 +250,9 @@ def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] 
             by_id.add(uuid.UUID(part))
         except ValueError:
             names.append(part)
-    by_name = set(db_name_keys(names))
+    # Lower-cased by the database on both sides, as the unique index compares names; tags_all needs
+    # the keys themselves (a query more) to tell whether every name was found.
+    by_name = set(db_name_keys(names)) if every else [Lower(Value(" ".join(n.split()))) for n in names]
     found = dict(
         Tag.objects.annotate(key=Lower("name"))
         .filter(Q(pk__in=by_id) | Q(key__in=by_name))
