@@ -30,6 +30,7 @@ def reserved_attribute_keys() -> frozenset[str]:
 
 MAX_ATTRIBUTE_STRING = 2000
 EMAIL_MAX_LENGTH = 254  # Contact.email's column
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 DISPLAY_NAME_MAX = 300  # Contact.display_name max_length
 # ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).
 _EXTRA_COUNTRIES = {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
@@ -140,7 +141,7 @@ def attribute_value(definition: AttributeDefinition, value: Any, field: str) -> 
             raise FieldError(field, "Must be true or false.")
         return value
     if kind == AttributeType.DATE:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not ISO_DAY.fullmatch(value):  # fromisoformat takes 20240101 too
             raise FieldError(field, "Must be a date as YYYY-MM-DD.")
         try:
             return dt.date.fromisoformat(value).isoformat()

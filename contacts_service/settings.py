@@ -387,7 +387,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "CRITICAL"}},
 }
 # Workers log through LOGGING too (JSON lines with the task's correlation id), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

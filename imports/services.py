@@ -757,6 +757,14 @@ def import_process(job_id: uuid.UUID | str) -> str:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
             try:
                 return _run(job.pk)
+            except FileNotFoundError:  # not a blink: the upload is not in this worker's storage
+                logger.exception("import %s: its file is missing", job.pk)
+                return _finish(
+                    job.pk,
+                    ImportStatus.FAILED,
+                    error="The uploaded file is missing from the storage the worker reads (MEDIA_ROOT, or "
+                    "the S3 bucket, must be shared by the web and worker processes). Upload it again.",
+                )
             except TRANSIENT_ERRORS:
                 raise  # the task runs again (redelivered, or queued by the stall check) and resumes
             except Exception as exc:

@@ -422,7 +422,14 @@ def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | N
 
 
 def _candidate(tenant: Tenant, candidate_id: uuid.UUID) -> DuplicateCandidate:
-    found = DuplicateCandidate.objects.for_tenant(tenant).select_for_update().filter(pk=candidate_id).first()
+    """A pair of two live contacts, as GET /duplicates/ lists them: a pair with a deleted contact is
+    hidden, like the contact (404), and its state does not change."""
+    found = (
+        DuplicateCandidate.objects.for_tenant(tenant)
+        .select_for_update(of=("self",))
+        .filter(pk=candidate_id, contact_a__deleted_at__isnull=True, contact_b__deleted_at__isnull=True)
+        .first()
+    )
     if found is None:
         raise NotFound("Duplicate candidate not found.")
     return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 
 import pika
@@ -64,8 +65,11 @@ def main() -> None:
         try:
             apply(json.loads(body))
         except Exception:
-            ch.basic_nack(method.delivery_tag, requeue=True)  # dead-lettered after 5 deliveries
-            raise
+            # Back to the queue, and on with the next message: the quorum queue dead-letters this one
+            # after its 5th delivery (x-delivery-limit), so a bad message never stops the consumer.
+            logging.exception("event %s not applied; requeued", event_id)
+            ch.basic_nack(method.delivery_tag, requeue=True)
+            return
         seen_event_ids.add(event_id)
         ch.basic_ack(method.delivery_tag)
 
