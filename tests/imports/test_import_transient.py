@@ -47,3 +47,14 @@ def test_storage_oserror_is_not_a_failed_job(api):
         services.import_process(job_id)
     job = ImportJob.objects.unscoped().get(pk=job_id)
     assert job.status == "running", job.error
+
+
+@pytest.mark.django_db
+def test_an_upload_missing_from_the_workers_storage_fails_the_job_with_that_reason(api):
+    job_id = _start(api, "email\nann@example.com\n")
+    missing = mock.patch("imports.csvio.open_binary", side_effect=FileNotFoundError(2, "No such file"))
+    with missing:
+        assert services.import_process(job_id) == "failed"
+    job = ImportJob.objects.unscoped().get(pk=job_id)
+    assert job.status == "failed"
+    assert job.error.startswith("The uploaded file is missing from the storage the worker reads"), job.error
