@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -212,9 +213,11 @@ def import_update(*, tenant: Tenant, job_id: uuid.UUID, changes: dict[str, Any])
     if "tags" in changes:
         from tags.services import _clean_name
 
-        changes["tags"] = list(
-            dict.fromkeys(_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"]))
-        )
+        cleaned = [_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"])]
+        by_key: dict[str, str] = {}
+        for name in cleaned:  # one spelling of a name, as the tags API takes "VIP" and "vip" for one tag
+            by_key.setdefault(name_key(name), name)
+        changes["tags"] = list(by_key.values())
     for name in OPTION_FIELDS:
         if name in changes:
             setattr(job, name, changes[name])
@@ -352,6 +355,24 @@ def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> lis
     ]
 
 
+def _held_elsewhere(job: ImportJob, row: ParsedRow, contact: Contact | None, holders: dict) -> tuple | None:
+    """(field, message) when the row would write an email or external_id another contact holds."""
+    for unique in ("email", "external_id"):
+        wanted = row.values.get(unique)
+        if not wanted:
+            continue
+        if (
+            contact is not None
+            and job.on_match == OnMatch.FILL_EMPTY
+            and not _empty(getattr(contact, unique))
+        ):
+            continue  # fill_empty keeps the contact's own value
+        holder = holders.get((unique, wanted))
+        if holder is not None and (contact is None or holder != contact.pk):
+            return unique, f"Another contact ({holder}) has this {unique}."
+    return None
+
+
 def plan_batch(
     job: ImportJob,
     raw_rows: list[tuple[int, list[str]]],
@@ -367,11 +388,7 @@ def plan_batch(
         parsed = parse_batch(parser, raw_rows)
     plans: list[RowPlan] = []
     key = job.dedupe_key
-    last_index: dict[str, int] = {}
-    for index, row in enumerate(parsed):
-        if not row.errors and row.values.get(key):
-            last_index[row.values[key]] = index
-    keys = list(last_index)
+    keys = list(dict.fromkeys(row.values[key] for row in parsed if not row.errors and row.values.get(key)))
     matches: dict[str, Contact] = {}
     holders = {}
     if keys:
@@ -393,8 +410,29 @@ def plan_batch(
             tenant, emails=list(emails), phones=[r.values["phone"] for r in valid if r.values.get("phone")]
         )
     )
-    claimed: dict[tuple[str, str], int] = {}
     required = [d.key for d in parser.definitions.values() if d.required]
+    # Rows that fail whatever the batch's other rows say (a required attribute missing on create, a value
+    # another contact holds) fail before the last row of each key is chosen: a later row that fails
+    # must not make an earlier good one a `duplicate` (which imported neither).
+    for row in parsed:
+        value = row.values.get(key)
+        contact = matches.get(value) if value and not row.errors else None
+        if row.errors or (contact is not None and job.on_match == OnMatch.SKIP):
+            continue
+        if contact is None and (row.values.get("email") in erased or row.values.get("phone") in erased):
+            continue  # skipped below, not failed
+        if contact is None:
+            for name in required:  # as POST /contacts/: required attributes are given on create
+                if name not in row.attributes:
+                    row.error(f"attributes.{name}", "This attribute is required to create a contact.")
+        conflict = _held_elsewhere(job, row, contact, holders)
+        if conflict:
+            row.error(*conflict)
+    last_index: dict[str, int] = {}
+    for index, row in enumerate(parsed):
+        if not row.errors and row.values.get(key):
+            last_index[row.values[key]] = index
+    claimed: dict[tuple[str, str], int] = {}
     now = timezone.now()
     for index, row in enumerate(parsed):
         if row.errors:
@@ -824,9 +862,13 @@ def _run(job_id: uuid.UUID) -> str:
     run_started = time.monotonic()
     elapsed_before = job.elapsed_before
     now = timezone.now()
-    ImportJob.objects.unscoped().filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, started_at=job.started_at or now, heartbeat_at=now
+    started = (
+        ImportJob.objects.unscoped()
+        .filter(pk=job.pk, status__in=ACTIVE_STATUSES)
+        .update(status=ImportStatus.RUNNING, started_at=job.started_at or now, heartbeat_at=now)
     )
+    if not started:  # cancelled (or finished) since it was read: stays so
+        return ImportJob.objects.unscoped().values_list("status", flat=True).get(pk=job.pk)
     actor = _actor(job)
     problems = job_problems(job)
     if problems:  # e.g. an attribute the mapping names was deleted after the start
@@ -848,7 +890,7 @@ def _run(job_id: uuid.UUID) -> str:
                 batch, failure = None, exc
             current = (batch, pool.submit(parse_batch, parser, batch)) if batch else None
             if ahead is not None and not _commit_batch(
-                job.pk, ahead[0], parser, actor, elapsed_before + time.monotonic() - run_started,
+                job.pk, ahead[0], parser, actor, lambda: elapsed_before + time.monotonic() - run_started,
                 parsed=ahead[1].result(),
             ):  # fmt: skip
                 return ImportStatus.CANCELLED
@@ -883,10 +925,13 @@ def _batches(job: ImportJob, skip: int):
 
 
 def _commit_batch(
-    job_id, batch, parser: RowParser, actor: Actor, elapsed: float, *, parsed: list[ParsedRow] | None = None
-) -> bool:
+    job_id, batch, parser: RowParser, actor: Actor, elapsed: Callable[[], float], *,
+    parsed: list[ParsedRow] | None = None,
+) -> bool:  # fmt: skip
     """One batch, one transaction: the rows, the row errors, the counters and the checkpoint.
-    Returns False when the job was cancelled (or finished elsewhere) instead."""
+    `elapsed()`: the job's running time so far, read when the batch is written (its own time in it,
+    as its rows are in processed_rows). Returns False when the job was cancelled (or finished
+    elsewhere) instead."""
     for attempt in (1, 2):
         started = time.perf_counter()
         try:
@@ -923,7 +968,7 @@ def _commit_batch(
                 job.failed_count += counts["error"]
                 job.checkpoint_row += len(batch)
                 job.heartbeat_at = timezone.now()
-                job.elapsed_before = elapsed
+                job.elapsed_before = elapsed()
                 job.save(update_fields=[
                     "created_count", "updated_count", "unchanged_count", "skipped_count", "duplicate_count",
                     "failed_count", "checkpoint_row", "heartbeat_at", "elapsed_before",

@@ -208,7 +208,9 @@ class _Compiler:
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
         if kind in (AttributeType.STRING, AttributeType.CHOICE) and op in ("contains", "starts_with"):
-            return Q(**{f"{path_}__{'icontains' if op == 'contains' else 'istartswith'}": typed})
+            # has_key too: without the key the lookup is NULL, and NOT (NULL LIKE ..) keeps a contact
+            # that lost the attribute in the segment (exclude(q) never selected it).
+            return has_key & Q(**{f"{path_}__{'icontains' if op == 'contains' else 'istartswith'}": typed})
         if kind == AttributeType.DATE and op in ("before", "after"):
             return has_key & Q(**{f"{path_}__{'lt' if op == 'before' else 'gt'}": typed})
         lookup = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from contacts.models import ChangeSource, ContactIdentifier, IdentifierChannel
 from contacts.normalization import FieldError, normalize_email, normalize_phone, reject_nul
-from contacts.services.contacts import _lock
+from contacts.services.contacts import _lock, _refresh_segments
 from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import record_contact_change
 from contacts_service.context import Actor
@@ -89,6 +89,7 @@ def identifier_add(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)  # updated_at moved
     if channel != IdentifierChannel.PUSH:  # emails and numbers are duplicate keys
         duplicates_check(tenant.pk, [contact.pk])
     return identifier
@@ -140,6 +141,7 @@ def identifier_update(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
     return identifier
 
 
@@ -166,5 +168,6 @@ def identifier_remove(
         actor=actor,
         source=source,
     )
+    _refresh_segments(tenant=tenant, contact=contact, actor=actor, source=source)
     if identifier.channel != IdentifierChannel.PUSH:
         duplicates_check(tenant.pk, [contact.pk])

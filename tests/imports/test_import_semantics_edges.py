@@ -1,0 +1,71 @@
+"""Erased contacts, a later failing row of a key, and cancelling a queued job a worker picks up."""
+
+from contacts.gdpr import contact_erase
+from contacts.models import Contact
+from contacts_service.context import SYSTEM_ACTOR, tenant_context
+from events.models import OutboxEvent
+from imports import services
+from imports.models import ImportJob
+from tags.models import TagAssignment
+from tests.factories import AttributeDefinitionFactory, ContactFactory
+from tests.imports.conftest import job_url, run, upload
+
+
+def _job(api, content):
+    r = upload(api, content)
+    assert r.status_code == 201, r.json()
+    return r.json()["id"]
+
+
+def _errors(api, job_id):
+    return b"".join(api.get(job_url(job_id, "errors")).streaming_content).decode()
+
+
+def test_allow_erased(api, tenant):
+    erased = ContactFactory(tenant=tenant, email="gone@example.com", phone="+33612345678")
+    with tenant_context(tenant):
+        contact_erase(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=erased.pk, source="api")
+    content = "email,phone\nGone@Example.com,\nother@example.com,+33 6 12 34 56 78\n"
+    job = run(api, _job(api, content))
+    assert (job["skipped"], job["created"]) == (2, 0), job
+    job = run(api, _job(api, content), allow_erased=True)
+    assert (job["skipped"], job["created"]) == (0, 2), job
+
+
+def test_row_tags_differing_in_case_make_one_link(api, tenant):
+    job = run(api, _job(api, "email,tags\nann@example.com,VIP;vip; Vip \n"))
+    assert job["created"] == 1
+    assert TagAssignment.objects.unscoped().filter(tenant=tenant).count() == 1
+    assert OutboxEvent.objects.unscoped().filter(event_type="contact.tagged").count() == 1
+
+
+def test_a_later_row_that_fails_does_not_swallow_an_earlier_valid_row(api, tenant):
+    """Within a batch, a later row with a parse error (bad phone) does not shadow an earlier row with
+    the same email; a later row that fails at planning (a required attribute missing) must not either."""
+    AttributeDefinitionFactory(tenant=tenant, key="plan", type="string", required=True)
+    content = "email,plan,first_name\nann@example.com,gold,Ann\nann@example.com,,Annie\n"
+    job_id = _job(api, content)
+    job = run(api, job_id)
+    # with the same rows 500 lines apart, row 1 is created and row 2 fails: here row 1 is dropped
+    assert Contact.objects.unscoped().filter(email="ann@example.com").exists(), (job, _errors(api, job_id))
+
+
+def test_cancel_of_a_queued_job_is_not_undone_by_a_worker_starting_it(api, tenant, monkeypatch):
+    job_id = _job(api, "email\nq@example.com\n")
+    assert api.post(job_url(job_id, "start")).status_code == 200
+    real_now, fired = services.timezone.now, {"n": 0}
+
+    class _TZ:
+        @staticmethod
+        def now():
+            if fired["n"] == 0:  # the user's cancel lands just after _run read the job as queued
+                fired["n"] = 1
+                ImportJob.objects.unscoped().filter(pk=job_id).update(
+                    status="cancelled", finished_at=real_now()
+                )
+            return real_now()
+
+    monkeypatch.setattr(services, "timezone", _TZ)
+    services.import_process(job_id)
+    assert ImportJob.objects.unscoped().get(pk=job_id).status == "cancelled"
+    assert not Contact.objects.unscoped().filter(email="q@example.com").exists()
