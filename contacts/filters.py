@@ -8,6 +8,7 @@ from typing import Any
 import django_filters
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
@@ -186,7 +187,11 @@ class ContactFilter(FilterSet):
         if not wanted:
             return queryset
         if connection.vendor != "postgresql":  # SQLite has no JSON containment: one key lookup each
-            return queryset.filter(**{f"attributes__{key}": value for key, value in wanted.items()})
+            for n, (key, value) in enumerate(wanted.items()):
+                # An alias per key: attributes__<key> would read a key holding "__" as a path.
+                name = f"attribute_filter_{n}"
+                queryset = queryset.alias(**{name: KeyTransform(key, "attributes")}).filter(**{name: value})
+            return queryset
         return queryset.filter(attributes__contains=wanted)
 
     def filter_search(self, queryset, name, value):
@@ -203,6 +208,8 @@ class ContactFilter(FilterSet):
 
 
 FILTER_NAMES = [name for name in ContactFilter.base_filters if name != "ordering"]
+
+
 # Filters whose one value may list several, comma-separated: a JSON list for them is joined.
 COMMA_FILTERS = {"country", "tags", "tags_all", "consent", "attribute"}
 

@@ -51,7 +51,8 @@ WRITE_ERRORS = {
     "`dynamic`, `in_use`, `merged`).",
 }
 BODY_ERRORS = {
-    "415": "Unsupported media type: send the body as application/json (code `unsupported_media_type`).",
+    "415": "Unsupported media type: send the body in a content type the operation lists (application/json; "
+    "multipart/form-data for uploads) (code `unsupported_media_type`).",
 }
 
 

@@ -795,7 +795,10 @@ def import_process(job_id: uuid.UUID | str) -> str:
         with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
             try:
                 return _run(job.pk)
-            except FileNotFoundError:  # not a blink: the upload is not in this worker's storage
+            except FileNotFoundError:
+                if job.file and default_storage.exists(job.file):
+                    raise  # not the upload: another run may get past it (see TRANSIENT_ERRORS)
+                # Not a blink: the upload is not in this worker's storage.
                 logger.exception("import %s: its file is missing", job.pk)
                 return _finish(
                     job.pk,

@@ -5,6 +5,7 @@ checkpoint; only other errors fail the job."""
 from unittest import mock
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import IntegrityError
 
 from imports import services
@@ -52,9 +53,18 @@ def test_storage_oserror_is_not_a_failed_job(api):
 @pytest.mark.django_db
 def test_an_upload_missing_from_the_workers_storage_fails_the_job_with_that_reason(api):
     job_id = _start(api, "email\nann@example.com\n")
-    missing = mock.patch("imports.csvio.open_binary", side_effect=FileNotFoundError(2, "No such file"))
-    with missing:
-        assert services.import_process(job_id) == "failed"
     job = ImportJob.objects.unscoped().get(pk=job_id)
+    default_storage.delete(job.file)  # a worker that does not share the web's MEDIA_ROOT
+    assert services.import_process(job_id) == "failed"
+    job.refresh_from_db()
     assert job.status == "failed"
     assert job.error.startswith("The uploaded file is missing from the storage the worker reads"), job.error
+
+
+@pytest.mark.django_db
+def test_a_file_not_found_elsewhere_leaves_the_job_running(api):
+    job_id = _start(api, "email\nann@example.com\n")
+    broken = mock.patch.object(services, "apply_batch", side_effect=FileNotFoundError(2, "metrics file"))
+    with broken, pytest.raises(FileNotFoundError):
+        services.import_process(job_id)
+    assert ImportJob.objects.unscoped().get(pk=job_id).status == "running"
