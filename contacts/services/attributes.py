@@ -54,6 +54,10 @@ def attribute_definition_create(
             [{"field": "key", "code": "invalid",
               "message": "Lower-case letters, digits and _, starting with a letter, at most 64."}]
         )  # fmt: skip
+    if "__" in key:  # the ORM's lookup separator: segment rules would read score__gt as score > ...
+        raise ValidationFailed(
+            [{"field": "key", "code": "invalid", "message": "No __ (two underscores in a row)."}]
+        )
     if key in reserved_attribute_keys():
         raise ValidationFailed(
             [{"field": "key", "code": "reserved", "message": f"{key!r} is reserved (a query operator name)."}]
