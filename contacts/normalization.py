@@ -34,9 +34,12 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 DISPLAY_NAME_MAX = 300  # Contact.display_name max_length
 # ISO 3166-1 codes phonenumbers does not list (no telephone numbering plan of their own).
 _EXTRA_COUNTRIES = {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+# Regions phonenumbers lists that ISO 3166-1 does not assign: Ascension Island and Tristan da Cunha
+# (exceptionally reserved; they are part of SH). XK (Kosovo, user-assigned) stays: it is in wide use.
+_NOT_ISO = {"AC", "TA"}
 COUNTRY_CODES = (
-    frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2 and r.isalpha()) | _EXTRA_COUNTRIES
-)
+    frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2 and r.isalpha()) - _NOT_ISO
+) | _EXTRA_COUNTRIES
 
 
 class FieldError(Exception):
@@ -97,6 +100,9 @@ def normalize_phone(value: str | None, *, country: str = "", field: str = "phone
         return None
     if value.startswith("00"):
         value = "+" + value[2:]
+    letters = sum(c.isascii() and c.isalpha() for c in value.removeprefix("tel:"))
+    if 0 < letters < 3:  # phonenumbers drops one or two letters (a typo); 3+ spell a vanity number
+        raise FieldError(field, "Not a phone number: letters in it (an extension is not kept either).")
     try:
         number = phonenumbers.parse(value, country or None)
     except phonenumbers.NumberParseException as exc:
@@ -108,6 +114,8 @@ def normalize_phone(value: str | None, *, country: str = "", field: str = "phone
         raise FieldError(field, reason) from exc
     if not phonenumbers.is_valid_number(number):
         raise FieldError(field, "Not a valid phone number for its country.")
+    if number.extension:  # E.164 has no room for one: refused rather than dropped
+        raise FieldError(field, "Phone numbers are kept in E.164, without an extension: leave it out.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -164,7 +165,10 @@ def contacts_link(
         # `id IN (selection)` it was joined back to the contacts table, a second scan of the tenant.
         # A contact the selection yields twice (a join) conflicts with its own first row: DO NOTHING.
         live = selection.filter(tenant_id=tenant.pk, deleted_at__isnull=True)
-        selection_sql, selection_params = _selection_sql(live)
+        try:
+            selection_sql, selection_params = _selection_sql(live)
+        except EmptyResultSet:  # a filter that matches nobody (tags_all naming an unknown tag)
+            return 0
         # Table and column names come from model metadata, never from input; values are parameters.
         sql = f"""
             WITH changed AS (
@@ -196,7 +200,10 @@ def contacts_unlink(
     """Unlink every contact of `selection` that is linked; returns how many were unlinked."""
     table = target.model._meta.db_table
     if connection.vendor == "postgresql":
-        selection_sql, selection_params = _selection_sql(selection)
+        try:
+            selection_sql, selection_params = _selection_sql(selection)
+        except EmptyResultSet:  # a filter that matches nobody
+            return 0
         # Table and column names come from model metadata, never from input; values are parameters.
         sql = f"""
             WITH changed AS (
