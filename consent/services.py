@@ -123,7 +123,28 @@ def purpose_delete(*, tenant: Tenant, purpose_id: uuid.UUID) -> None:
             field="key",
             code="in_use",
         )
+    if _imports_mapping(tenant, purpose.key):
+        raise Conflict(
+            "An import that is queued or running maps a column to this purpose: delete it once the "
+            "import ends (or cancel the import).",
+            field="key",
+            code="in_use",
+        )
     ConsentPurpose.objects.for_tenant(tenant).filter(pk=purpose.pk).delete()
+
+
+def _imports_mapping(tenant: Tenant, key: str) -> bool:
+    """Whether a queued or running import writes consent for purpose `key` (its ledger entries would
+    outlive the purpose)."""
+    from imports.models import ImportJob, ImportStatus
+
+    running = [ImportStatus.QUEUED, ImportStatus.RUNNING]
+    active = ImportJob.objects.for_tenant(tenant).filter(status__in=running)
+    return any(
+        isinstance(target, str) and target.startswith("consent.") and target.rsplit(".", 1)[-1] == key
+        for mapping in active.values_list("mapping", flat=True)
+        for target in (mapping or {}).values()
+    )
 
 
 @dataclass

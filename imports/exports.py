@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import csv
 import datetime as dt
 import io
 import json
@@ -288,9 +287,17 @@ def _fields(columns: list[str]) -> list[str]:
 
 
 def _csv_line(cells: list[str], delimiter: str) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
+    """One CSV line as PostgreSQL's COPY (FORMAT csv) writes it: a cell quoted when it holds the
+    delimiter, a quote, \n or \r (the csv module leaves a lone \r bare with "\n" line ends, which
+    splits the row for a reader), or when it is a whole one-column line: empty (not a blank line) or
+    \\. (COPY's end marker)."""
+    quoted = [
+        '"' + cell.replace('"', '""') + '"'
+        if any(c in cell for c in (delimiter, '"', "\n", "\r")) or (len(cells) == 1 and cell in ("", "\\."))
+        else cell
+        for cell in cells
+    ]
+    return delimiter.join(quoted) + "\n"
 
 
 class _CopyChunk:
@@ -376,6 +383,11 @@ def _names(model, tenant: Tenant, ids: list[uuid.UUID], name: str) -> dict[uuid.
     return {k: NAME_SEPARATOR.join(sorted(v, key=str.lower)) for k, v in names.items()}
 
 
+def number_text(value: float) -> str:
+    """A float as PostgreSQL writes a jsonb number: 1e-07 is 0.0000001, 1e+20 is 100000000000000000000."""
+    return format(Decimal(repr(value)), "f")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -383,8 +395,8 @@ def _cell(value: Any) -> str:
         return csvio.neutralise(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
-    if isinstance(value, float):  # as PostgreSQL writes a jsonb number: 1e-07 is 0.0000001
-        return csvio.neutralise(format(Decimal(repr(value)), "f"))
+    if isinstance(value, float):
+        return csvio.neutralise(number_text(value))
     return csvio.neutralise(json.dumps(value, ensure_ascii=False))  # an attribute's int, boolean, ...
 
 
@@ -400,7 +412,6 @@ def _write_rows(tenant: Tenant, columns: list[str], delimiter: str, rows: list[d
     if "lists" in columns:
         linked["lists"] = _names(ListMembership, tenant, ids, "contact_list__name")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     for row in rows:
         cells = []
         for column in columns:
@@ -412,7 +423,7 @@ def _write_rows(tenant: Tenant, columns: list[str], delimiter: str, rows: list[d
                 cells.append(_cell((row["attributes"] or {}).get(column.removeprefix(ATTRIBUTE_PREFIX))))
             else:
                 cells.append(_cell(row[column]))
-        writer.writerow(cells)
+        buffer.write(_csv_line(cells, delimiter))
     out.write(buffer.getvalue().encode())
     return len(rows)
 

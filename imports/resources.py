@@ -62,6 +62,10 @@ class CellWidget(widgets.Widget):
             return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         if isinstance(value, uuid.UUID):
             return str(value)
+        if isinstance(value, float):  # as the API export writes numbers
+            from imports.exports import number_text
+
+            return number_text(value)
         return json.dumps(value, ensure_ascii=False)
 
 

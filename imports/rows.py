@@ -255,7 +255,8 @@ class RowParser:
 
     @staticmethod
     def _consent(row: ParsedRow, target: str, cell: str) -> None:
-        word = re.sub(r"[^a-z0-9]", "", cell.lower())
+        # Letters only ("Opt-In" is optin), but a number stays itself: "-1" or "+1" is not "1".
+        word = cell.strip() if re.search(r"\d", cell) else re.sub(r"[^a-z]", "", cell.lower())
         channel, _, purpose = target.removeprefix(CONSENT_PREFIX).partition(".")
         if word in TRUE_WORDS or word in GRANT_WORDS:
             row.consents[(channel, purpose)] = ConsentStatus.GRANTED
