@@ -355,18 +355,20 @@ def _live_contacts_by(tenant: Tenant, column: str, values, *, lock: bool) -> lis
     ]
 
 
+def _left_as_is(job: ImportJob, contact: Contact | None, field_name: str) -> bool:
+    """Whether the row leaves this field of its matched contact as it is (fill_empty, a value there)."""
+    filled = contact is not None and not _empty(getattr(contact, field_name))
+    return filled and job.on_match == OnMatch.FILL_EMPTY
+
+
 def _held_elsewhere(job: ImportJob, row: ParsedRow, contact: Contact | None, holders: dict) -> tuple | None:
     """(field, message) when the row would write an email or external_id another contact holds."""
     for unique in ("email", "external_id"):
         wanted = row.values.get(unique)
         if not wanted:
             continue
-        if (
-            contact is not None
-            and job.on_match == OnMatch.FILL_EMPTY
-            and not _empty(getattr(contact, unique))
-        ):
-            continue  # fill_empty keeps the contact's own value
+        if _left_as_is(job, contact, unique):
+            continue
         holder = holders.get((unique, wanted))
         if holder is not None and (contact is None or holder != contact.pk):
             return unique, f"Another contact ({holder}) has this {unique}."
@@ -457,31 +459,16 @@ def plan_batch(
                 RowPlan(row=row, action="skip", contact=contact, reason=f"A contact has this {key}.")
             )
             continue
-        if contact is None and required:  # as POST /contacts/: required attributes are given on create
-            for name in required:
-                if name not in row.attributes:
-                    row.error(f"attributes.{name}", "This attribute is required to create a contact.")
-            if row.errors:
-                plans.append(RowPlan(row=row, action="error"))
-                continue
+        # Required attributes and values other contacts hold were checked above; what is left is two
+        # rows of this batch (different keys) writing the same email or external_id.
         conflict = ""
         for unique in ("email", "external_id"):
             wanted = row.values.get(unique)
-            if not wanted:
+            if not wanted or _left_as_is(job, contact, unique):
                 continue
-            if (
-                contact is not None
-                and job.on_match == OnMatch.FILL_EMPTY
-                and not _empty(getattr(contact, unique))
-            ):
-                continue
-            holder = holders.get((unique, wanted))
-            if holder is not None and (contact is None or holder != contact.pk):
-                conflict = f"Another contact ({holder}) has this {unique}."
-            elif claimed.get((unique, wanted), index) != index:
-                other_line = parsed[claimed[(unique, wanted)]].line
-                conflict = f"Another row of this batch (line {other_line}) has this {unique}."
-            claimed.setdefault((unique, wanted), index)
+            first = claimed.setdefault((unique, wanted), index)
+            if first != index:
+                conflict = f"Another row of this batch (line {parsed[first].line}) has this {unique}."
         if conflict:
             row.error("email" if "email" in conflict else "external_id", conflict)
             plans.append(RowPlan(row=row, action="error"))

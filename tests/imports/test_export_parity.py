@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from imports import exports
 from imports.exports import export_write
 from lists.models import ContactList, ListMembership
 from tags.models import Tag, TagAssignment
@@ -12,28 +13,8 @@ from tests.factories import AttributeDefinitionFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 
-ALL = [
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "phone",
-    "country",
-    "city",
-    "status",
-    "source",
-    "external_id",
-    "created_at",
-    "updated_at",
-    "last_activity_at",
-    "tags",
-    "lists",
-    "attributes.s",
-    "attributes.n",
-    "attributes.b",
-]
+# Every column the export offers, and one attribute of each kind.
+ALL = [*exports.COLUMNS, "attributes.s", "attributes.n", "attributes.b"]
 
 
 def both(tenant, columns, delimiter=",", filters=None):
