@@ -195,7 +195,10 @@ def test_a_page_costs_the_same_queries_for_1_and_50_rows(api, tenant, settings):
     fifty = queries(ids)
     for name in URLS:
         assert fifty[name][1] > one[name][1], name
-        assert fifty[name][0] == one[name][0], (name, one[name], fifty[name])
+        # No query per row. The first page has two ways to count (see _CappedPaginator._first_page),
+        # one statement apart, which the planner's plan picks by the table's size: for 1 row and for
+        # 50 it may pick differently (it did, run after other test modules), never by more than one.
+        assert abs(fifty[name][0] - one[name][0]) <= 1, (name, one[name], fifty[name])
     assert Contact.objects.unscoped().count() == 50
 
 
