@@ -14,6 +14,7 @@ from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact, ContactStatus
+from contacts.normalization import canonical_email
 from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
 from contacts_service.filters import FilterSet, IsoDateTimeFilter
@@ -31,7 +32,9 @@ class ContactFilter(FilterSet):
     )
     city = django_filters.CharFilter(field_name="city", lookup_expr="iexact")
     company = django_filters.CharFilter(field_name="company", lookup_expr="icontains")
-    email = django_filters.CharFilter(method="filter_email", help_text="Exact email (any case).")
+    email = django_filters.CharFilter(
+        method="filter_email", help_text="Exact email (any case, any spelling of its domain)."
+    )
     external_id = django_filters.CharFilter(field_name="external_id")
     source = django_filters.CharFilter(field_name="source")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -84,7 +87,7 @@ class ContactFilter(FilterSet):
         return queryset.filter(country__in=codes) if codes else queryset
 
     def filter_email(self, queryset, name, value):
-        return queryset.filter(email=value.strip().lower())
+        return queryset.filter(email=canonical_email(value))
 
     def filter_tags_any(self, queryset, name, value):
         tag_ids = _tag_ids(value, name)

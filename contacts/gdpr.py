@@ -43,7 +43,7 @@ from contacts.models import (
     MergeStatus,
     TombstoneSalt,
 )
-from contacts.normalization import FieldError, normalize_phone
+from contacts.normalization import FieldError, canonical_email, normalize_phone
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound
 from contacts_service.models import Tenant
@@ -367,15 +367,21 @@ def _hash(salt: bytes, value: str) -> str:
 
 
 def _email_key(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
-    return value or None
+    return canonical_email(value or "") or None
 
 
-def _phone_key(value: str | None) -> str | None:
+def _email_keys(value: str | None) -> set[str]:
+    """The address's canonical key and, for tombstones written before domains had one spelling
+    (lower case only), the form those hashed."""
+    return {key for key in (_email_key(value), (value or "").strip().lower()) if key}
+
+
+def _phone_keys(value: str | None) -> set[str]:
     try:
-        return normalize_phone(value)
+        key = normalize_phone(value)
     except FieldError:
-        return None  # not an international number: cannot be a stored E.164 value
+        return set()  # not an international number: cannot be a stored E.164 value
+    return {key} if key else set()
 
 
 def erased_values(tenant: Tenant, *, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> set[str]:
@@ -388,11 +394,10 @@ def erased_values(tenant: Tenant, *, emails: Iterable[str] = (), phones: Iterabl
     if salt is None:
         return set()
     found: set[str] = set()
-    for column, values, normalize in (("email_hash", emails, _email_key), ("phone_hash", phones, _phone_key)):
+    for column, values, keys in (("email_hash", emails, _email_keys), ("phone_hash", phones, _phone_keys)):
         by_hash: dict[str, list[str]] = {}
         for value in values:
-            key = normalize(value)
-            if key:
+            for key in keys(value):
                 by_hash.setdefault(_hash(salt, key), []).append(value)
         if not by_hash:
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,10 +68,43 @@ def reject_nul(value: Any, field: str) -> None:
             reject_nul(item, f"{field}.{index}")
 
 
+# Full stops that IDNA (UTS #46) reads as the dot between labels; NFKC maps only U+FF0E of them.
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def _domain_label(label: str) -> str:
+    if label.startswith("xn--"):
+        try:
+            return label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return label  # not valid punycode: kept as written (validation decides)
+    return label
+
+
+def canonical_email(value: str) -> str:
+    """The one spelling of an address that uniqueness, lookups and tombstones compare.
+
+    Lower case, without surrounding spaces, and its domain in one Unicode form: NFKC (full-width
+    letters are their ASCII selves), the ideographic full stops as dots and punycode labels
+    (xn--...) decoded, so `a@xn--bcher-kva.de`, `a@BÜCHER.de` and `a@ｂüｃｈｅｒ.de` are one
+    address, as they are one mailbox. The local part is kept as written (only ASCII passes the
+    validation anyway). No validation here: normalize_email validates.
+    """
+    value = value.strip().lower()
+    if value.isascii() and "xn--" not in value:
+        return value
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    domain = unicodedata.normalize("NFKC", domain.translate(_IDNA_DOTS)).lower()
+    domain = ".".join(_domain_label(label) for label in domain.split("."))
+    return f"{local}@{unicodedata.normalize('NFKC', domain).lower()}"
+
+
 def normalize_email(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip().lower()
+    value = canonical_email(value)
     if not value:
         return None
     if len(value) > EMAIL_MAX_LENGTH:  # checked after lower-casing: "İ" becomes two characters
