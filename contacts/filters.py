@@ -8,12 +8,11 @@ from typing import Any
 import django_filters
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Value
-from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
-from contacts.models import Contact, ContactStatus
+from contacts.models import AttributeLookup, Contact, ContactStatus
 from contacts.normalization import canonical_email
 from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
@@ -190,10 +189,8 @@ class ContactFilter(FilterSet):
         if not wanted:
             return queryset
         if connection.vendor != "postgresql":  # SQLite has no JSON containment: one key lookup each
-            for n, (key, value) in enumerate(wanted.items()):
-                # An alias per key: attributes__<key> would read a key holding "__" as a path.
-                name = f"attribute_filter_{n}"
-                queryset = queryset.alias(**{name: KeyTransform(key, "attributes")}).filter(**{name: value})
+            for key, value in wanted.items():
+                queryset = queryset.filter(AttributeLookup(key, "exact", value))
             return queryset
         return queryset.filter(attributes__contains=wanted)
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q, Value
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from contacts_service.ids import new_id
@@ -30,6 +31,27 @@ LIVE_LIST_INDEXES = {
     "contact_live_status_idx": ["status", "-created_at"],
     "contact_live_country_idx": ["country", "-created_at"],
 }
+
+
+class AttributeLookup(models.Expression):
+    """`attributes__<key>__<lookup>=value` for any key, as a condition for filter() or Q().
+
+    The keyword form splits the path at `__`, so a key holding it (allowed before attribute keys
+    refused `__`) read as a path: `a__b` as key `a`, then `b`. The key transform is resolved first,
+    so the lookup prepares its value as the keyword form does (as JSON).
+    """
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, key: str, lookup: str, value: Any):
+        super().__init__()
+        self.key, self.lookup, self.value = key, lookup, value
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        args = (query, allow_joins, reuse, summarize, for_save)
+        transform = KeyTransform(self.key, "attributes").resolve_expression(*args)
+        return transform.get_lookup(self.lookup)(transform, self.value).resolve_expression(*args)
 
 
 class Contact(TenantOwnedModel):

@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from contacts.models import AttributeDefinition, AttributeType, ContactStatus
+from contacts.models import AttributeDefinition, AttributeLookup, AttributeType, ContactStatus
 from contacts.normalization import FieldError, reject_nul
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
@@ -195,26 +195,29 @@ class _Compiler:
             AttributeType.DATE: {"eq", "neq", "before", "after", "is_empty", "is_not_empty"},
         }.get(kind, TEXT_OPS)
         self._check_op(op, allowed, path)
-        path_ = f"attributes__{key}"  # safe: attribute keys may not be lookup names
+
+        def lookup(name: str, operand: Any) -> Q:  # attributes__<key>__<name>, for any key
+            return Q(AttributeLookup(key, name, operand))
+
         if op in ("is_empty", "is_not_empty"):
-            empty = ~has_key | Q(**{f"{path_}__isnull": True})
+            empty = ~has_key | lookup("isnull", True)
             if kind == AttributeType.STRING:  # as a text field: "" is empty too
-                empty |= Q(**{path_: ""})
+                empty |= lookup("exact", "")
             return empty if op == "is_empty" else ~empty
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 raise _Invalid(f"{path}.value", "Must be a non-empty list.")
-            q = has_key & Q(**{f"{path_}__in": [self._typed(definition, v, path) for v in value]})
+            q = has_key & lookup("in", [self._typed(definition, v, path) for v in value])
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
         if kind in (AttributeType.STRING, AttributeType.CHOICE) and op in ("contains", "starts_with"):
             # has_key too: without the key the lookup is NULL, and NOT (NULL LIKE ..) keeps a contact
             # that lost the attribute in the segment (exclude(q) never selected it).
-            return has_key & Q(**{f"{path_}__{'icontains' if op == 'contains' else 'istartswith'}": typed})
+            return has_key & lookup("icontains" if op == "contains" else "istartswith", typed)
         if kind == AttributeType.DATE and op in ("before", "after"):
-            return has_key & Q(**{f"{path_}__{'lt' if op == 'before' else 'gt'}": typed})
-        lookup = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
-        q = has_key & Q(**{f"{path_}__{lookup}": typed})
+            return has_key & lookup("lt" if op == "before" else "gt", typed)
+        name = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
+        q = has_key & lookup(name, typed)
         # Negative operators are the complement of positive ones: a contact without the attribute is
         # "not equal to 5" (and "not in [..]"), as a contact without a country is "not FR".
         return ~q if op == "neq" else q

@@ -44,3 +44,37 @@ def test_new_keys_with_double_underscore_are_refused(api, tenant):
         {"field": "key", "code": "invalid", "message": "No __ (two underscores in a row)."}
     ]
     assert not AttributeDefinition.objects.unscoped().filter(tenant=tenant).exists()
+
+
+def _preview(api, field, op, value=None):
+    rule = {"field": field, "op": op} | ({} if value is None else {"value": value})
+    response = api.post(
+        "/api/v1/lists/preview/", {"rules": {"operator": "and", "rules": [rule]}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return sorted(c["email"] for c in response.json()["results"])
+
+
+def test_segment_rules_on_a_key_with_double_underscore_read_the_key_itself(api, tenant):
+    for key, kind in (("score", "number"), ("score__gt", "number"), ("plan__x", "string")):
+        AttributeDefinition.objects.unscoped().create(tenant=tenant, key=key, label=key, type=kind)
+    people = {
+        "ann@x.example": {"score": 10},
+        "bob@x.example": {"score": 1, "score__gt": 5, "plan__x": "Pro plan"},
+        "cat@x.example": {"score__gt": 2, "plan__x": ""},
+    }
+    for email, attributes in people.items():
+        assert (
+            api.post(CONTACTS, {"email": email, "attributes": attributes}, format="json").status_code == 201
+        )
+    # read as score > 5 before: ann
+    assert _preview(api, "attributes.score__gt", "eq", 5) == ["bob@x.example"]
+    assert _preview(api, "attributes.score__gt", "gt", 3) == ["bob@x.example"]
+    assert _preview(api, "attributes.score__gt", "neq", 5) == ["ann@x.example", "cat@x.example"]
+    assert _preview(api, "attributes.score__gt", "in", [2, 9]) == ["cat@x.example"]
+    assert _preview(api, "attributes.score__gt", "is_empty") == ["ann@x.example"]
+    assert _preview(api, "attributes.plan__x", "contains", "pro") == ["bob@x.example"]
+    assert _preview(api, "attributes.plan__x", "starts_with", "pro") == ["bob@x.example"]
+    assert _preview(api, "attributes.plan__x", "is_empty") == ["ann@x.example", "cat@x.example"]
+    assert _preview(api, "attributes.plan__x", "is_not_empty") == ["bob@x.example"]
+    assert _preview(api, "attributes.score", "gte", 10) == ["ann@x.example"]
