@@ -211,11 +211,16 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
                     self.message_user(request, f"{contact}: {exc.message}", messages.ERROR)
         self.message_user(request, f"{verb} {done} contacts.")
 
-    @admin.action(description="Soft-delete selected contacts")
+    def has_soft_delete_permission(self, request) -> bool:
+        # The model's delete permission: the admin never deletes a row (has_delete_permission), it
+        # soft-deletes and restores through the services; an operator who may only look may neither.
+        return request.user.has_perm("contacts.delete_contact")
+
+    @admin.action(description="Soft-delete selected contacts", permissions=["soft_delete"])
     def soft_delete(self, request, queryset):
         self._each(request, queryset.filter(deleted_at__isnull=True), services.contact_delete, "Deleted")
 
-    @admin.action(description="Restore selected contacts")
+    @admin.action(description="Restore selected contacts", permissions=["soft_delete"])
     def restore(self, request, queryset):
         self._each(request, queryset.filter(deleted_at__isnull=False), services.contact_restore, "Restored")
 

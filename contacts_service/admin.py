@@ -74,7 +74,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead, so last_used_at and audit stay
 
-    @admin.action(description="Revoke selected keys")
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("contacts_service.delete_apikey")  # revoking is this admin's delete
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         for api_key in queryset:
             services.apikey_revoke(tenant=api_key.tenant, prefix_or_id=api_key.prefix)

@@ -32,6 +32,11 @@ class HasActionPermission(permissions.BasePermission):
             return False
         if request.method.upper() not in view._allowed_methods():
             return True  # no handler: dispatch answers 405 Method Not Allowed, nothing runs
+        if request.method.upper() == "OPTIONS":
+            # DRF's metadata (the endpoint's name, description, parsers, renderers): any member may
+            # ask. Its write fields stay out: DRF checks each method under the action "metadata",
+            # which no permission map names (the fields are in the OpenAPI schema).
+            return True
         # HEAD is a GET without the body (Django answers it with the GET handler): the same permission.
         method = "get" if request.method.upper() == "HEAD" else request.method.lower()
         action = getattr(view, "action", None) or method
