@@ -73,6 +73,7 @@ class ContactViewSet(
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    bodyless_actions = frozenset({"restore", "gdpr_erase"})
     permission_map = {
         "list": Perm.CONTACTS_VIEW,
         "retrieve": Perm.CONTACTS_VIEW,

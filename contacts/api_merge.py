@@ -52,6 +52,7 @@ class DuplicateViewSet(mixins.ListModelMixin, TenantViewSet):
     queryset = DuplicateCandidate.objects.none()
     serializer_class = DuplicateCandidateSerializer
     filterset_class = DuplicateFilter
+    bodyless_actions = frozenset({"dismiss", "reopen", "recompute"})
     permission_map = {
         "list": Perm.CONTACTS_VIEW,
         "dismiss": Perm.CONTACTS_MERGE,
@@ -237,6 +238,7 @@ class MergeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewS
     queryset = Merge.objects.none()
     serializer_class = MergeSerializer
     filterset_class = MergeFilter
+    bodyless_actions = frozenset({"undo"})
     permission_map = {"list": Perm.CONTACTS_VIEW, "retrieve": Perm.CONTACTS_VIEW, "undo": Perm.CONTACTS_MERGE}
 
     def get_tenant_queryset(self, tenant):

@@ -8,6 +8,7 @@ lives here so no view can forget it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import ClassVar
 
 from django.db.models import QuerySet
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 
 from contacts_service.auth import TenantAccess, resolve_tenant_access
 from contacts_service.context import Actor, set_current_actor, set_current_tenant
+from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 
 
@@ -82,6 +84,9 @@ class TenantScopedMixin:
 
     permission_classes: ClassVar = [permissions.IsAuthenticated, HasActionPermission]
     permission_map: ClassVar[dict[str, str]] = {}
+    # Actions that take no body (POST .../erase/, .../start/): a body with fields is a 400 naming
+    # them, as an unknown field anywhere else is (`{"dry_run": true}` erased the contact for good).
+    bodyless_actions: ClassVar[frozenset[str]] = frozenset()
 
     def initial(self, request, *args, **kwargs):
         self.perform_authentication(request)
@@ -90,6 +95,8 @@ class TenantScopedMixin:
             set_current_tenant(request.tenant_access.tenant)
             set_current_actor(request.tenant_access.actor)
         super().initial(request, *args, **kwargs)
+        if getattr(self, "action", None) in self.bodyless_actions:
+            _refuse_body(request.data)
 
     @property
     def tenant(self) -> Tenant:
@@ -98,6 +105,18 @@ class TenantScopedMixin:
     @property
     def actor(self) -> Actor:
         return self.request.tenant_access.actor
+
+
+def _refuse_body(data) -> None:
+    if not data:  # no body, {} or an empty form
+        return
+    if isinstance(data, Mapping):
+        message = "This action takes no body: unknown field."
+        names = sorted(data, key=str)
+        errors = [{"field": str(name), "code": "unknown", "message": message} for name in names]
+    else:
+        errors = [{"field": None, "code": "invalid", "message": "This action takes no body."}]
+    raise ValidationFailed(errors)
 
 
 class TenantAPIView(TenantScopedMixin, APIView):
