@@ -140,6 +140,27 @@ def personal_data_sources() -> tuple[PersonalDataSource, ...]:
     return tuple(_sources)
 
 
+# Personal data that no column ties to a contact (an import's failed rows, files): each step finds
+# the contact's traces its own way and removes them, inside the erasure's transaction, before the
+# contact's rows go: step(tenant, contact, keys) with keys = ErasedKeys of the contact.
+@dataclass(frozen=True)
+class ErasedKeys:
+    contact_id: uuid.UUID
+    emails: frozenset[str]  # canonical (canonical_email): its own and its email identifiers'
+    phones: frozenset[str]  # E.164: its own and its phone, sms and whatsapp identifiers'
+    external_id: str | None
+    country: str
+
+
+_erasure_steps: list[Callable[[Tenant, ErasedKeys], None]] = []
+
+
+def register_erasure_step(step: Callable[[Tenant, ErasedKeys], None]) -> None:
+    """Add a step to every erasure (idempotent: the same function once)."""
+    if step not in _erasure_steps:
+        _erasure_steps.append(step)
+
+
 # -- export ---------------------------------------------------------------------------------------
 
 CONTACT_FIELDS = (
@@ -412,20 +433,30 @@ def erased_values(tenant: Tenant, *, emails: Iterable[str] = (), phones: Iterabl
     return found
 
 
-def _tombstones(*, tenant: Tenant, contact: Contact, actor: Actor, erased_at) -> list[ErasureTombstone]:
-    """One row with the contact's own email and phone hashes, one more per other email or phone
-    it held as an identifier (phone, sms and whatsapp numbers are phones)."""
+def _erased_keys(tenant: Tenant, contact: Contact) -> ErasedKeys:
     from contacts.models import ContactIdentifier
 
-    salt = _salt(tenant, create=True)
-    own_email, own_phone = _email_key(contact.email), contact.phone or None
-    emails, phones = set(), set()
+    emails, phones = {_email_key(contact.email)}, {contact.phone}
     identifiers = ContactIdentifier.objects.for_tenant(tenant).filter(contact_id=contact.pk)
     for channel, value in identifiers.values_list("channel", "value"):
         if channel == IdentifierChannel.EMAIL:
             emails.add(_email_key(value))
         elif channel in PHONE_CHANNELS:
             phones.add(value)
+    return ErasedKeys(
+        contact_id=contact.pk,
+        emails=frozenset(e for e in emails if e),
+        phones=frozenset(p for p in phones if p),
+        external_id=contact.external_id or None,
+        country=contact.country,
+    )
+
+
+def _tombstones(*, tenant: Tenant, contact: Contact, keys: ErasedKeys, actor: Actor, erased_at):
+    """One row with the contact's own email and phone hashes, one more per other email or phone
+    it held as an identifier (phone, sms and whatsapp numbers are phones)."""
+    salt = _salt(tenant, create=True)
+    own_email, own_phone = _email_key(contact.email), contact.phone or None
 
     def row(email: str | None, phone: str | None) -> ErasureTombstone:
         return ErasureTombstone(
@@ -438,8 +469,8 @@ def _tombstones(*, tenant: Tenant, contact: Contact, actor: Actor, erased_at) ->
         )
 
     rows = [row(own_email, own_phone)]
-    rows += [row(email, None) for email in sorted(emails - {own_email, None})]
-    rows += [row(None, phone) for phone in sorted(phones - {own_phone, None})]
+    rows += [row(email, None) for email in sorted(keys.emails - {own_email})]
+    rows += [row(None, phone) for phone in sorted(keys.phones - {own_phone})]
     return ErasureTombstone.objects.for_tenant(tenant).bulk_create(rows)
 
 
@@ -453,20 +484,39 @@ def _set_erasing(on: bool) -> None:
             cursor.execute("SELECT set_config(%s, %s, true)", [ERASING_SETTING, "on" if on else "off"])
 
 
-# Events of a merge's primary that carry values of the merged contacts (contact.updated: the undo's).
-MERGE_EVENTS_SCRUBBED = ("contact.merged", "contact.updated")
+# Events of a merge that carry values of its contacts: the primary's contact.merged and undo
+# contact.updated, the members' contact.deleted (merged_into, their snapshot) and contact.restored.
+MERGE_EVENTS_SCRUBBED = ("contact.merged", "contact.updated", "contact.deleted", "contact.restored")
+
+
+def _merges_carrying(tenant: Tenant, contact_id: uuid.UUID) -> set[uuid.UUID]:
+    """The merges involving the contact and those its values travelled on in: a merge of a merge's
+    primary (as primary or merged) made while that merge applied recorded the primary holding the
+    contact's values (snapshot, changes, events), and so on from that merge's primary."""
+    merges = Merge.objects.for_tenant(tenant)
+    found = {m.pk: m for m in merges.filter(contacts__contact_id=contact_id).distinct()}
+    frontier = list(found.values())
+    while frontier:
+        merge = frontier.pop()
+        later = merges.filter(contacts__contact_id=merge.primary_id, created_at__gt=merge.created_at)
+        if merge.undone_at is not None:
+            later = later.filter(created_at__lt=merge.undone_at)
+        for other in later.distinct():
+            if other.pk not in found:
+                found[other.pk] = other
+                frontier.append(other)
+    return set(found)
 
 
 def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
-    """Remove what the merges involving the contact left on their other contacts: the primary's
-    contact.merged and undo contact.updated events name the contact's values (changes, identifiers
-    added, the primary's snapshot), so their timeline and outbox data are cut to {contact_id,
-    merge_id, redacted} (rows and sequences kept for consumers) and the history rows (source merge)
-    of those events deleted; then the merges themselves go, snapshots included."""
+    """Remove what the merges carrying the contact's values (_merges_carrying) left on their other
+    contacts: their events (MERGE_EVENTS_SCRUBBED) name the contact or its values, so their timeline
+    and outbox data are cut to {contact_id, merge_id, reason, redacted} (rows and sequences kept for
+    consumers) and the history rows of those events deleted; then the merges themselves go,
+    snapshots included."""
     from events.models import OutboxEvent, TimelineEntry
 
-    merges = Merge.objects.for_tenant(tenant).filter(contacts__contact_id=contact_id)
-    merge_ids = [str(i) for i in merges.values_list("pk", flat=True).distinct()]
+    merge_ids = [str(i) for i in _merges_carrying(tenant, contact_id)]
     if not merge_ids:
         return
     # Found by contact, through the per-contact indexes (none of these log tables has one led by
@@ -493,8 +543,8 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
         contact_id__in=reach, source=ChangeSource.MERGE, event_id__in=event_ids
     ).delete()
     for entry in timeline:
-        entry.data = _redacted(entry.data)
-        entry.save(update_fields=["data"])
+        entry.data, entry.title = _redacted(entry.data), "Merge (erased under GDPR)"
+        entry.save(update_fields=["data", "title"])
     for event in outbox:
         event.payload = {**event.payload, "data": _redacted(event.payload.get("data", {}))}
         event.save(update_fields=["payload"])
@@ -513,7 +563,8 @@ def _merged_into(tenant: Tenant, contact_ids: set) -> set:
 
 
 def _redacted(data: dict) -> dict:
-    return {"contact_id": data.get("contact_id"), "merge_id": data.get("merge_id"), "redacted": True}
+    kept = {"contact_id": data.get("contact_id"), "merge_id": data.get("merge_id"), "redacted": True}
+    return kept | ({"reason": data["reason"]} if "reason" in data else {})
 
 
 @transaction.atomic
@@ -553,7 +604,10 @@ def _contact_erase(*, tenant: Tenant, actor: Actor, contact: Contact, source: st
     _merge_records_erase(tenant, contact.pk)
     _set_erasing(True)
     erased_at = timezone.now()
-    tombstones = _tombstones(tenant=tenant, contact=contact, actor=actor, erased_at=erased_at)
+    keys = _erased_keys(tenant, contact)
+    tombstones = _tombstones(tenant=tenant, contact=contact, keys=keys, actor=actor, erased_at=erased_at)
+    for step in _erasure_steps:
+        step(tenant, keys)
     contact_model = Contact._meta.label_lower
     erasable = [s for s in _sources if s.erase]
     # The contact row goes last: the other tables point at it.

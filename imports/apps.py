@@ -6,3 +6,9 @@ class ImportsConfig(AppConfig):
 
     name = "imports"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from contacts.gdpr import register_erasure_step
+        from imports.gdpr import import_traces_erase
+
+        register_erasure_step(import_traces_erase)

@@ -463,6 +463,7 @@ def export_process(job_id: uuid.UUID | str) -> str:
         if not jobs.filter(status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).exists():
             return "nothing to do"
         jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error="")
+        erasures = _erasures(job.tenant_id)  # before the rows: see _erased_since
         name = f"exports/{job.tenant_id}/{job.pk}.csv"
         try:
             with (
@@ -496,6 +497,7 @@ def export_process(job_id: uuid.UUID | str) -> str:
             file_size=size,
             row_count=rows,
             finished_at=timezone.now(),
+            erasures_seen=erasures,
         )
         return ExportStatus.COMPLETED
 
@@ -547,6 +549,25 @@ def export_link(*, job: ExportJob) -> tuple[str, dt.datetime]:
     return token, dt.datetime.fromtimestamp(signed_at + settings.EXPORT_LINK_MAX_AGE, tz=dt.UTC)
 
 
+def _erasures(tenant_id) -> int:
+    """The tenant's tombstone rows so far: a count that only grows (one or more per erasure)."""
+    from contacts.models import ErasureTombstone
+
+    return ErasureTombstone.objects.unscoped().filter(tenant_id=tenant_id).count()
+
+
+def _erased_since(job: ExportJob) -> bool:
+    """Whether a contact of the tenant was erased after the export began reading its rows: the file
+    may hold it, and an erasure removes all of the contact (the file is not served again). The
+    count is read before the rows, so an erasure it saw is not in them."""
+    if job.erasures_seen is None:  # written before exports kept the count
+        from contacts.models import ErasureTombstone
+
+        tombstones = ErasureTombstone.objects.unscoped().filter(tenant_id=job.tenant_id)
+        return tombstones.filter(erased_at__gt=job.created_at).exists()
+    return _erasures(job.tenant_id) > job.erasures_seen
+
+
 def export_open(*, tenant: Tenant, job_id: uuid.UUID, token: str) -> tuple[ExportJob, File]:
     """The job and its file, for a token signed for this tenant's export that has not expired."""
     job = ExportJob.objects.for_tenant(tenant).filter(pk=job_id).first()
@@ -566,6 +587,10 @@ def export_open(*, tenant: Tenant, job_id: uuid.UUID, token: str) -> tuple[Expor
         raise Conflict(f"The export is {job.status}.", code="not_ready")
     if not job.file:
         raise FileGone("The export's file is no longer kept (EXPORT_FILE_RETENTION_SECONDS); export again.")
+    if _erased_since(job):
+        default_storage.delete(job.file)
+        ExportJob.objects.for_tenant(tenant).filter(pk=job.pk).update(file="", file_size=0)
+        raise FileGone("A contact was erased since this export was written (GDPR): export again.")
     try:
         return job, default_storage.open(job.file, "rb")
     except FileNotFoundError as exc:

@@ -121,6 +121,8 @@ class ExportJob(TenantOwnedModel):
     delimiter = models.CharField(max_length=1, default=",")
     file = models.CharField(max_length=500, blank=True)  # name in the default storage
     file_size = models.PositiveBigIntegerField(default=0)
+    # The tenant's erasure tombstones when the rows were read: more now, the file is not served.
+    erasures_seen = models.PositiveIntegerField(null=True, blank=True)
     row_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     actor = models.JSONField(default=dict)

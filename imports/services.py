@@ -42,6 +42,7 @@ from contacts_service.models import Tenant
 from contacts_service.names import name_key
 from events.services import EventSpec, event_record, event_record_many
 from imports import csvio
+from imports.gdpr import upload_discard
 from imports.models import ACTIVE_STATUSES, ImportJob, ImportRowError, ImportStatus, OnMatch
 from imports.rows import ParsedRow, RowParser, mapping_problems, suggest_mapping, unique_header
 
@@ -259,11 +260,13 @@ def import_cancel(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
         raise NotFound("Import not found.")
     if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED):
         job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
+        upload_discard(job.file)
+        job.file = ""
     elif job.status == ImportStatus.RUNNING:
         job.cancel_requested = True  # the task stops after its current batch
     else:
         raise Conflict(f"The import is {job.status}: nothing to cancel.", code="finished")
-    job.save(update_fields=["status", "finished_at", "cancel_requested"])
+    job.save(update_fields=["status", "finished_at", "cancel_requested", "file"])
     return job
 
 
@@ -1009,7 +1012,9 @@ def _finish(job_id, status: str | None, *, error: str = "") -> str:
         if status is None:
             status = ImportStatus.COMPLETED_WITH_ERRORS if job.failed_count else ImportStatus.COMPLETED
         job.status, job.error, job.finished_at = status, error, timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+        upload_discard(job.file)  # personal data no longer read: errors.csv comes from the row errors
+        job.file = ""
+        job.save(update_fields=["status", "error", "finished_at", "file"])
         event_record(
             tenant=job.tenant,
             event_type="import.completed",
