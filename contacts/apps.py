@@ -1,3 +1,5 @@
+import functools
+import re
 import uuid
 
 from django.apps import AppConfig
@@ -17,13 +19,48 @@ def sqlite_history_entry_id(change_id: str | None, position: int | None) -> str 
     return history_entry_id(uuid.UUID(change_id), int(position)).hex
 
 
+def _text(function):
+    def apply(value):
+        return function(value) if isinstance(value, str) else value
+
+    return apply
+
+
+@functools.lru_cache(maxsize=512)
+def _like_pattern(pattern: str, escape: str | None) -> re.Pattern:
+    parts, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if escape and char == escape and index + 1 < len(pattern):
+            parts.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        index += 1
+    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
+
+
+def sqlite_like(pattern, value, escape=None):
+    """`value LIKE pattern [ESCAPE escape]`, any case of any letter (SQLite's own folds ASCII only)."""
+    if pattern is None or value is None:
+        return None
+    return _like_pattern(str(pattern), escape).fullmatch(str(value)) is not None
+
+
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
     """Every new SQLite connection gets the SQL functions the contacts schema uses (the history
-    view's entry ids): SQLite has no SHA-256 of its own, and its functions live per connection."""
+    view's entry ids): SQLite has no SHA-256 of its own, and its functions live per connection.
+
+    And lower(), upper() and LIKE of any letter, as PostgreSQL's: SQLite's fold ASCII only, so
+    "any case" (search, ?city=, segment rules, tag and list names unique ignoring case) missed
+    "Élodie" for "élodie" and let "été" be a second tag beside "ÉTÉ" in the embedded default."""
     if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            SQLITE_ENTRY_ID_FUNCTION, 2, sqlite_history_entry_id, deterministic=True
-        )
+        raw = connection.connection
+        raw.create_function(SQLITE_ENTRY_ID_FUNCTION, 2, sqlite_history_entry_id, deterministic=True)
+        raw.create_function("lower", 1, _text(str.lower), deterministic=True)
+        raw.create_function("upper", 1, _text(str.upper), deterministic=True)
+        raw.create_function("like", 2, sqlite_like, deterministic=True)
+        raw.create_function("like", 3, sqlite_like, deterministic=True)
 
 
 class ContactsConfig(AppConfig):

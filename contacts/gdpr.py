@@ -531,13 +531,13 @@ def _merge_records_erase(tenant: Tenant, contact_id: uuid.UUID) -> None:
     timeline = TimelineEntry.objects.for_tenant(tenant).filter(
         contact_id__in=reach, event_type__in=MERGE_EVENTS_SCRUBBED, data__merge_id__in=merge_ids
     )
-    # The payload is `json`, which has no equality: its merge_id is compared as text.
-    outbox = (
-        OutboxEvent.objects.for_tenant(tenant)
-        .filter(aggregate_type="contact", aggregate_id__in=members, event_type__in=MERGE_EVENTS_SCRUBBED)
-        .alias(merge_id=KT("payload__data__merge_id"))
-        .filter(merge_id__in=merge_ids)
+    outbox = OutboxEvent.objects.for_tenant(tenant).filter(
+        aggregate_type="contact", aggregate_id__in=members, event_type__in=MERGE_EVENTS_SCRUBBED
     )
+    if connection.vendor == "postgresql":  # the payload is `json`, without equality: compared as text
+        outbox = outbox.alias(merge_id=KT("payload__data__merge_id")).filter(merge_id__in=merge_ids)
+    else:  # SQLite's key lookup reads each value as JSON (a bare id is not): the values JSON-encoded
+        outbox = outbox.filter(payload__data__merge_id__in=merge_ids)
     event_ids = {*timeline.values_list("event_id", flat=True), *outbox.values_list("event_id", flat=True)}
     ContactChange.objects.for_tenant(tenant).filter(
         contact_id__in=reach, source=ChangeSource.MERGE, event_id__in=event_ids

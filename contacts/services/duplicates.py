@@ -22,9 +22,9 @@ databases (the embedded SQLite default) take a plain Python pass over the tenant
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -362,8 +362,30 @@ def _fold(email: str, fold: bool) -> str:
     return email
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _trigrams(text: str) -> set[str]:
+    grams = set()
+    for word in _WORD.findall(text.lower()):
+        padded = f"  {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+def trigram_similarity(a: str, b: str) -> float:
+    """pg_trgm's similarity(a, b): the words (letters and digits) of each, lower-cased and padded
+    with two spaces before and one after, cut into trigrams; shared trigrams over all of them."""
+    ta, tb = _trigrams(a or ""), _trigrams(b or "")
+    if not ta or not tb:
+        return 0.0
+    shared = len(ta & tb)
+    return shared / (len(ta) + len(tb) - shared)
+
+
 def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | None) -> int:
-    """The same without PostgreSQL: pairs sharing a key (company included), names compared with difflib."""
+    """The same without PostgreSQL: pairs sharing a key (company included), names compared with
+    trigram_similarity (pg_trgm's similarity, so both databases pair the same contacts)."""
     contacts = {str(c.pk): c for c in Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)}
     keys: dict[str, dict[str, set[str]]] = {"email": defaultdict(set), "phone": defaultdict(set)}
     for c in contacts.values():
@@ -394,7 +416,7 @@ def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | N
         ca, cb = contacts[a], contacts[b]
         sim = None
         if (ca.first_name or ca.last_name) and (cb.first_name or cb.last_name):
-            sim = difflib.SequenceMatcher(None, ca.display_name.upper(), cb.display_name.upper()).ratio()
+            sim = trigram_similarity(ca.display_name, cb.display_name)
             if sim >= rules.name_similarity:
                 matched.add("name")
         if not any(set(rule) <= matched for rule in rules.rules):
