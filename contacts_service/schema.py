@@ -6,7 +6,7 @@ from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from contacts_service.serializers import ErrorSerializer, StrictInputSerializer
+from contacts_service.serializers import ErrorSerializer, RateLimitedSerializer, StrictInputSerializer
 from contacts_service.viewsets import TenantScopedMixin
 
 
@@ -101,7 +101,8 @@ class AutoSchema(SpectacularAutoSchema):
             errors.update(BODY_ERRORS)
         for code, description in errors.items():
             if code not in responses:
-                responses[code] = self._get_response_for_code(
-                    OpenApiResponse(ErrorSerializer, description=description), code
+                body = OpenApiResponse(
+                    RateLimitedSerializer if code == "429" else ErrorSerializer, description=description
                 )
+                responses[code] = self._get_response_for_code(body, code)
         return responses

@@ -78,3 +78,32 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     errors = ErrorItemSerializer(many=True)
     correlation_id = serializers.CharField()
+    # What some codes add (docs/api.md names each): the contact or merge the refusal is about.
+    merge_id = serializers.UUIDField(
+        required=False, help_text="`merged` (the merge that applies), `later_merge` (the later one)."
+    )
+    primary_id = serializers.UUIDField(required=False, help_text="`merged`: the contact it was merged into.")
+    contact_id = serializers.UUIDField(
+        required=False, help_text="`changed_since`, `erased`, `unique` of an undo: the contact concerned."
+    )
+    limit = serializers.IntegerField(
+        required=False, help_text="`too_many_rows` of an export: the most rows one export may hold."
+    )
+
+
+class RateLimitSerializer(serializers.Serializer):
+    scope = serializers.CharField(help_text="tenant, api_key, user or expensive.")
+    limit = serializers.IntegerField(help_text="Requests allowed per period.")
+    period_seconds = serializers.IntegerField()
+    plan = serializers.CharField(help_text="The tenant's plan, whose RATE_LIMIT_PLANS entry set the limit.")
+
+
+class RateLimitedSerializer(serializers.Serializer):
+    """The body of a 429: the error, the limit that refused and when to retry."""
+
+    code = serializers.CharField(help_text="`rate_limited`.")
+    message = serializers.CharField()
+    errors = ErrorItemSerializer(many=True)
+    correlation_id = serializers.CharField()
+    retry_after = serializers.IntegerField(help_text="Whole seconds to wait, as the Retry-After header says.")
+    limit = RateLimitSerializer()

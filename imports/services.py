@@ -726,7 +726,8 @@ def preview(job: ImportJob) -> list[dict[str, Any]]:
                 "line": line,
                 "action": "error",
                 "values": {},
-                "errors": [{"field": "mapping", "message": "Fix the mapping first."}],
+                "errors": ["mapping: Fix the mapping first (see problems)."],  # "field: reason" as others
+                "contact_id": None,
             }
             for line, _ in rows
         ]

@@ -217,7 +217,7 @@ class ContactListViewSet(
         request=ListShareInputSerializer,
         responses={201: ListShareSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def shares(self, request: Request, pk: str) -> Response:
         contact_list = self.get_object()
         if request.method == "POST":

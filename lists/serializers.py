@@ -40,8 +40,10 @@ class SegmentPreviewInputSerializer(StrictInputSerializer):
 
 class SegmentPreviewSerializer(serializers.Serializer):
     count = serializers.IntegerField()
+    count_is_estimate = serializers.BooleanField(help_text="count is the planner's estimate (see Paging).")
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page.")
     results = ContactSerializer(many=True)
 
 
