@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
 from contacts.filters import ContactFilter, filter_query
@@ -265,7 +266,7 @@ def _chunks(queryset: QuerySet[Contact]) -> Iterator[QuerySet[Contact]]:
             "WHERE n %% %s = 0 OR next IS NULL ORDER BY created_at, id",
             [*params, CHUNK_SIZE],
         )
-        bounds = cursor.fetchall()
+        bounds = [(_aware(created_at), pk) for created_at, pk in cursor.fetchall()]
     lower = None
     for upper in bounds:
         # The plain created_at bounds are what the index scan uses; the pairs are exact.
@@ -278,6 +279,16 @@ def _chunks(queryset: QuerySet[Contact]) -> Iterator[QuerySet[Contact]]:
             )
         yield chunk
         lower = upper
+
+
+def _aware(value):
+    """A bound read back by the raw query: SQLite hands a created_at back as its stored text (UTC,
+    naive), which a filter would read as a naive time (a RuntimeWarning each export)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
 
 
 def _fields(columns: list[str]) -> list[str]:

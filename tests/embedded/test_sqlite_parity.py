@@ -97,3 +97,23 @@ def test_control_page_one_then_next_cursor_on_postgresql(api):
             page = api.get("/api/v1/contacts/", {"ordering": order, "page_size": 2, "cursor": cursor}).json()
             seen, cursor = seen + [c["id"] for c in page["results"]], page["next_cursor"]
         assert len(set(seen)) == 4
+
+
+EXPORT_WARNINGS = (
+    PRELUDE
+    + r"""
+import warnings
+warnings.simplefilter("error", RuntimeWarning)  # a naive datetime in a filter warns
+for n in range(3):
+    api.post("/api/v1/contacts/", {"email": f"p{n}@x.example"}, format="json")
+job = api.post("/api/v1/exports/", {}, format="json").json()
+job = api.get(f"/api/v1/exports/{job['id']}/").json()
+body = b"".join(api.get(job["download_url"]).streaming_content).decode()
+out["export"] = [job["status"], job["row_count"], body.count("@x.example")]
+print("RESULT " + json.dumps(out))
+"""
+)
+
+
+def test_an_export_on_sqlite_reads_its_chunk_bounds_as_aware_times(tmp_path):
+    assert run_embedded(tmp_path, EXPORT_WARNINGS) == {"export": ["completed", 3, 3]}
