@@ -142,7 +142,7 @@ def personal_data_sources() -> tuple[PersonalDataSource, ...]:
 
 # Personal data that no column ties to a contact (an import's failed rows, files): each step finds
 # the contact's traces its own way and removes them, inside the erasure's transaction, before the
-# contact's rows go: step(tenant, contact, keys) with keys = ErasedKeys of the contact.
+# contact's rows go: step(tenant, keys), keys = what identifies the contact (ErasedKeys).
 @dataclass(frozen=True)
 class ErasedKeys:
     contact_id: uuid.UUID
