@@ -226,6 +226,31 @@ _CLAIM_SQL = """
 
 _AGGREGATE = 7  # the claimed row's aggregate_id
 
+# Contacts of a claimed batch with an earlier event still unsent that the claim did not take (SKIP
+# LOCKED passed it: another transaction holds it, e.g. a replay or an erasure rewriting it) and that
+# is not in flight: a plain read sees it whatever its lock.
+_EARLIER_UNSENT_SQL = """
+    SELECT c.aggregate_id FROM unnest(%s::uuid[], %s::bigint[]) AS c(aggregate_id, first_id)
+    WHERE EXISTS (
+        SELECT 1 FROM events_outboxevent o
+        WHERE o.aggregate_id = c.aggregate_id AND o.sent_at IS NULL AND o.id < c.first_id
+          AND NOT (o.id = ANY(%s))
+    )
+"""
+
+
+def _not_overtaking(cursor, rows: list[tuple], in_flight: list[int]) -> list[tuple]:
+    """The claimed rows without those of contacts whose earlier event the claim skipped: they wait
+    (claimed again by a later batch) rather than leave before it."""
+    first: dict[Any, int] = {}
+    for row in rows:
+        first.setdefault(row[_AGGREGATE], row[0])
+    cursor.execute(_EARLIER_UNSENT_SQL, [list(first), list(first.values()), in_flight])
+    held = {aggregate for (aggregate,) in cursor.fetchall()}
+    if held:
+        logger.info("%d contacts' events wait for an earlier event another transaction holds", len(held))
+    return [row for row in rows if row[_AGGREGATE] not in held] if held else rows
+
 
 def _waves(rows: list[tuple]) -> list[list[tuple]]:
     """A claimed batch (id order) as publishing rounds: round n holds the n-th event of each aggregate
@@ -288,7 +313,10 @@ class OutboxRelay:
 
     def _claim(self, cursor, exclude: list[int]) -> list[tuple]:
         cursor.execute(_CLAIM_SQL, [exclude, self.batch_size])
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        if rows and settings.EVENTS_RELAY_ORDERED_ROUNDS:
+            rows = _not_overtaking(cursor, rows, exclude)
+        return rows
 
     def _settle(self, cursor, rows: list[tuple], result: PublishResult) -> None:
         """Wait for a sent batch's confirms; mark the acked rows sent, count an attempt on the rest."""

@@ -96,3 +96,54 @@ def test_random_nacks_keep_order(tenant, seed, batch_size):
             held[m["aggregate_id"]] = m["sequence"]
             applied.add((m["aggregate_id"], m["sequence"]))
     assert len(applied) == n, "an event was overtaken by a later one of its contact"
+
+
+def _insert(tenant, aggregate, sequence):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_outboxevent (tenant_id, event_id, event_type, aggregate_type, aggregate_id,"
+            " sequence, payload, created_at, attempts, last_error) VALUES (%s, gen_random_uuid(),"
+            " 'contact.updated', 'contact', %s, %s, json_build_object('aggregate_id', %s::text, 'sequence',"
+            " %s), now(), 0, '') RETURNING id",
+            [tenant.pk, aggregate, sequence, str(aggregate), sequence],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_its_contact(tenant):
+    """SKIP LOCKED passes a row another transaction holds (a replay, an erasure rewriting it): the
+    later events of its contact wait for it; other contacts' events go on."""
+    import threading
+
+    from django.db import connections, transaction
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    first = _insert(tenant, a, 1)
+    _insert(tenant, a, 2)
+    _insert(tenant, b, 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=first))
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
+        OutboxRelay(batch_size=10, publisher=publisher).drain()
+        assert [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered] == [(str(b), 1)]
+    finally:
+        release.set()
+        holder.join()
+    OutboxRelay(batch_size=10, publisher=publisher).drain()
+    delivered = [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered]
+    assert delivered == [(str(b), 1), (str(a), 1), (str(a), 2)]
+    assert not OutboxEvent.objects.unscoped().filter(sent_at__isnull=True).exists()
