@@ -128,22 +128,23 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
         cleaned = _clean_name(name, field=f"tags.{index}")
         wanted.setdefault(name_key(cleaned), cleaned)
     existing: dict[str, Tag] = {}
+    keys: dict[str, str] = {}
     if wanted:
         # Compared as the unique index compares them: lower(name), in the database.
         keys = dict(zip(wanted, db_name_keys(list(wanted.values())), strict=True))
         found = Tag.objects.for_tenant(tenant).annotate(key=Lower("name")).filter(key__in=list(keys.values()))
         existing = {tag.key: tag for tag in found}
-    tags = {}
-    for lower, name in wanted.items():
-        tag = existing.get(keys[lower])
-        if tag is None:
-            try:
-                with transaction.atomic():
-                    tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
-            except IntegrityError:  # created meanwhile by a concurrent request
-                tag = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).get(key=Lower(Value(name)))
-        tags[lower] = tag
-    return tags
+    # The missing ones are created in the order of their key, whatever the caller's: two requests
+    # creating "a" and "b" in opposite orders each waited on the other's uncommitted name (deadlock).
+    for lower in sorted((lower for lower in wanted if keys[lower] not in existing), key=keys.get):
+        name = wanted[lower]
+        try:
+            with transaction.atomic():
+                tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
+        except IntegrityError:  # created meanwhile by a concurrent request
+            tag = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).get(key=Lower(Value(name)))
+        existing[keys[lower]] = tag
+    return {lower: existing[keys[lower]] for lower in wanted}
 
 
 @transaction.atomic

@@ -137,8 +137,8 @@ def _events_params(
 def contacts_lock(*, tenant: Tenant, contact_ids: list[uuid.UUID]) -> list[Contact]:
     """Row-lock these live contacts in id order (as a merge does) before linking or unlinking a few of
     them: a link row inserted first would make a merge holding the contact and moving links onto it
-    wait on that row while the linking waits on the contact - a deadlock. The set-based paths do not
-    lock (a selection can be the whole tenant)."""
+    wait on that row while the linking waits on the contact - a deadlock. The set-based statements
+    lock their selection the same way, in the statement (_LOCKED_SQL)."""
     contacts = Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=contact_ids)
     return list(contacts.filter(deleted_at__isnull=True).order_by("pk"))
 
@@ -146,6 +146,22 @@ def contacts_lock(*, tenant: Tenant, contact_ids: list[uuid.UUID]) -> list[Conta
 def _selection_sql(selection: QuerySet[Contact]) -> tuple[str, tuple]:
     sql, params = selection.order_by().values("id").query.sql_with_params()
     return sql, params
+
+
+# The selected contacts row-locked in id order before any link row is written (as contacts_lock and
+# merges lock): a bulk that inserted links first and locked each contact at its sequence bump
+# deadlocked with a request tagging one of them (which locks the contact, then inserts), tagged a
+# contact merged away meanwhile (an event after its contact.deleted), and failed its foreign key at
+# commit when one was erased meanwhile. A contact deleted or merged while the lock waited drops out
+# (the condition is checked again on the locked row). Looked up by primary key (= ANY of the
+# selection's ids): read as `id IN (selection)` the planner joined the tenant's whole table back.
+_LOCKED_SQL = """
+locked AS (
+    SELECT c.id FROM contacts_contact c
+    WHERE c.id = ANY(ARRAY(SELECT s.id FROM ({selection}) s)) AND c.tenant_id = %s {live}
+    ORDER BY c.id
+    FOR NO KEY UPDATE OF c
+)"""
 
 
 @transaction.atomic
@@ -170,16 +186,19 @@ def contacts_link(
         except EmptyResultSet:  # a filter that matches nobody (tags_all naming an unknown tag)
             return 0
         # Table and column names come from model metadata, never from input; values are parameters.
+        _target_lock(target)
+        locked = _LOCKED_SQL.format(selection=selection_sql, live="AND c.deleted_at IS NULL")
         sql = f"""
-            WITH changed AS (
+            WITH {locked}, changed AS (
                 INSERT INTO {table} (id, tenant_id, contact_id, {target.column}, added_at, added_by)
-                SELECT {UUID7_SQL}, %s, s.id, %s, %s, %s::jsonb
-                FROM ({selection_sql}) s
+                SELECT {UUID7_SQL}, %s, l.id, %s, %s, %s::jsonb
+                FROM locked l
                 ON CONFLICT (tenant_id, {target.column}, contact_id) DO NOTHING
                 RETURNING contact_id
             ), {_EVENTS_SQL}"""  # noqa: S608
         params = [
-            tenant.pk, target.target_id, timezone.now(), json.dumps(actor.as_dict()), *selection_params,
+            *selection_params, tenant.pk,
+            tenant.pk, target.target_id, timezone.now(), json.dumps(actor.as_dict()),
             *_events_params(tenant=tenant, event_type=target.linked_event, title=target.title_linked,
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
@@ -205,19 +224,38 @@ def contacts_unlink(
         except EmptyResultSet:  # a filter that matches nobody
             return 0
         # Table and column names come from model metadata, never from input; values are parameters.
+        locked = _LOCKED_SQL.format(selection=selection_sql, live="")
         sql = f"""
-            WITH changed AS (
+            WITH {locked}, changed AS (
                 DELETE FROM {table} t
-                WHERE t.tenant_id = %s AND t.{target.column} = %s AND t.contact_id IN ({selection_sql})
+                WHERE t.tenant_id = %s AND t.{target.column} = %s
+                  AND t.contact_id = ANY(ARRAY(SELECT id FROM locked))
                 RETURNING t.contact_id
             ), {_EVENTS_SQL}"""  # noqa: S608
         params = [
-            tenant.pk, target.target_id, *selection_params,
+            *selection_params, tenant.pk,
+            tenant.pk, target.target_id,
             *_events_params(tenant=tenant, event_type=target.unlinked_event, title=target.title_unlinked,
                             data=target.data, actor=actor, source=source),
         ]  # fmt: skip
         return _execute(sql, params, bulk=bulk)
     return _unlink_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
+
+
+def _target_lock(target: LinkTarget) -> None:
+    """Key-share-lock the tag or list the links point at (what their foreign key check takes at
+    commit, taken now): while it is being deleted this waits, then finds it gone - a 404 rather than
+    a foreign key error at commit (a 500)."""
+    from contacts_service.errors import NotFound
+
+    model = target.model._meta.get_field(target.column.removesuffix("_id")).related_model
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {model._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608 (model metadata)
+            [target.target_id],
+        )
+        if cursor.fetchone() is None:
+            raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
 
 
 def _links(tenant: Tenant, target: LinkTarget) -> QuerySet:
