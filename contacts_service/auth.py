@@ -106,7 +106,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         except jwt.PyJWTError as exc:
             raise exceptions.AuthenticationFailed(f"Invalid token: {exc}") from exc
         subject = str(claims["sub"])
-        if not subject or len(subject) > 255 or "\x00" in subject:
+        if not subject or len(subject) > 255 or "\x00" in subject or not _storable(subject):
             raise exceptions.AuthenticationFailed("Invalid token: unusable subject.")
         user = User.objects.filter(auth_subject=subject).first()
         if user is None:
@@ -119,11 +119,21 @@ class JWTAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+def _storable(text: str) -> bool:
+    """Text the database can hold: JSON's \ud800 escapes decode to lone surrogates, which UTF-8 cannot
+    encode (the query failed with a 500)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _user_from_claims(subject: str, claims: dict) -> User:
     """First sight of a platform user: link them to the local user with the same verified email
     (an owner created with tenant_create), or cache a new user keyed on the subject."""
     email = str(claims.get("email") or "").strip().lower()
-    if len(email) > 254 or "\x00" in email:
+    if len(email) > 254 or "\x00" in email or not _storable(email):
         email = ""
     with transaction.atomic():
         if email:

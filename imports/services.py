@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,10 @@ def _scan(name: str, detected: csvio.Detected) -> tuple[list[str], int]:
         raise csvio.ImportFileError(f"Line {reader.line_num}: {problem}.", code="malformed_csv") from exc
     except UnicodeDecodeError as exc:
         raise csvio.ImportFileError(f"Not {detected.encoding} text: {exc.reason}.", code="encoding") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip damaged past the part detect() read
+        if not detected.compressed:
+            raise
+        raise csvio.ImportFileError("The gzip file is damaged or truncated.") from exc
     if total == 0:
         raise csvio.ImportFileError("The file has a header but no rows.", code="no_rows")
     return unique_header(header), total
@@ -139,6 +144,9 @@ def import_create(*, tenant: Tenant, actor: Actor, upload) -> ImportJob:
     except csvio.ImportFileError as exc:
         default_storage.delete(name)
         raise FileRejected(exc) from exc
+    except BaseException:  # no job will name the upload: it must not stay behind
+        default_storage.delete(name)
+        raise
     keys = list(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True))
     mapping = suggest_mapping(header, keys, set(purpose_keys(tenant=tenant)))
     targets = set(mapping.values())
