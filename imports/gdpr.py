@@ -25,7 +25,17 @@ _PHONE_LIKE = re.compile(r"[\d\s().+/-]{6,40}")
 
 
 def _national_numbers(phones) -> set[str]:
-    return {str(phonenumbers.parse(phone).national_number) for phone in phones}
+    """The national significant numbers of stored E.164 phones (6 digits or more: shorter ones would
+    match unrelated numbers)."""
+    numbers = set()
+    for phone in phones:
+        try:
+            number = str(phonenumbers.parse(phone).national_number)
+        except phonenumbers.NumberParseException:  # not E.164 (stored before numbers were checked)
+            continue
+        if len(number) >= 6:
+            numbers.add(number)
+    return numbers
 
 
 def _holds(keys: ErasedKeys, national: set[str], cell: str) -> bool:
