@@ -60,15 +60,24 @@ class HasActionPermission(permissions.BasePermission):
         grants = getattr(view, "object_grants", {})
         codename = grants.get(f"{action}:{request.method.lower()}") or grants.get(action)
         user = request.user
-        if codename is None or not getattr(user, "pk", None) or not hasattr(user, "has_perm"):
+        if codename is None or not _is_user(user):
             return False  # API keys are not users: they only ever hold their role
         lookup = view.kwargs.get(view.lookup_url_kwarg or view.lookup_field)
         try:
             obj = view.get_queryset().filter(pk=uuid.UUID(str(lookup))).first()
         except ValueError:
             return True  # the action answers 404 for a malformed id
-        # Only grants made to this user count: not a superuser flag, not a group (roles are per tenant).
-        return obj is None or codename.split(".", 1)[1] in get_user_perms(user, obj)
+        return obj is None or holds_object_grant(user, obj, codename)
+
+
+def _is_user(user) -> bool:
+    return bool(getattr(user, "pk", None)) and hasattr(user, "has_perm")
+
+
+def holds_object_grant(user, obj, codename: str) -> bool:
+    """Whether this user was granted `app.codename` on this object (django-guardian). Only grants made
+    to the user count: not a superuser flag, not a group (roles are per tenant); never an API key."""
+    return _is_user(user) and codename.split(".", 1)[1] in get_user_perms(user, obj)
 
 
 def parse_id(value) -> uuid.UUID:

@@ -19,7 +19,7 @@ from contacts_service.errors import ValidationFailed
 from contacts_service.parsers import JSONParser  # the project's: deep nesting, lone surrogates are 400s
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
-from contacts_service.viewsets import TenantViewSet, parse_id
+from contacts_service.viewsets import TenantViewSet, holds_object_grant, parse_id
 from imports import csvio, exports, services
 from imports.models import ExportJob, ImportJob, ImportRowError
 from imports.serializers import (
@@ -101,17 +101,13 @@ class ImportJobViewSet(
     def _may_fill_list(self, request: Request, list_id) -> bool:
         """lists.manage, or the list shared with this user (the object grant that lets them add
         members through the lists API); an unknown list is the service's 400."""
-        from guardian.shortcuts import get_user_perms
-
         from lists.models import ContactList
+        from lists.services import MANAGE_LIST
 
         if Perm.LISTS_MANAGE in request.tenant_access.permissions:
             return True
         contact_list = ContactList.objects.for_tenant(self.tenant).filter(pk=list_id).first()
-        if contact_list is None:
-            return True
-        user = request.user
-        return bool(getattr(user, "pk", None)) and "manage_list" in get_user_perms(user, contact_list)
+        return contact_list is None or holds_object_grant(request.user, contact_list, MANAGE_LIST)
 
     @extend_schema(summary="Queue the import", request=None, responses=ImportJobSerializer)
     @action(detail=True, methods=["post"])

@@ -39,7 +39,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
 from contacts.filters import ContactFilter, filter_query
-from contacts.models import AttributeDefinition, Contact
+from contacts.models import AttributeDefinition, Contact, ErasureTombstone
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed, flatten_errors
 from contacts_service.models import Tenant
@@ -562,8 +562,6 @@ def export_link(*, job: ExportJob) -> tuple[str, dt.datetime]:
 
 def _erasures(tenant_id) -> int:
     """The tenant's tombstone rows so far: a count that only grows (one or more per erasure)."""
-    from contacts.models import ErasureTombstone
-
     return ErasureTombstone.objects.unscoped().filter(tenant_id=tenant_id).count()
 
 
@@ -572,8 +570,6 @@ def _erased_since(job: ExportJob) -> bool:
     may hold it, and an erasure removes all of the contact (the file is not served again). The
     count is read before the rows, so an erasure it saw is not in them."""
     if job.erasures_seen is None:  # written before exports kept the count
-        from contacts.models import ErasureTombstone
-
         tombstones = ErasureTombstone.objects.unscoped().filter(tenant_id=job.tenant_id)
         return tombstones.filter(erased_at__gt=job.created_at).exists()
     return _erasures(job.tenant_id) > job.erasures_seen

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts_service.context import Actor, get_correlation_id
+from contacts_service.errors import NotFound
 from contacts_service.models import Tenant
 from events.services import EVENT_VERSION, event_record
 
@@ -249,8 +250,6 @@ def _target_lock(target: LinkTarget) -> None:
     """Key-share-lock the tag or list the links point at (what their foreign key check takes at
     commit, taken now): while it is being deleted this waits, then finds it gone - a 404 rather than
     a foreign key error at commit (a 500)."""
-    from contacts_service.errors import NotFound
-
     model = target.model._meta.get_field(target.column.removesuffix("_id")).related_model
     with connection.cursor() as cursor:
         cursor.execute(
