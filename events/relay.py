@@ -312,11 +312,19 @@ class OutboxRelay:
     # -- batches ----------------------------------------------------------------------------------
 
     def _claim(self, cursor, exclude: list[int]) -> list[tuple]:
-        cursor.execute(_CLAIM_SQL, [exclude, self.batch_size])
-        rows = cursor.fetchall()
-        if rows and settings.EVENTS_RELAY_ORDERED_ROUNDS:
-            rows = _not_overtaking(cursor, rows, exclude)
-        return rows
+        """The next batch to publish. A batch whose every row waits (held back: see _not_overtaking)
+        is passed over, the claim going on behind it, rather than read as "nothing pending", which
+        ended the drain with other contacts' events still unsent."""
+        passed: list[int] = []
+        while True:
+            cursor.execute(_CLAIM_SQL, [[*exclude, *passed], self.batch_size])
+            claimed = cursor.fetchall()
+            if not claimed or not settings.EVENTS_RELAY_ORDERED_ROUNDS:
+                return claimed
+            rows = _not_overtaking(cursor, claimed, exclude)
+            if rows:
+                return rows
+            passed.extend(row[0] for row in claimed)
 
     def _settle(self, cursor, rows: list[tuple], result: PublishResult) -> None:
         """Wait for a sent batch's confirms; mark the acked rows sent, count an attempt on the rest."""

@@ -147,3 +147,43 @@ def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_i
     delivered = [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered]
     assert delivered == [(str(b), 1), (str(a), 1), (str(a), 2)]
     assert not OutboxEvent.objects.unscoped().filter(sent_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_only_held_back_events_does_not_end_the_drain(tenant):
+    """When every event a claim takes waits for an earlier one another transaction holds, the drain
+    claims past them: the events of other contacts behind them still go out in the same drain."""
+    import threading
+
+    from django.db import connections, transaction
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    first = _insert(tenant, a, 1)
+    _insert(tenant, a, 2)
+    _insert(tenant, a, 3)
+    _insert(tenant, b, 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=first))
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
+        published = OutboxRelay(batch_size=2, publisher=publisher).drain()
+        assert [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered] == [(str(b), 1)]
+        assert published == 1
+    finally:
+        release.set()
+        holder.join()
+    OutboxRelay(batch_size=2, publisher=publisher).drain()
+    delivered = [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered]
+    assert delivered == [(str(b), 1), (str(a), 1), (str(a), 2), (str(a), 3)]
