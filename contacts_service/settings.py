@@ -294,6 +294,7 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox-stragglers": {"task": "events.tasks.relay_stragglers", "schedule": 60.0},
     "prune-sent-outbox-events": {"task": "events.tasks.prune_outbox", "schedule": 3600.0},
     "requeue-stalled-imports": {"task": "imports.tasks.imports_requeue_stalled", "schedule": 60.0},
+    "expire-import-drafts": {"task": "imports.tasks.imports_expire_drafts", "schedule": 3600.0},
     "requeue-stalled-exports": {"task": "imports.tasks.exports_requeue_stalled", "schedule": 60.0},
     "prune-export-files": {"task": "imports.tasks.exports_prune", "schedule": 3600.0},
     # Duplicate candidates of every tenant, also those no change of a contact triggered.
@@ -321,6 +322,9 @@ IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024 * 1024)  # a
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000)
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
+# An import uploaded but never started is cancelled after this long and its upload deleted (beat,
+# hourly: imports_expire_drafts); 0 keeps drafts forever.
+IMPORT_DRAFT_RETENTION_SECONDS = env_int("IMPORT_DRAFT_RETENTION_SECONDS", 7 * 24 * 3600)
 # An import queues ANALYZE contacts_contact once it has created this many contacts, and again at its end
 # if it created twice as many, so the planner knows the tenant's new size (imports.services.contacts_analyze;
 # 0: never).

@@ -1073,3 +1073,43 @@ def imports_requeue_stalled() -> int:
         logger.warning("import %s: no heartbeat since %s, queued again", job.pk, job.heartbeat_at)
         _enqueue(job)
     return len(jobs)
+
+
+def imports_expire_drafts() -> int:
+    """Cancel the imports uploaded more than IMPORT_DRAFT_RETENTION_SECONDS ago and never started,
+    deleting their uploads (a file of personal data nobody is going to import); returns how many."""
+    retention = settings.IMPORT_DRAFT_RETENTION_SECONDS
+    if not retention:
+        return 0
+    before = timezone.now() - dt.timedelta(seconds=retention)
+    expired = 0
+    for job_id in list(
+        ImportJob.objects.unscoped()
+        .filter(status=ImportStatus.DRAFT, created_at__lt=before)
+        .values_list("pk", flat=True)[:1000]
+    ):
+        with transaction.atomic():
+            job = (
+                ImportJob.objects.unscoped()
+                .select_for_update()
+                .filter(pk=job_id, status=ImportStatus.DRAFT)
+                .first()
+            )
+            if job is None:  # started or cancelled meanwhile
+                continue
+            job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
+            job.error = f"Not started within {_duration(retention)} of the upload: the file was deleted."
+            upload_discard(job.file)
+            job.file = ""
+            job.save(update_fields=["status", "finished_at", "error", "file"])
+            expired += 1
+    if expired:
+        logger.info("cancelled %d imports never started (uploads deleted)", expired)
+    return expired
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"

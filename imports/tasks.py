@@ -1,5 +1,5 @@
 """Celery tasks of imports and exports: run (or resume) a job, re-queue jobs whose worker died or whose
-message was lost, delete old export files."""
+message was lost, cancel imports never started, delete old export files."""
 
 from celery import shared_task
 
@@ -22,6 +22,11 @@ def contacts_analyze_task() -> float | None:
 @shared_task(ignore_result=True)
 def imports_requeue_stalled() -> int:
     return services.imports_requeue_stalled()
+
+
+@shared_task(ignore_result=True)
+def imports_expire_drafts() -> int:
+    return services.imports_expire_drafts()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
