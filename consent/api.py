@@ -112,6 +112,9 @@ class ConsentConfirmView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    # No HEAD: DRF would answer it with get(), and link checkers and mail scanners send HEAD to see
+    # whether a link is alive; that must not grant the consent and use the token up (405 instead).
+    http_method_names = ["get", "options"]
 
     @extend_schema(
         summary="Confirm a double opt-in (no authentication; the token is the credential)",

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from consent.models import (
@@ -28,6 +29,12 @@ class ConsentPurposeUpdateSerializer(StrictInputSerializer):
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObjectField(serializers.JSONField):
+    """Any JSON value in, documented as the object the service requires (its own check answers
+    "Must be a JSON object." for anything else, as before)."""
+
+
 class ConsentInputSerializer(StrictInputSerializer):
     channel = serializers.ChoiceField(choices=ConsentChannel.choices)
     purpose = serializers.CharField(max_length=64, help_text="One of the tenant's consent purposes.")
@@ -38,7 +45,7 @@ class ConsentInputSerializer(StrictInputSerializer):
     source = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="Where it was given, e.g. signup_form."
     )
-    proof = serializers.JSONField(
+    proof = JSONObjectField(
         required=False, help_text="JSON object (at most 16 KB): form text, page URL, checkbox label..."
     )
     ip_address = serializers.IPAddressField(

@@ -171,7 +171,8 @@ def _validate_proof(proof: Any) -> dict:
         reject_nul(proof, "proof")
     except FieldError as exc:
         raise ValidationFailed([exc.as_dict()]) from exc
-    if len(json.dumps(proof)) > MAX_PROOF_BYTES:
+    # Bytes of its UTF-8 JSON (as stored), not of json.dumps' ASCII escapes (6-12 characters a letter).
+    if len(json.dumps(proof, ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_PROOF_BYTES:
         raise ValidationFailed(
             [{"field": "proof", "code": "too_large", "message": f"At most {MAX_PROOF_BYTES} bytes of JSON."}]
         )
@@ -357,6 +358,22 @@ def _read_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
         raise TokenInvalid("This confirmation link is not valid.", field="token") from exc
 
 
+def _surviving(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
+    """The contact a sign-up's contact was merged into (through merges of merges), or itself: the
+    link mailed before the merge confirms on the contact that took over its consent."""
+    for _ in range(32):  # a chain of merges; a cycle cannot happen (a primary is live when merged into)
+        merge = (
+            Contact.objects.unscoped()
+            .filter(pk=contact_id, tenant=tenant, deleted_at__isnull=False, merge__isnull=False)
+            .values_list("merge__primary_id", flat=True)
+            .first()
+        )
+        if merge is None:
+            return contact_id
+        contact_id = merge
+    return contact_id
+
+
 def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> ConsentResult:
     """Confirm a double opt-in: once, before it expires, unless the consent was revoked since."""
     tenant_id, record_id = _read_token(token)
@@ -367,7 +384,7 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
         pending = ConsentRecord.objects.for_tenant(tenant).filter(pk=record_id).first()
         if pending is None or pending.status != ConsentStatus.PENDING:
             raise NotFound("This confirmation link no longer leads anywhere.")
-        contact = lock_contact(tenant=tenant, contact_id=pending.contact_id)
+        contact = lock_contact(tenant=tenant, contact_id=_surviving(tenant, pending.contact_id))
         if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
             raise Conflict("This confirmation link has been used already.", code="token_used")
         revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(

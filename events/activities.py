@@ -20,7 +20,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from contacts.models import Contact
-from contacts.normalization import FieldError, reject_nul
+from contacts.normalization import FieldError, canonical_email, reject_nul
 from contacts_service.bulk import bulk_update
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, ValidationFailed
@@ -73,7 +73,9 @@ def activity_problems(item: ActivityInput) -> list[dict[str, str]]:
         except FieldError as exc:
             errors.append(exc.as_dict())
     try:
-        size = len(json.dumps(item.data, allow_nan=False))
+        size = len(
+            json.dumps(item.data, allow_nan=False, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        )
     except ValueError:  # 1e400 parses as infinity, which no JSON column can store
         errors.append({"field": "data", "code": "invalid", "message": "Numbers must be finite."})
     else:
@@ -107,7 +109,7 @@ def activities_record(
     _check(items, prefix)
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     ids = {i.contact_id for i in items if i.contact_id}
-    emails = {i.email.strip().lower() for i in items if i.email}
+    emails = {canonical_email(i.email) for i in items if i.email}
     # Lock every contact concerned, in id order, in one statement (no deadlock between concurrent batches).
     contacts = {
         c.pk: c
@@ -160,7 +162,7 @@ def _record(
     new: list[Activity] = []
     for index, item in enumerate(items):
         contact = (
-            contacts.get(item.contact_id) if item.contact_id else by_email.get(item.email.strip().lower())
+            contacts.get(item.contact_id) if item.contact_id else by_email.get(canonical_email(item.email))
         )
         if contact is None:
             results.append(ActivityResult(index=index, status="contact_not_found"))

@@ -1,4 +1,5 @@
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from contacts_service.serializers import StrictInputSerializer
 from events.models import OutboxEvent, TimelineEntry
@@ -95,7 +96,10 @@ class ActivityInputSerializer(StrictInputSerializer):
             )
         )
         if problems:
-            raise serializers.ValidationError({p["field"]: [p["message"]] for p in problems})
+            # The service's codes (too_large, future, ...) kept: plain messages would all read `invalid`.
+            raise serializers.ValidationError(
+                {p["field"]: [ErrorDetail(p["message"], code=p["code"])] for p in problems}
+            )
         return attrs
 
 
