@@ -16,8 +16,15 @@ from django.conf import settings
 USER_EVENTS = ("user.created", "user.updated", "user.deleted")
 
 
+class BrokerConfigError(ValueError):
+    """RABBITMQ_URL cannot be read as an AMQP URL (a retry cannot help: the commands stop with it)."""
+
+
 def connection_parameters(url: str | None = None, *, timeout: float = 10.0) -> pika.URLParameters:
-    params = pika.URLParameters(url or settings.RABBITMQ_URL)
+    try:
+        params = pika.URLParameters(url or settings.RABBITMQ_URL)
+    except (ValueError, IndexError, TypeError) as exc:  # pika's own errors for a bad port, option...
+        raise BrokerConfigError(f"RABBITMQ_URL is not a usable AMQP URL: {exc}") from exc
     params.socket_timeout = timeout
     params.blocked_connection_timeout = timeout * 3
     params.connection_attempts = 1

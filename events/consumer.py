@@ -49,7 +49,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from contacts_service.auth import _user_from_claims
+from contacts_service.auth import _storable, _user_from_claims
 from contacts_service.models import User
 from events.broker import USER_EVENTS, connection_parameters, declare_topology, declare_user_events_queue
 from events.models import ProcessedMessage
@@ -103,7 +103,7 @@ def _identifier(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = str(value).strip()
-    return text if 0 < len(text) <= 255 and "\x00" not in text else None
+    return text if 0 < len(text) <= 255 and "\x00" not in text and _storable(text) else None
 
 
 def _timestamp(value: Any, properties) -> dt.datetime | None:
@@ -113,7 +113,14 @@ def _timestamp(value: Any, properties) -> dt.datetime | None:
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+            # In UTC: PostgreSQL takes offsets up to 15:59 only (ISO 8601 allows more), and an early
+            # date with a positive offset would be stored as a BC one that cannot be read back.
+            try:
+                return (
+                    parsed.astimezone(dt.UTC) if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
+                )
+            except OverflowError:  # before year 1 or past 9999 in UTC: no usable time
+                parsed = None
     stamp = getattr(properties, "timestamp", None)
     if isinstance(stamp, int) and not isinstance(stamp, bool):
         try:
@@ -233,7 +240,7 @@ def _is_stale(event: UserEvent, record: ProcessedMessage) -> bool:
 
 def _normalized_email(value: Any) -> str:
     email = value.strip().lower() if isinstance(value, str) else ""
-    return "" if len(email) > 254 or "\x00" in email else email
+    return "" if len(email) > 254 or "\x00" in email or not _storable(email) else email
 
 
 def _name(data: dict, key: str) -> str | None:

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from events.broker import BrokerConfigError, connection_parameters
 from events.consumer import BrokerUnavailable, ConsumerMisconfigured, DatabaseUnavailable, UserEventsConsumer
 
 
@@ -26,6 +27,10 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, idle_timeout=1.0, **options):
         if not settings.RABBITMQ_URL:
             raise CommandError("RABBITMQ_URL is not set: there is no queue to consume.")
+        try:
+            connection_parameters()
+        except BrokerConfigError as exc:
+            raise CommandError(str(exc)) from exc
         if not 0 < idle_timeout <= 3600:
             raise CommandError("--idle-timeout must be between 0 and 3600 seconds.")
         consumer = UserEventsConsumer(idle_timeout=idle_timeout)

@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 
+from events.broker import BrokerConfigError, connection_parameters
 from events.relay import BrokerUnavailable, OutboxRelay
 
 
@@ -19,6 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, batch_size=None, **options):
         if not settings.RABBITMQ_URL:
             raise CommandError("RABBITMQ_URL is not set: events stay in the outbox until it is.")
+        try:
+            connection_parameters()
+        except BrokerConfigError as exc:
+            raise CommandError(str(exc)) from exc
         if connection.vendor != "postgresql":
             raise CommandError("The relay needs PostgreSQL (SKIP LOCKED claims, advisory lock).")
         if batch_size is not None and not 1 <= batch_size <= 10_000:
@@ -31,6 +36,8 @@ class Command(BaseCommand):
                     relay.drain()
                 except BrokerUnavailable as exc:
                     raise CommandError(f"RabbitMQ unavailable: {exc}") from exc
+                except DatabaseError as exc:
+                    raise CommandError(f"Database unavailable: {exc}") from exc
             else:
                 relay.run()
         finally:

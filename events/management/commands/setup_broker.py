@@ -4,7 +4,12 @@ import pika
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from events.broker import connection_parameters, declare_topology, declare_user_events_queue
+from events.broker import (
+    BrokerConfigError,
+    connection_parameters,
+    declare_topology,
+    declare_user_events_queue,
+)
 
 
 class Command(BaseCommand):
@@ -21,6 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, exchange=None, without_consumer_queue=False, **options):
         if not settings.RABBITMQ_URL:
             raise CommandError("RABBITMQ_URL is not set: there is no broker to set up.")
+        try:
+            connection_parameters()
+        except BrokerConfigError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             conn = pika.BlockingConnection(connection_parameters())
         except pika.exceptions.AMQPError as exc:
