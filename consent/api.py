@@ -3,6 +3,8 @@ confirmation (no authentication: the signed token is the credential), and the te
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -36,7 +38,22 @@ CONTACT_ID_PARAM = OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiPara
 
 
 def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The caller's IP, as consent proof records it. Behind TRUSTED_PROXY_COUNT reverse proxies that
+    append to X-Forwarded-For, the address the outermost of them saw (REMOTE_ADDR is the nearest
+    proxy's); an entry that is not an IP address, or too few entries, fall back to REMOTE_ADDR. With
+    no proxy (0, the default) the header is ignored: any caller can write it."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    if len(hops) < proxies:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-proxies]))
+    except ValueError:
+        return remote
 
 
 class ContactConsentsView(TenantAPIView):

@@ -84,3 +84,26 @@ def test_a_link_sent_before_a_merge_confirms_the_merged_contact(api, anon, tenan
 
     assert response.status_code == 200, response.json()
     assert api.get(consents_url(primary.pk)).json()["current"][0]["status"] == "granted"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.2"),  # no proxy configured: the header is the caller's to write
+        (1, "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # what the one proxy saw, not what was sent
+        (2, "198.51.100.1, 203.0.113.9", "198.51.100.1"),
+        (2, "203.0.113.9", "10.0.0.2"),  # fewer hops than proxies
+        (1, "not-an-ip", "10.0.0.2"),
+    ],
+)
+def test_the_ledger_records_the_address_the_proxy_saw(api, contact, settings, proxies, forwarded, expected):
+    """Behind TRUSTED_PROXY_COUNT reverse proxies REMOTE_ADDR is the nearest proxy's: the consent
+    proof records the address the outermost proxy appended to X-Forwarded-For."""
+    settings.TRUSTED_PROXY_COUNT = proxies
+    body = {"channel": "email", "purpose": "marketing", "status": "granted"}
+    response = api.post(
+        consents_url(contact.pk), body, format="json", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded
+    )
+    assert response.status_code == 201, response.json()
+    record = ConsentRecord.objects.unscoped().get(contact=contact)
+    assert (record.ip_address, record.request_ip) == (expected, expected)
