@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
+from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.context import tenant_context
 from contacts_service.errors import Conflict
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Consent changes only through the API (ledger + state + event together); the ledger never
     changes at all. Operators can look, not touch."""
 
@@ -18,6 +21,17 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _DateDrillDownChangeList(ChangeList):
+    """Django catches ValueError from the date drill-down's parameters, not OverflowError: a year
+    like 99999999999999 was a 500. Now the changelist's usual answer to a bad lookup (?e=1)."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
 
 @admin.register(ConsentRecord)
@@ -34,6 +48,9 @@ class ConsentRecordAdmin(_ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return ConsentRecord.objects.unscoped().select_related("tenant")
+
+    def get_changelist(self, request, **kwargs):
+        return _DateDrillDownChangeList
 
 
 @admin.register(ConsentState)
@@ -66,7 +83,7 @@ class _PurposeForm(forms.ModelForm):
 
 
 @admin.register(ConsentPurpose)
-class ConsentPurposeAdmin(admin.ModelAdmin):
+class ConsentPurposeAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Purposes of every tenant. A purpose named in a tenant's consent ledger cannot be deleted (the
     ledger is kept), as through the API: its delete page and a delete action selecting it are refused."""
 

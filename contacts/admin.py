@@ -8,6 +8,8 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,6 +26,7 @@ from contacts.models import (
     DuplicateCandidate,
     Merge,
 )
+from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.context import Actor, tenant_context
 from contacts_service.errors import ServiceError
 from imports.resources import (
@@ -35,8 +38,16 @@ from imports.resources import (
 )
 
 
-class TenantAdminMixin:
-    """The admin is cross-tenant by design, so it uses the loud unscoped() escape hatch."""
+class TenantAdminMixin(BoundedSearchMixin):
+    """The admin is cross-tenant by design, so it uses the loud unscoped() escape hatch. A change page
+    runs inside the object's tenant (inlines and the model's unique constraints, validated on "Save",
+    query through tenant-scoped managers)."""
+
+    def save_model(self, request, obj, form, change):
+        # Read-only pages (every field of contacts, tags, lists...) change nothing: "Save" must not
+        # write back the copy read at the start of the request over a change made meanwhile.
+        if form.changed_data or not change:
+            super().save_model(request, obj, form, change)
 
     def get_queryset(self, request):
         return self.model.objects.unscoped().select_related("tenant")
@@ -44,11 +55,14 @@ class TenantAdminMixin:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # Inline formsets query related models through their default (tenant-scoped) manager:
         # run the page inside the object's own tenant.
-        obj = (
-            self.model.objects.unscoped().filter(pk=object_id).select_related("tenant").first()
-            if object_id
-            else None
-        )
+        try:
+            obj = (
+                self.model.objects.unscoped().filter(pk=object_id).select_related("tenant").first()
+                if object_id
+                else None
+            )
+        except (ValidationError, ValueError):  # not an id of this model: "doesn't exist", as Django says
+            obj = None
         if obj is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
         with tenant_context(obj.tenant):
@@ -184,6 +198,14 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
             return HttpResponseRedirect(reverse("admin:contacts_contact_import"))
         return super().process_result(result, request)
 
+    def export_action(self, request, *args, **kwargs):
+        # The Export button carries the list's query string; one the list refuses (a bad filter value)
+        # gets the list's own answer, not a 500 from the export's copy of the list.
+        try:
+            return super().export_action(request, *args, **kwargs)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:contacts_contact_changelist") + "?e=1")
+
     def get_valid_export_item_pks(self, request):
         # The base method lists every contact; the posted ids are enough, as the export queryset and
         # the resource keep only the chosen tenant's live contacts among them.
@@ -260,12 +282,46 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
 
 @admin.register(AttributeDefinition)
 class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Read-only. A definition whose key contacts still hold a value for cannot be deleted (they would
+    keep values no definition types), as through the API: its delete page and a delete action
+    selecting it are refused."""
+
     list_display = ["key", "label", "type", "required", "tenant"]
     list_filter = ["tenant", "type"]
     readonly_fields = [f.name for f in AttributeDefinition._meta.fields]
 
     def has_add_permission(self, request):
         return False
+
+    @staticmethod
+    def _in_use(definition: AttributeDefinition) -> bool:
+        holders = Contact.objects.unscoped().filter(tenant_id=definition.tenant_id)
+        return holders.filter(attributes__has_key=definition.key).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and self._in_use(obj))
+
+    def delete_model(self, request, obj):
+        self._delete(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        self._delete(request, list(queryset.select_related("tenant")))
+
+    def _delete(self, request, definitions: list[AttributeDefinition]) -> None:
+        """Through the API's service, which locks the definition before it counts the holders."""
+        from contacts.services.attributes import attribute_definition_delete
+
+        kept = []
+        for definition in definitions:
+            try:
+                attribute_definition_delete(tenant=definition.tenant, definition_id=definition.pk)
+            except ServiceError:
+                kept.append(definition)
+        if kept:
+            names = ", ".join(f"{d.key} ({d.tenant})" for d in kept)
+            self.message_user(
+                request, f"Kept, contacts still holding a value: {names}.", level=messages.WARNING
+            )
 
 
 class ReadOnlyAdmin(TenantAdminMixin, admin.ModelAdmin):

@@ -1,9 +1,12 @@
 """Operators' admin for tenants, users, memberships and API keys (staff only)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
 
 from contacts_service import services
+from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.models import ApiKey, Membership, Tenant, User
 
 
@@ -14,7 +17,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ["name", "id", "plan", "is_active", "created_at"]
     list_filter = ["plan", "is_active"]
     search_fields = ["name", "id"]
@@ -22,7 +25,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
     list_display = ["username", "email", "auth_subject", "is_staff", "is_active"]
     search_fields = ["username", "email", "auth_subject"]
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Auth service", {"fields": ["auth_subject"]}))
@@ -35,8 +38,29 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "tenant"]
 
 
+class ApiKeyForm(forms.ModelForm):
+    """What apikey_create refuses, as form errors (it raised in save_model: a 500)."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["tenant", "name", "role", "expires_at"]
+
+    def clean_name(self):
+        name = self.cleaned_data.get("name") or ""
+        if not name.strip():
+            raise forms.ValidationError("A key needs a name.")
+        return name
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if self.instance._state.adding and expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("Must be in the future.")
+        return expires_at
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    form = ApiKeyForm
     list_display = ["display_prefix", "name", "tenant", "role", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["name", "prefix"]

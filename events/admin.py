@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from contacts_service.admin_search import BoundedSearchMixin
 from events.models import OutboxEvent, ProcessedMessage
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Read-only view of the outbox for support."""
 
     list_display = [
@@ -36,7 +37,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessedMessage)
-class ProcessedMessageAdmin(admin.ModelAdmin):
+class ProcessedMessageAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Read-only: the messages consumers applied (deduplication by event_id)."""
 
     list_display = ["event_id", "consumer", "event_type", "subject", "occurred_at", "processed_at", "outcome"]

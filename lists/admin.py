@@ -1,14 +1,18 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from guardian.admin import GuardedModelAdmin
 
-from contacts.admin import admin_actor
+from contacts.admin import TenantAdminMixin, admin_actor
 from contacts.models import ChangeSource
 from contacts_service.context import tenant_context
 from lists.models import ContactList
 
 
 @admin.register(ContactList)
-class ContactListAdmin(GuardedModelAdmin):
+class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
     """Lists of every tenant (read-only: membership changes go through the API so events are written).
     "Object permissions" shows and edits who a list is shared with (manage_list). Deleting a list here
     goes through the API's service: each member leaves with its contact.removed_from_list event."""
@@ -28,9 +32,6 @@ class ContactListAdmin(GuardedModelAdmin):
         "updated_at",
     ]
 
-    def get_queryset(self, request):
-        return ContactList.objects.unscoped().select_related("tenant")
-
     def has_add_permission(self, request):
         return False
 
@@ -44,3 +45,26 @@ class ContactListAdmin(GuardedModelAdmin):
     def delete_queryset(self, request, queryset):
         for contact_list in queryset.select_related("tenant"):
             self.delete_model(request, contact_list)
+
+    # django-guardian's sharing pages look the list, user or group up with the raw URL value: one that
+    # is not an id of its model was a 500 (ValidationError), where it is a 404.
+    def obj_perms_manage_view(self, request, object_pk):
+        _id_or_404(ContactList, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        _id_or_404(ContactList, object_pk)
+        _id_or_404(get_user_model(), user_id)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        _id_or_404(ContactList, object_pk)
+        _id_or_404(Group, group_id)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+
+def _id_or_404(model, value) -> None:
+    try:
+        model._meta.pk.to_python(value)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise Http404(f"No {model._meta.verbose_name} with this id.") from exc

@@ -1,13 +1,13 @@
 from django.contrib import admin
 
-from contacts.admin import admin_actor
+from contacts.admin import TenantAdminMixin, admin_actor
 from contacts.models import ChangeSource
 from contacts_service.context import tenant_context
 from tags.models import Tag
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Tags of every tenant; assignments change through the API so events are written. Deleting a tag
     here goes through the same service as the API: each contact that had it is untagged with its
     contact.untagged event (Django's own delete would drop the assignments silently)."""
@@ -16,9 +16,6 @@ class TagAdmin(admin.ModelAdmin):
     list_filter = ["tenant"]
     search_fields = ["name"]
     readonly_fields = ["tenant", "name", "color", "description", "created_at", "updated_at"]
-
-    def get_queryset(self, request):
-        return Tag.objects.unscoped().select_related("tenant")
 
     def has_add_permission(self, request):
         return False
