@@ -18,7 +18,7 @@ class OutboxEventAdmin(BoundedSearchMixin, admin.ModelAdmin):
         "sent_at",
         "attempts",
     ]
-    list_filter = ["event_type", ("sent_at", admin.EmptyFieldListFilter)]
+    list_filter = ["tenant", "event_type", ("sent_at", admin.EmptyFieldListFilter)]
     search_fields = ["=event_id", "=aggregate_id"]
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
     show_full_result_count = False

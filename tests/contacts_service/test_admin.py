@@ -59,6 +59,19 @@ def test_admin_shows_an_outbox_event_and_its_json_payload(operator_client, api, 
 
 
 @pytest.mark.django_db
+def test_admin_outbox_filters_by_tenant(operator_client, client_for, tenant, other_tenant):
+    """docs/operations.md: the admin shows every tenant with a tenant filter; the outbox too."""
+    ours = client_for(tenant).post(reverse("contact-list"), {"email": "a@example.com"}, format="json").json()
+    theirs = client_for(other_tenant).post(reverse("contact-list"), {"email": "b@example.com"}, format="json")
+    changelist = operator_client.get(
+        reverse("admin:events_outboxevent_changelist"), {"tenant__id__exact": str(tenant.pk)}
+    )
+    assert changelist.status_code == 200
+    body = changelist.content.decode()
+    assert ours["id"] in body and theirs.json()["id"] not in body
+
+
+@pytest.mark.django_db
 def test_admin_soft_delete_action_goes_through_the_service(operator_client, tenant):
     contact = ContactFactory(tenant=tenant)
     response = operator_client.post(
