@@ -441,11 +441,7 @@ def plan_batch(
         conflict = _held_elsewhere(job, row, contact, holders)
         if conflict:
             row.error(*conflict)
-    last_index: dict[str, int] = {}
-    for index, row in enumerate(parsed):
-        if not row.errors and row.values.get(key):
-            last_index[row.values[key]] = index
-    claimed: dict[tuple[str, str], int] = {}
+    last_index = _claims_settled(job, parsed, matches, erased)
     now = timezone.now()
     for index, row in enumerate(parsed):
         if row.errors:
@@ -469,20 +465,6 @@ def plan_batch(
             plans.append(
                 RowPlan(row=row, action="skip", contact=contact, reason=f"A contact has this {key}.")
             )
-            continue
-        # Required attributes and values other contacts hold were checked above; what is left is two
-        # rows of this batch (different keys) writing the same email or external_id.
-        conflict = ""
-        for unique in ("email", "external_id"):
-            wanted = row.values.get(unique)
-            if not wanted or _left_as_is(job, contact, unique):
-                continue
-            first = claimed.setdefault((unique, wanted), index)
-            if first != index:
-                conflict = f"Another row of this batch (line {parsed[first].line}) has this {unique}."
-        if conflict:
-            row.error("email" if "email" in conflict else "external_id", conflict)
-            plans.append(RowPlan(row=row, action="error"))
             continue
         if contact is None:
             contact = Contact(
@@ -523,6 +505,48 @@ def plan_batch(
             RowPlan(row=row, action="update" if changes else "unchanged", contact=contact, changes=changes)
         )
     return Plan(rows=plans)
+
+
+def _claims_settled(job: ImportJob, parsed: list[ParsedRow], matches: dict, erased: set) -> dict[str, int]:
+    """Fail the rows that would write an email or external_id another row of the batch (of another
+    key) writes first, and return the index of the row applied for each key: its last good row. A
+    last row failing so makes the row before it of its key the one applied (which may then conflict
+    in turn): repeated until no row fails any more, so a failing row never makes an earlier good one
+    of its key a `duplicate` (which imported neither)."""
+    key = job.dedupe_key
+    while True:
+        last_index: dict[str, int] = {}
+        for index, row in enumerate(parsed):
+            if not row.errors and row.values.get(key):
+                last_index[row.values[key]] = index
+        claimed: dict[tuple[str, str], int] = {}
+        failed = False
+        for index, row in enumerate(parsed):
+            value = row.values.get(key)
+            if row.errors or (value and last_index[value] != index):
+                continue
+            contact = matches.get(value) if value else None
+            if (
+                contact is None
+                and not job.allow_erased
+                and (row.values.get("email") in erased or row.values.get("phone") in erased)
+            ):
+                continue  # skipped: writes nothing
+            if contact is not None and job.on_match == OnMatch.SKIP:
+                continue
+            for unique in ("email", "external_id"):
+                wanted = row.values.get(unique)
+                if not wanted or _left_as_is(job, contact, unique):
+                    continue
+                first = claimed.setdefault((unique, wanted), index)
+                if first != index:
+                    row.error(
+                        unique, f"Another row of this batch (line {parsed[first].line}) has this {unique}."
+                    )
+                    failed = True
+                    break
+        if not failed:
+            return last_index
 
 
 def _display_name(contact: Contact) -> None:

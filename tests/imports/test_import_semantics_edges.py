@@ -53,6 +53,20 @@ def test_a_later_row_that_fails_does_not_swallow_an_earlier_valid_row(api, tenan
     assert ann is not None and ann.first_name == "Ann", (job, _errors(api, job_id))
 
 
+def test_a_later_row_failing_on_a_value_another_row_writes_leaves_the_earlier_row_of_its_key(api, tenant):
+    """Line 4 (ann, E9) fails: line 2 (cat) writes E9 first. Line 3 (ann, E1), the earlier row of ann's
+    key, is then the one applied, not a `duplicate` of a row that failed (which imported neither)."""
+    content = "email,external_id\ncat@example.com,E9\nann@example.com,E1\nann@example.com,E9\n"
+    job_id = _job(api, content)
+    job = run(api, job_id)
+    assert (job["created"], job["failed"], job["duplicates"]) == (2, 1, 0), job
+    ann = Contact.objects.unscoped().get(email="ann@example.com")
+    assert ann.external_id == "E1"
+    assert Contact.objects.unscoped().get(email="cat@example.com").external_id == "E9"
+    errors = _errors(api, job_id)
+    assert errors.splitlines()[1].startswith("4,") and "line 2" in errors, errors
+
+
 def test_cancel_of_a_queued_job_is_not_undone_by_a_worker_starting_it(api, tenant, monkeypatch):
     job_id = _job(api, "email\nq@example.com\n")
     assert api.post(job_url(job_id, "start")).status_code == 200
