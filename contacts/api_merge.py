@@ -37,8 +37,9 @@ UNDO_409 = OpenApiResponse(
     ErrorSerializer,
     description="Why the merge cannot be undone: `already_undone`; `erased` (a contact was erased since); "
     "`later_merge` (a later merge involves its contacts: undo that one first); `changed_since` (the primary "
-    "changed after the merge); `unique` (another contact now has an email or external_id a restored contact "
-    "had, errors[].field names it).",
+    "changed after the merge); `unique` (another contact now has an email, external_id or identifier a "
+    "restored contact had, errors[].field names it); `attribute_changed` (a restored attribute value is one "
+    "its definition no longer admits: deleted, choice removed, type changed).",
 )
 
 
@@ -125,8 +126,10 @@ class MatchingRulesView(TenantAPIView):
         return Response(MatchingRulesSerializer(rules).data)
 
 
+# Named as the path template names it ({id}: drf-spectacular renames the URL's pk): a "pk" parameter
+# was a second path parameter the template does not hold (an invalid document).
 CONTACT_ID_PARAM = OpenApiParameter(
-    "pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The primary."
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The primary."
 )
 
 

@@ -74,6 +74,10 @@ def contact_resolve(*, tenant: Tenant, channel: str, identifier: str) -> Contact
     value = identifier_normalize(channel=channel, value=identifier)
     live = contact_live(tenant=tenant)
     found = live.filter(identifiers__channel=channel, identifiers__value=value).first()
+    if found is None and channel in PHONE_CHANNELS and channel != "phone":
+        # A number kept as a `phone` identifier (a merged contact's own phone) is reachable on sms and
+        # whatsapp too, as a contact's own phone is; an identifier of the channel asked comes first.
+        found = live.filter(identifiers__channel="phone", identifiers__value=value).first()
     if found is None and channel == "email":
         found = live.filter(email=value).first()
     if found is None and channel in PHONE_CHANNELS:

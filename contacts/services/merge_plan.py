@@ -114,9 +114,15 @@ def _resolve(
 
 
 def merge_plan(
-    *, primary: Contact, others: list[Contact], strategy: str, chosen: dict[str, uuid.UUID]
+    *,
+    primary: Contact,
+    others: list[Contact],
+    strategy: str,
+    chosen: dict[str, uuid.UUID],
+    required: set[str] | frozenset[str] = frozenset(),
 ) -> MergePlan:
-    """Resolve every field and attribute; a manual_review merge with an unsettled conflict is a 400."""
+    """Resolve every field and attribute; a manual_review merge with an unsettled conflict is a 400,
+    and so is one that would remove a `required` attribute the primary holds (as a PATCH would)."""
     contacts = [primary, *others]
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -137,6 +143,13 @@ def merge_plan(
         sources[name] = str(source.pk)
         if conflict:
             conflicts.append(name)
+    removed = sorted(key for key in required if key in (primary.attributes or {}) and key not in attributes)
+    if removed:
+        raise ValidationFailed(
+            [{"field": f"fields.{ATTRIBUTE_PREFIX}{key}", "code": "required",
+              "message": "A required attribute cannot be removed: choose a contact that has a value."}
+             for key in removed]
+        )  # fmt: skip
     if strategy == MergeStrategy.MANUAL_REVIEW:
         unsettled = [name for name in conflicts if name not in chosen]
         if unsettled:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts.models import ChangeSource, Contact, Merge, MergeContact, MergeStatus
+from contacts.models import AttributeDefinition, ChangeSource, Contact, Merge, MergeContact, MergeStatus
+from contacts.normalization import FieldError, attribute_value
 from contacts.services.duplicates import duplicates_check
 from contacts.services.merge_snapshot import contact_values, linked_model, rows_reassign, snapshot_objects
 from contacts.services.merges import (
@@ -97,6 +98,9 @@ def merge_undo_blocker(
                 code="changed_since",
                 contact_id=str(contact_id),
             )
+    gone = _attribute_gone(tenant, ids, rows)
+    if gone is not None:
+        return gone
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True).exclude(pk__in=ids)
     for contact_id in ids:
         values = rows[contact_id].snapshot["contact"]["fields"]
@@ -109,6 +113,29 @@ def merge_undo_blocker(
                     f"Contact {holder} now has the {name} contact {contact_id} had; it cannot come back.",
                     field=name, code="unique", contact_id=str(contact_id),
                 )  # fmt: skip
+    return None
+
+
+def _attribute_gone(tenant: Tenant, ids: list[uuid.UUID], rows: dict) -> Conflict | None:
+    """A Conflict when a custom attribute value the undo would bring back is one its definition no
+    longer admits (the definition deleted, a choice removed, the type changed since the merge): the
+    merge's snapshot was the value's only holder, so neither change saw it."""
+    definitions = {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
+    for contact_id in ids:
+        attributes = rows[contact_id].snapshot["contact"]["fields"].get("attributes") or {}
+        for key, value in attributes.items():
+            definition = definitions.get(key)
+            problem = "its definition was deleted since"
+            if definition is not None:
+                try:
+                    attribute_value(definition, value, f"attributes.{key}")
+                    continue
+                except FieldError as exc:
+                    problem = f"its definition no longer admits it ({exc.message})"
+            return Conflict(
+                f"Contact {contact_id} had {value!r} as attribute {key}: {problem}; it cannot come back.",
+                field=f"attributes.{key}", code="attribute_changed", contact_id=str(contact_id),
+            )  # fmt: skip
     return None
 
 
@@ -154,8 +181,35 @@ def _targets(rows: list[dict], column: str) -> list[uuid.UUID]:
     return [uuid.UUID(str(r["fields"][column])) for r in rows]
 
 
+# Unique constraints an undo can meet when a value it brings back was taken after its checks (a contact
+# created or an identifier added by a concurrent request): the field a 409 `unique` names.
+_UNIQUE_FIELDS = {
+    "contact_email_unique_live": "email",
+    "contact_external_id_unique_live": "external_id",
+    "identifier_unique": "identifiers",
+}
+
+
 @transaction.atomic
 def merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
+    """_merge_undo, whose checks (merge_undo_blocker) cannot see a value taken by a request that
+    commits after them: the unique index then refuses the write, and that is the same 409 `unique`,
+    the merge staying applied (it was a 500)."""
+    try:
+        with transaction.atomic():
+            return _merge_undo(tenant=tenant, actor=actor, merge_id=merge_id)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint not in _UNIQUE_FIELDS:
+            raise
+        field = _UNIQUE_FIELDS[constraint]
+        message = (
+            f"Another contact now has a value of {field} this undo would bring back; it cannot come back."
+        )
+        raise Conflict(message, field=field, code="unique") from exc
+
+
+def _merge_undo(*, tenant: Tenant, actor: Actor, merge_id: uuid.UUID) -> Merge:
     """Put every contact of the merge back as it was before it; a 409 saying why not when something
     newer depends on it (already_undone, erased, later_merge, changed_since, unique)."""
     from consent.merging import consent_merge_undo

@@ -32,6 +32,7 @@ from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from contacts.models import (
+    AttributeDefinition,
     ChangeSource,
     Contact,
     ContactChange,
@@ -250,7 +251,10 @@ def contact_merge(
         contact_ids=[c.pk for c in contacts],
         attribute_keys={key for c in contacts for key in (c.attributes or {})},
     )
-    plan = merge_plan(primary=primary, others=others, strategy=strategy, chosen=chosen)
+    required = set(
+        AttributeDefinition.objects.for_tenant(tenant).filter(required=True).values_list("key", flat=True)
+    )
+    plan = merge_plan(primary=primary, others=others, strategy=strategy, chosen=chosen, required=required)
     tag_moves = _link_moves(tenant, TagAssignment, "tag_id", primary.pk, other_ids)
     list_moves = _link_moves(
         tenant, ListMembership, "contact_list_id", primary.pk, other_ids,
@@ -289,10 +293,17 @@ def contact_merge(
 
     identifiers = ContactIdentifier.objects.for_tenant(tenant)
     identifiers.filter(contact_id__in=other_ids).update(contact_id=primary.pk)
-    created_identifiers = identifiers.bulk_create(
-        [ContactIdentifier(tenant=tenant, contact=primary, channel=c, value=v, created_at=now)
-         for c, v in new_identifiers]
-    )  # fmt: skip
+    # A value another contact got as an identifier since _identifiers_to_add looked (a concurrent
+    # request) is left to it, as if it had held it first: the insert skips it (it was an
+    # IntegrityError, a 500), and the event and the merge's record name only those inserted.
+    proposed = [ContactIdentifier(tenant=tenant, contact=primary, channel=c, value=v, created_at=now)
+                for c, v in new_identifiers]  # fmt: skip
+    identifiers.bulk_create(proposed, ignore_conflicts=True)
+    inserted = set(identifiers.filter(pk__in=[i.pk for i in proposed]).values_list("pk", flat=True))
+    created_identifiers = [i for i in proposed if i.pk in inserted]
+    if len(created_identifiers) < len(proposed):
+        skipped = {(i.channel, i.value) for i in proposed if i.pk not in inserted}
+        identifiers_added = [i for i in identifiers_added if (i["channel"], i["value"]) not in skipped]
     _apply_link_moves(tenant, TagAssignment, tag_moves, primary.pk)
     _apply_link_moves(tenant, ListMembership, list_moves, primary.pk)
     consent_records, consent_changes = consent_merge(
