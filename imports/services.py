@@ -534,17 +534,21 @@ def _claims_settled(job: ImportJob, parsed: list[ParsedRow], matches: dict, eras
                 continue  # skipped: writes nothing
             if contact is not None and job.on_match == OnMatch.SKIP:
                 continue
-            for unique in ("email", "external_id"):
-                wanted = row.values.get(unique)
-                if not wanted or _left_as_is(job, contact, unique):
-                    continue
-                first = claimed.setdefault((unique, wanted), index)
-                if first != index:
-                    row.error(
-                        unique, f"Another row of this batch (line {parsed[first].line}) has this {unique}."
-                    )
-                    failed = True
-                    break
+            writes = [
+                (unique, row.values[unique])
+                for unique in ("email", "external_id")
+                if row.values.get(unique) and not _left_as_is(job, contact, unique)
+            ]
+            taken = next(
+                ((unique, claimed[(unique, v)]) for unique, v in writes if (unique, v) in claimed), None
+            )
+            if taken is not None:  # a failing row claims nothing (its email must not fail a later row)
+                unique, first = taken
+                row.error(unique, f"Another row of this batch (line {parsed[first].line}) has this {unique}.")
+                failed = True
+                continue
+            for unique_value in writes:
+                claimed[unique_value] = index
         if not failed:
             return last_index
 

@@ -67,6 +67,18 @@ def test_a_later_row_failing_on_a_value_another_row_writes_leaves_the_earlier_ro
     assert errors.splitlines()[1].startswith("4,") and "line 2" in errors, errors
 
 
+def test_a_row_failing_on_one_value_does_not_hold_its_other_value_against_a_later_row(api, tenant):
+    """Line 3 fails (line 2 writes E1 first); its email b@ is not written, so line 4 may take it."""
+    content = (
+        "phone,email,external_id\n+33611111111,a@example.com,E1\n+33622222222,b@example.com,E1\n"
+        "+33633333333,b@example.com,E3\n"
+    )
+    job_id = _job(api, content)
+    job = run(api, job_id, dedupe_key="phone")
+    assert (job["created"], job["failed"]) == (2, 1), (job, _errors(api, job_id))
+    assert Contact.objects.unscoped().get(email="b@example.com").external_id == "E3"
+
+
 def test_cancel_of_a_queued_job_is_not_undone_by_a_worker_starting_it(api, tenant, monkeypatch):
     job_id = _job(api, "email\nq@example.com\n")
     assert api.post(job_url(job_id, "start")).status_code == 200
