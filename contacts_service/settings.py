@@ -287,6 +287,10 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
+# No worker and no beat at all (no broker): a job an error interrupted is not redelivered nor queued
+# again, so an import resumes in-process a few times and then fails naming the reason, and a running
+# one whose process stopped can be cancelled at once (imports.services).
+TASKS_WITHOUT_WORKER = CELERY_BROKER_URL == "memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

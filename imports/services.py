@@ -270,12 +270,26 @@ def import_cancel(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
         job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
         upload_discard(job.file)
         job.file = ""
+    elif job.status == ImportStatus.RUNNING and _abandoned(job):
+        # Tasks in-process (the embedded default) and no batch for IMPORT_STALL_SECONDS: the process
+        # that ran it stopped (a server stopped mid-import), and nothing will read a cancel flag.
+        job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
+        job.error = "Cancelled after its process stopped mid-import; the rows before it are imported."
+        upload_discard(job.file)
+        job.file = ""
     elif job.status == ImportStatus.RUNNING:
         job.cancel_requested = True  # the task stops after its current batch
     else:
         raise Conflict(f"The import is {job.status}: nothing to cancel.", code="finished")
-    job.save(update_fields=["status", "finished_at", "cancel_requested", "file"])
+    job.save(update_fields=["status", "finished_at", "cancel_requested", "file", "error"])
     return job
+
+
+def _abandoned(job: ImportJob) -> bool:
+    """A running job no process will go on with: tasks run in-process (no worker, no beat to queue it
+    again) and its heartbeat is older than IMPORT_STALL_SECONDS."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    return settings.TASKS_WITHOUT_WORKER and (job.heartbeat_at is None or job.heartbeat_at < stale)
 
 
 # -- planning a batch ---------------------------------------------------------------------------------
@@ -833,8 +847,13 @@ def import_process(job_id: uuid.UUID | str) -> str:
                     error="The uploaded file is missing from the storage the worker reads (MEDIA_ROOT, or "
                     "the S3 bucket, must be shared by the web and worker processes). Upload it again.",
                 )
-            except TRANSIENT_ERRORS:
-                raise  # the task runs again (redelivered, or queued by the stall check) and resumes
+            except TRANSIENT_ERRORS as exc:
+                if not settings.TASKS_WITHOUT_WORKER:
+                    raise  # the task runs again (redelivered, or queued by the stall check) and resumes
+                # Tasks in-process (the embedded default): no redelivery, no beat to queue it again.
+                # Resume here a few times (from the checkpoint), then fail naming the reason, rather
+                # than leave the job `running` with nothing to run it (and the start request a 500).
+                return _run_again_in_process(job, exc)
             except Exception as exc:
                 # A batch that fails for any other reason fails the same way each time it is resumed:
                 # the job fails, naming where, rather than staying running and queued again forever.
@@ -851,6 +870,28 @@ def import_process(job_id: uuid.UUID | str) -> str:
         if postgres:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(job.pk)])
+
+
+IN_PROCESS_ATTEMPTS = 3
+
+
+def _run_again_in_process(job: ImportJob, first: Exception) -> str:
+    error: Exception = first
+    for attempt in range(1, IN_PROCESS_ATTEMPTS):
+        logger.warning("import %s: %s; resuming in-process (attempt %d)", job.pk, error, attempt + 1)
+        time.sleep(attempt)
+        try:
+            return _run(job.pk)
+        except TRANSIENT_ERRORS as exc:
+            error = exc
+    logger.error("import %s: stopped by %r", job.pk, error)
+    done = ImportJob.objects.unscoped().filter(pk=job.pk).values_list("checkpoint_row", flat=True)
+    return _finish(
+        job.pk,
+        ImportStatus.FAILED,
+        error=f"Stopped by {type(error).__name__} ({error}) in the batch after row {done.first() or 0}, "
+        f"{IN_PROCESS_ATTEMPTS} times; the rows before it are imported. Import the rest again.",
+    )
 
 
 def contacts_analyze() -> float | None:
