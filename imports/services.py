@@ -1119,7 +1119,7 @@ def _finish(job_id, status: str | None, *, error: str = "") -> str:
 def completed_data(job: ImportJob) -> dict[str, Any]:
     return {
         "import_id": str(job.pk),
-        "status": job.status,
+        "status": str(job.status),  # the value, not the enum member's repr in the log line
         "filename": job.filename,
         "total_rows": job.total_rows,
         "processed_rows": job.checkpoint_row,

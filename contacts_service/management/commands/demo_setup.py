@@ -1,5 +1,8 @@
+import itertools
+
 from django.core.management.base import BaseCommand
 
+from contacts.models import Contact
 from contacts_service import services
 from contacts_service.models import Tenant
 from contacts_service.roles import Role
@@ -24,6 +27,13 @@ class Command(BaseCommand):
             tenant, key = created.tenant, created.issued.key
         else:
             key = services.apikey_create(tenant=tenant, name="demo", role=Role.OWNER).key
+        # An address the tenant has no contact with yet: the example works on every run, not only the first.
+        taken = set(
+            Contact.objects.for_tenant(tenant).filter(email__startswith="ada").values_list("email", flat=True)
+        )
+        email = next(
+            e for n in itertools.count(1) if (e := f"ada{'' if n == 1 else n}@example.com") not in taken
+        )
         owner = services.user_get_or_create(email=DEMO_OWNER, password=password)
         owner.is_staff = owner.is_superuser = True
         owner.save(update_fields=["is_staff", "is_superuser"])
@@ -39,7 +49,7 @@ class Command(BaseCommand):
                     "",
                     "Try:",
                     f"  curl -s -H 'Authorization: Api-Key {key}' -H 'Content-Type: application/json' \\",
-                    '       -d \'{"email": "ada@example.com", "first_name": "Ada"}\' \\',
+                    f'       -d \'{{"email": "{email}", "first_name": "Ada"}}\' \\',
                     f"       {url}/api/v1/contacts/",
                     f"  curl -s -H 'Authorization: Api-Key {key}' {url}/api/v1/contacts/",
                     "",
