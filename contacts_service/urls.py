@@ -1,8 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from contacts_service import errors
 from contacts_service.api import ApiKeyViewSet, MeView
 from contacts_service.health import HealthView
 from contacts_service.metrics import METRICS_VIEW_NAME, metrics_view
@@ -29,6 +31,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    # Any other /api/ path ending in a slash: the JSON 404 of the error contract also with
+    # DJANGO_DEBUG=1 (the quick start's default), where Django would answer its HTML debug page
+    # instead of handler404. Without the slash, APPEND_SLASH still redirects to a path that exists.
+    re_path(r"^api/(?:.*/)?$", csrf_exempt(errors.handler404), name="api-not-found"),
 ]
 
 handler400 = "contacts_service.errors.handler400"

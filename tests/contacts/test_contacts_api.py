@@ -262,6 +262,18 @@ def test_non_uuid_ids_and_unknown_urls_are_json_404(api):
 
 
 @pytest.mark.django_db
+def test_unknown_api_urls_are_json_404_in_debug_too(api, settings):
+    """The quick start runs with DJANGO_DEBUG=1, where Django answers an unresolved URL with its HTML
+    debug page: /api/ paths keep the JSON error contract; a missing slash still redirects."""
+    settings.DEBUG = True
+    for url in ("/api/v1/nothing-here/", "/api/v1/", "/api/v2/contacts/"):
+        response = api.get(url)
+        assert response.status_code == 404, url
+        assert response["Content-Type"] == "application/json" and response.json()["code"] == "not_found"
+    assert api.get("/api/v1/contacts").status_code == 301
+
+
+@pytest.mark.django_db
 def test_nul_characters_in_query_strings_are_refused(api):
     response = api.get(LIST + "?search=a%00b")
     assert response.status_code == 400 and response.json()["code"] == "bad_request"
