@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models.fields.json import KT
@@ -159,6 +161,67 @@ def register_erasure_step(step: Callable[[Tenant, ErasedKeys], None]) -> None:
     """Add a step to every erasure (idempotent: the same function once)."""
     if step not in _erasure_steps:
         _erasure_steps.append(step)
+
+
+# -- matching an erased contact's values in what other apps keep (their erasure steps) -------------
+
+ERASED_VALUE = "[erased]"
+
+_PHONE_LIKE = re.compile(r"[\d\s().+/-]{6,40}")
+
+
+def _national_numbers(phones) -> set[str]:
+    """The national significant numbers of stored E.164 phones (6 digits or more: shorter ones would
+    match unrelated numbers)."""
+    numbers = set()
+    for phone in phones:
+        try:
+            number = str(phonenumbers.parse(phone).national_number)
+        except phonenumbers.NumberParseException:  # not E.164 (stored before numbers were checked)
+            continue
+        if len(number) >= 6:
+            numbers.add(number)
+    return numbers
+
+
+def _holds(keys: ErasedKeys, national: set[str], cell: str) -> bool:
+    """Whether a cell is one of the contact's emails (any spelling), its external id (any case) or
+    one of its phones written any way: its digits end with the national number, after at most a
+    country code or trunk prefix (06 12 34 56 78, 0033 6.., +33 (0)6..)."""
+    value = cell.strip()
+    if not value:
+        return False
+    if "@" in value:
+        return canonical_email(value) in keys.emails
+    if keys.external_id and value.casefold() == keys.external_id.casefold():
+        return True
+    if national and _PHONE_LIKE.fullmatch(value):
+        digits = re.sub(r"\D", "", value)
+        return any(digits.endswith(number) and len(digits) - len(number) <= 5 for number in national)
+    return False
+
+
+def erased_matcher(keys: ErasedKeys) -> Callable[[str], bool]:
+    """A test of a text: is it one of the erased contact's emails, phones (any spelling) or its
+    external id?"""
+    national = _national_numbers(keys.phones)
+    return lambda cell: _holds(keys, national, cell)
+
+
+def scrub_erased(value: Any, holds: Callable[[str], bool]) -> tuple[Any, bool]:
+    """`value` (JSON: filters, segment rules) with every string that holds an erased value, or whose
+    words one does (a search), replaced by ERASED_VALUE; and whether anything was."""
+    if isinstance(value, str):
+        if holds(value) or any(holds(word) for word in value.split()):
+            return ERASED_VALUE, True
+        return value, False
+    if isinstance(value, list):
+        items = [scrub_erased(item, holds) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    if isinstance(value, dict):
+        items = {key: scrub_erased(item, holds) for key, item in value.items()}
+        return {key: item for key, (item, _) in items.items()}, any(changed for _, changed in items.values())
+    return value, False
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -443,6 +506,19 @@ def _erased_keys(tenant: Tenant, contact: Contact) -> ErasedKeys:
             emails.add(_email_key(value))
         elif channel in PHONE_CHANNELS:
             phones.add(value)
+    # The emails and phones it held before a change (its history, deleted with it): an old address
+    # must not bring the person back through an import or a create any more than the last one.
+    history = ContactChange.objects.for_tenant(tenant).filter(contact_id=contact.pk)
+    for changes in history.values_list("changes", flat=True):
+        for entry in changes or ():
+            field = str(entry.get("field", ""))
+            for value in (entry.get("old"), entry.get("new")):
+                if not isinstance(value, str) or not value:
+                    continue
+                if field in ("email", "identifiers.email"):
+                    emails.add(_email_key(value))
+                elif field == "phone" or field in {f"identifiers.{c}" for c in PHONE_CHANNELS}:
+                    phones.add(value)
     return ErasedKeys(
         contact_id=contact.pk,
         emails=frozenset(e for e in emails if e),

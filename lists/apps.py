@@ -6,3 +6,10 @@ class ListsConfig(AppConfig):
 
     name = "lists"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from contacts.gdpr import register_erasure_step
+        from lists import signals  # noqa: F401  (grants of a removed member)
+        from lists.gdpr import segment_rules_erase
+
+        register_erasure_step(segment_rules_erase)

@@ -9,6 +9,8 @@ from contacts.selectors import contact_list
 from contacts_service.models import Membership, Tenant
 from lists.models import ContactList
 
+MANAGE_LIST_CODENAME = "manage_list"  # lists.services.MANAGE_LIST without its app label
+
 
 def list_list(*, tenant: Tenant) -> QuerySet[ContactList]:
     """Lists with their number of live members."""
@@ -47,7 +49,11 @@ def list_shares(*, tenant: Tenant, list_id: uuid.UUID) -> QuerySet[Membership]:
     """Members of the tenant a list is shared with (object permission manage_list), by email."""
     return (
         Membership.objects.select_related("user")
-        .filter(tenant=tenant, user__contactlistuserpermission__content_object_id=list_id)
+        .filter(  # one grant row: this list's manage_list (an operator may give others in the admin)
+            tenant=tenant,
+            user__contactlistuserpermission__content_object_id=list_id,
+            user__contactlistuserpermission__permission__codename=MANAGE_LIST_CODENAME,
+        )
         .distinct()
         .order_by("user__email", "user_id")
     )
