@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import idna
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -75,10 +76,22 @@ _IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 def _domain_label(label: str) -> str:
     if label.startswith("xn--"):
         try:
-            return label[4:].encode("ascii").decode("punycode")
+            decoded = label[4:].encode("ascii").decode("punycode")
+            decoded.encode("utf-8")  # a lone surrogate (xn--a-rc4g) is no domain: not decoded
+            return decoded
         except (UnicodeError, ValueError):
             return label  # not valid punycode: kept as written (validation decides)
     return label
+
+
+def _uts46(domain: str) -> str:
+    """IDNA's own mapping of a domain (UTS #46): case, compatibility forms, the dots, and the
+    characters it maps to nothing (soft hyphen, zero-width space), so an invisible character makes
+    no second address of one mailbox. A code point IDNA disallows is left for the validation."""
+    try:
+        return idna.uts46_remap(domain, std3_rules=False, transitional=False)
+    except (idna.IDNAError, ValueError):
+        return domain
 
 
 def canonical_email(value: str) -> str:
@@ -96,7 +109,7 @@ def canonical_email(value: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at:
         return value
-    domain = unicodedata.normalize("NFKC", domain.translate(_IDNA_DOTS)).lower()
+    domain = unicodedata.normalize("NFKC", _uts46(domain).translate(_IDNA_DOTS)).lower()
     domain = ".".join(_domain_label(label) for label in domain.split("."))
     return f"{local}@{unicodedata.normalize('NFKC', domain).lower()}"
 
@@ -110,8 +123,9 @@ def normalize_email(value: str | None) -> str | None:
     if len(value) > EMAIL_MAX_LENGTH:  # checked after lower-casing: "İ" becomes two characters
         raise FieldError("email", f"At most {EMAIL_MAX_LENGTH} characters.", "max_length")
     try:
+        value.encode("utf-8")
         validate_email(value)
-    except DjangoValidationError as exc:
+    except (DjangoValidationError, UnicodeError) as exc:
         raise FieldError("email", "Enter a valid email address.") from exc
     return value
 

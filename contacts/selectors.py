@@ -94,8 +94,10 @@ def contact_selection(
 ) -> QuerySet[Contact]:
     """The live contacts a bulk operation targets. Every explicit id must be a live contact of
     this tenant: another tenant's id is refused (400 naming it), never silently skipped."""
+    from rest_framework.exceptions import ValidationError
+
     from contacts.filters import ContactFilter, filter_query
-    from contacts_service.errors import ValidationFailed
+    from contacts_service.errors import ValidationFailed, flatten_errors
 
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     if contact_ids is not None:
@@ -121,7 +123,10 @@ def contact_selection(
                 for name, messages in filterset.errors.items()
             ]
         )
-    return filterset.qs
+    try:
+        return filterset.qs
+    except ValidationError as exc:  # raised by a filter method (consent conditions, too many tags...)
+        raise ValidationFailed(flatten_errors(exc.detail, "filter")) from exc
 
 
 def duplicate_list(*, tenant: Tenant) -> QuerySet[DuplicateCandidate]:

@@ -36,6 +36,8 @@ class FilterSet(django_filters.FilterSet):
     validated; what the request gets is the same."""
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if data is not None and hasattr(data, "getlist"):
+            data = _without_empty_choices(data, type(self).base_filters)
         if data is not None and not prefix:
             keys = list(data.keys())
             self.base_filters = {
@@ -44,3 +46,23 @@ class FilterSet(django_filters.FilterSet):
                 if filter_.extra.get("required") or any(k == name or k.startswith(name + "_") for k in keys)
             }
         super().__init__(data, queryset, request=request, prefix=prefix)
+
+
+def _without_empty_choices(data, filters):
+    """`?status=` (or `?status=&status=blocked`): an empty value of a multiple-choice parameter is
+    skipped, as every empty filter is, instead of a 400 "not one of the choices"."""
+    names = [
+        name
+        for name, filter_ in filters.items()
+        if isinstance(filter_, django_filters.MultipleChoiceFilter) and "" in data.getlist(name)
+    ]
+    if not names:
+        return data
+    data = data.copy()
+    for name in names:
+        values = [value for value in data.getlist(name) if value != ""]
+        if values:
+            data.setlist(name, values)
+        else:
+            del data[name]
+    return data

@@ -40,6 +40,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from contacts_service.context import get_current_tenant
+
 CURSOR_PARAM = "cursor"
 
 
@@ -244,15 +246,26 @@ class _CappedPaginator(Paginator):
         return _Page(*args, **kwargs)
 
 
-def _signer(keys: list[tuple[str, bool]]) -> signing.Signer:
-    # Salted with the ordering: a cursor only works for the ordering it was made for.
-    return signing.Signer(salt="cursor:" + ",".join(f"{'-' if d else ''}{n}" for n, d in keys))
+def _signer(keys: list[tuple[str, bool]], scope: str) -> signing.Signer:
+    # Salted with the ordering and the scope (the endpoint and the tenant): a cursor only works where
+    # it was made, for the ordering it was made for (the tags list's cursor on the lists list skipped
+    # rows silently; another tenant's was taken as a position).
+    order = ",".join(f"{'-' if d else ''}{n}" for n, d in keys)
+    return signing.Signer(salt=f"cursor:{scope}:{order}")
 
 
-def _encode(keys: list[tuple[str, bool]], values: list[Any]) -> str:
+def _scope(request) -> str:
+    """The endpoint (with its URL's ids: one list's members are not another's) and the tenant."""
+    match = getattr(request, "resolver_match", None)
+    where = f"{match.view_name}{sorted(match.kwargs.items())}" if match else request.path
+    tenant = get_current_tenant()
+    return f"{where}:{tenant.pk if tenant else ''}"
+
+
+def _encode(keys: list[tuple[str, bool]], values: list[Any], scope: str) -> str:
     """Signed: a client can hand back only a position the server gave it (no value of a wrong type
     or with a NUL byte ever reaches the query)."""
-    return _signer(keys).sign_object([_plain(v) for v in values], compress=True)
+    return _signer(keys, scope).sign_object([_plain(v) for v in values], compress=True)
 
 
 def _plain(value: Any) -> Any:
@@ -263,9 +276,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decode(cursor: str, keys: list[tuple[str, bool]]) -> list[Any]:
+def _decode(cursor: str, keys: list[tuple[str, bool]], scope: str) -> list[Any]:
     try:
-        values = _signer(keys).unsign_object(cursor)
+        values = _signer(keys, scope).unsign_object(cursor)
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
         return [dt.datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values]
@@ -378,7 +391,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         base = queryset
         cursor = request.query_params.get(CURSOR_PARAM, "")
         if cursor:
-            queryset = queryset.filter(_after(keys, _decode(cursor, keys)))
+            queryset = queryset.filter(_after(keys, _decode(cursor, keys, _scope(request))))
         rows = list(queryset.order_by(*_explicit_order(keys))[: self.page_size + 1])
         self.has_next = len(rows) > self.page_size
         self.rows = rows[: self.page_size]
@@ -398,7 +411,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             for part in name.split("__"):
                 value = getattr(value, "pk" if part == "pk" else part)
             values.append(value)
-        return _encode(self.keys, values)
+        return _encode(self.keys, values, _scope(self.request))
 
     def _next_cursor(self) -> str | None:
         if self.keyset:
@@ -454,3 +467,22 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 "schema": {"type": "string"},
             },
         ]
+
+
+def paging_parameters() -> list:
+    """The paging query parameters for extend_schema of a POST action that pages its answer
+    (drf-spectacular adds them to list actions only): page, page_size and cursor, as on every list."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    types = {"integer": OpenApiTypes.INT, "string": OpenApiTypes.STR}
+    return [
+        OpenApiParameter(
+            p["name"],
+            types[p["schema"]["type"]],
+            OpenApiParameter.QUERY,
+            required=False,
+            description=p["description"],
+        )
+        for p in PageNumberPagination().get_schema_operation_parameters(None)
+    ]

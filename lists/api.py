@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from contacts.selectors import contact_rows
 from contacts.serializers import ContactSelectionSerializer, contacts_render
 from contacts_service.errors import NotFound
+from contacts_service.pagination import paging_parameters
 from contacts_service.roles import Perm
 from contacts_service.viewsets import TenantViewSet
 from lists import selectors, services
@@ -140,6 +141,7 @@ class ContactListViewSet(
         summary="Count and first page of the contacts matching segment rules, without saving",
         request=SegmentPreviewInputSerializer,
         responses=SegmentPreviewSerializer,
+        parameters=paging_parameters(),
     )
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:

@@ -142,8 +142,13 @@ def test_another_tenants_cursor_shows_nothing_of_theirs(api, client_for, tenant,
     theirs = [ContactFactory(tenant=other_tenant, email=f"t{n}@example.com") for n in range(3)]
     other = client_for(other_tenant, "owner")
     cursor = other.get(LIST, {"page_size": 1, "cursor": ""}).json()["next_cursor"]
-    ids = {row["id"] for row in api.get(LIST, {"page_size": 10, "cursor": cursor}).json()["results"]}
-    assert ids <= {str(c.pk) for c in mine} and not ids & {str(c.pk) for c in theirs}
+    assert {row["id"] for row in other.get(LIST, {"cursor": cursor}).json()["results"]} <= {
+        str(c.pk) for c in theirs
+    }
+    # Signed for the tenant it was made for: another tenant's cursor is a foreign one.
+    refused = api.get(LIST, {"page_size": 10, "cursor": cursor})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "cursor"
+    assert len(mine) == 3
 
 
 URLS = {
