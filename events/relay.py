@@ -308,6 +308,7 @@ class OutboxRelay:
         self._down_since: float | None = None
         self._backoff = 0.0
         self._last_prune = time.monotonic()  # first prune 10 minutes in, never during start-up
+        self._passed: list[int] = []
 
     # -- batches ----------------------------------------------------------------------------------
 
@@ -315,16 +316,18 @@ class OutboxRelay:
         """The next batch to publish. A batch whose every row waits (held back: see _not_overtaking)
         is passed over, the claim going on behind it, rather than read as "nothing pending", which
         ended the drain with other contacts' events still unsent."""
-        passed: list[int] = []
+        passed = self._passed  # for the whole drain: a held row is not claimed again by every batch
         while True:
             cursor.execute(_CLAIM_SQL, [[*exclude, *passed], self.batch_size])
             claimed = cursor.fetchall()
             if not claimed or not settings.EVENTS_RELAY_ORDERED_ROUNDS:
                 return claimed
             rows = _not_overtaking(cursor, claimed, exclude)
+            if len(rows) < len(claimed):
+                kept = {row[0] for row in rows}
+                passed.extend(row[0] for row in claimed if row[0] not in kept)
             if rows:
                 return rows
-            passed.extend(row[0] for row in claimed)
 
     def _settle(self, cursor, rows: list[tuple], result: PublishResult) -> None:
         """Wait for a sent batch's confirms; mark the acked rows sent, count an attempt on the rest."""
@@ -368,6 +371,7 @@ class OutboxRelay:
         lock keeps every other publisher out meanwhile; rows of the batch in flight are excluded
         from the next claim."""
         started, before = time.monotonic(), self.stats.published
+        self._passed: list[int] = []  # rows held back (see _claim), left for the next drain
         if not self.publisher.is_open:
             self.publisher.close()
             self.publisher.open()
