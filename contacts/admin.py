@@ -28,7 +28,7 @@ from contacts.models import (
 )
 from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.context import Actor, tenant_context
-from contacts_service.errors import ServiceError
+from contacts_service.errors import Conflict, NotFound, ServiceError
 from imports.resources import (
     ContactConfirmImportForm,
     ContactExportForm,
@@ -295,8 +295,11 @@ class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _in_use(definition: AttributeDefinition) -> bool:
-        holders = Contact.objects.unscoped().filter(tenant_id=definition.tenant_id)
-        return holders.filter(attributes__has_key=definition.key).exists()
+        # Asked several times a page (a scan of the tenant's contacts each): once per instance.
+        if not hasattr(definition, "_in_use"):
+            holders = Contact.objects.unscoped().filter(tenant_id=definition.tenant_id)
+            definition._in_use = holders.filter(attributes__has_key=definition.key).exists()
+        return definition._in_use
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and self._in_use(obj))
@@ -315,8 +318,10 @@ class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
         for definition in definitions:
             try:
                 attribute_definition_delete(tenant=definition.tenant, definition_id=definition.pk)
-            except ServiceError:
+            except Conflict:  # in use by now (NotFound: deleted meanwhile, nothing to say)
                 kept.append(definition)
+            except NotFound:
+                continue
         if kept:
             names = ", ".join(f"{d.key} ({d.tenant})" for d in kept)
             self.message_user(

@@ -12,7 +12,10 @@ class BoundedSearchMixin:
     the answer)."""
 
     def get_search_results(self, request, queryset, search_term):
-        if len(set(search_term.split())) > MAX_SEARCH_WORDS:
+        words = list(dict.fromkeys(search_term.split()))  # a word said twice is matched once, as the API
+        if len(words) < len(search_term.split()):
+            search_term = " ".join(words)
+        if len(words) > MAX_SEARCH_WORDS:
             self.message_user(
                 request, f"Search for at most {MAX_SEARCH_WORDS} different words.", messages.ERROR
             )

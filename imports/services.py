@@ -522,49 +522,77 @@ def plan_batch(
 
 
 def _claims_settled(job: ImportJob, parsed: list[ParsedRow], matches: dict, erased: set) -> dict[str, int]:
-    """Fail the rows that would write an email or external_id another row of the batch (of another
-    key) writes first, and return the index of the row applied for each key: its last good row. A
-    last row failing so makes the row before it of its key the one applied (which may then conflict
-    in turn): repeated until no row fails any more, so a failing row never makes an earlier good one
-    of its key a `duplicate` (which imported neither)."""
+    """Fail the rows that would write an email or external_id an earlier applied row of the batch (of
+    another key) writes, and return the index of the row applied for each key: its last good row.
+
+    A last row failing so makes the row before it of its key the one applied, which may conflict in
+    turn: settled by repeating until no row fails any more (so a failing row never makes an earlier
+    good one of its key a `duplicate`, which imported neither). A row failed on a value that, once
+    settled, no applied row writes (its claimer failed later) is tried again (a few rounds)."""
     key = job.dedupe_key
-    while True:
-        last_index: dict[str, int] = {}
-        for index, row in enumerate(parsed):
-            if not row.errors and row.values.get(key):
-                last_index[row.values[key]] = index
-        claimed: dict[tuple[str, str], int] = {}
-        failed = False
-        for index, row in enumerate(parsed):
-            value = row.values.get(key)
-            if row.errors or (value and last_index[value] != index):
-                continue
-            contact = matches.get(value) if value else None
-            if (
-                contact is None
-                and not job.allow_erased
-                and (row.values.get("email") in erased or row.values.get("phone") in erased)
-            ):
-                continue  # skipped: writes nothing
-            if contact is not None and job.on_match == OnMatch.SKIP:
-                continue
-            writes = [
-                (unique, row.values[unique])
-                for unique in ("email", "external_id")
-                if row.values.get(unique) and not _left_as_is(job, contact, unique)
-            ]
-            taken = next(
-                ((unique, claimed[(unique, v)]) for unique, v in writes if (unique, v) in claimed), None
-            )
-            if taken is not None:  # a failing row claims nothing (its email must not fail a later row)
-                unique, first = taken
-                row.error(unique, f"Another row of this batch (line {parsed[first].line}) has this {unique}.")
-                failed = True
-                continue
-            for unique_value in writes:
-                claimed[unique_value] = index
-        if not failed:
-            return last_index
+
+    def writes(index: int) -> list[tuple[str, str]]:
+        row = parsed[index]
+        value = row.values.get(key)
+        contact = matches.get(value) if value else None
+        if (
+            contact is None
+            and not job.allow_erased
+            and (row.values.get("email") in erased or row.values.get("phone") in erased)
+        ):
+            return []  # skipped: writes nothing
+        if contact is not None and job.on_match == OnMatch.SKIP:
+            return []
+        return [
+            (unique, row.values[unique])
+            for unique in ("email", "external_id")
+            if row.values.get(unique) and not _left_as_is(job, contact, unique)
+        ]
+
+    def settle(failed: set[int]) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        while True:
+            last: dict[str, int] = {}
+            for index, row in enumerate(parsed):
+                if not row.errors and index not in failed and row.values.get(key):
+                    last[row.values[key]] = index
+            claimed: dict[tuple[str, str], int] = {}
+            conflicts = set()
+            for index, row in enumerate(parsed):
+                value = row.values.get(key)
+                if row.errors or index in failed or (value and last[value] != index):
+                    continue
+                values = writes(index)
+                if any(v in claimed for v in values):  # a failing row claims none of its values
+                    conflicts.add(index)
+                    continue
+                claimed.update(dict.fromkeys(values, index))
+            if not conflicts:
+                return last, claimed
+            failed |= conflicts
+
+    def blocker(index: int, claimed: dict) -> tuple[str, int] | None:
+        """(field, index) of an applied row of another key writing one of this row's values."""
+        own = parsed[index].values.get(key)
+        for unique, value in writes(index):
+            first = claimed.get((unique, value))
+            if first is not None and (not own or parsed[first].values.get(key) != own):
+                return unique, first
+        return None
+
+    failed: set[int] = set()
+    last, claimed = settle(failed)
+    for _ in range(5):
+        unjustified = {index for index in failed if blocker(index, claimed) is None}
+        if not unjustified:
+            break
+        failed -= unjustified
+        last, claimed = settle(failed)
+    for index in sorted(failed):
+        found = blocker(index, claimed)
+        unique = found[0] if found else writes(index)[0][0]
+        where = f" (line {parsed[found[1]].line})" if found else ""  # none: not settled within the rounds
+        parsed[index].error(unique, f"Another row of this batch{where} has this {unique}.")
+    return last
 
 
 def _display_name(contact: Contact) -> None:
@@ -880,11 +908,13 @@ def _run_again_in_process(job: ImportJob, first: Exception) -> str:
     for attempt in range(1, IN_PROCESS_ATTEMPTS):
         logger.warning("import %s: %s; resuming in-process (attempt %d)", job.pk, error, attempt + 1)
         time.sleep(attempt)
+        connection.close_if_unusable_or_obsolete()  # a dropped connection is not reopened outside a request
         try:
             return _run(job.pk)
         except TRANSIENT_ERRORS as exc:
             error = exc
     logger.error("import %s: stopped by %r", job.pk, error)
+    connection.close_if_unusable_or_obsolete()
     done = ImportJob.objects.unscoped().filter(pk=job.pk).values_list("checkpoint_row", flat=True)
     return _finish(
         job.pk,

@@ -396,6 +396,7 @@ def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | N
     at 20,000 contacts, during which every other writer waited and then failed "database is locked").
     A check of some contacts pairs them only (not every pair of a key they share: a company of 150
     contacts was 11,000 pairs a check)."""
+    read_at = timezone.now()
     contacts = {str(c.pk): c for c in Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)}
     keys: dict[str, dict[str, set[str]]] = {"email": defaultdict(set), "phone": defaultdict(set)}
     for c in contacts.values():
@@ -439,11 +440,24 @@ def _recompute_python(*, tenant: Tenant, rules: MatchingRules, ids: set[str] | N
             keep *= 1 - (NAME_WEIGHT * sim if key == "name" else WEIGHTS[key])
         found.append((a, b, matched, sim, round(100 * (1 - keep))))
     with transaction.atomic():
-        _store_python(tenant, found, ids, timezone.now())
+        _store_python(tenant, found, ids, timezone.now(), read_at=read_at)
     return len(found)
 
 
-def _store_python(tenant: Tenant, found: list[tuple], ids: set[str] | None, now) -> None:
+def _store_python(tenant: Tenant, found: list[tuple], ids: set[str] | None, now, *, read_at) -> None:
+    """Upsert the pairs found; drop the open pairs that no longer match. A pair written since this
+    pass read the contacts (a concurrent check's, of contacts created meanwhile) is not stale: this
+    pass never compared them."""
+    # Compared outside this transaction: a contact deleted or erased since is no candidate any more
+    # (an erased one would fail the foreign key at commit).
+    involved = {c for a, b, *_ in found for c in (a, b)}
+    live = {
+        str(pk)
+        for pk in Contact.objects.for_tenant(tenant)
+        .filter(pk__in=involved, deleted_at__isnull=True)
+        .values_list("pk", flat=True)
+    }
+    found = [pair for pair in found if pair[0] in live and pair[1] in live]
     candidates = DuplicateCandidate.objects.for_tenant(tenant)
     existing = {(str(d.contact_a_id), str(d.contact_b_id)): d for d in candidates}
     for a, b, matched, sim, score in found:
@@ -456,7 +470,7 @@ def _store_python(tenant: Tenant, found: list[tuple], ids: set[str] | None, now)
     stale = [
         d.pk
         for (a, b), d in existing.items()
-        if d.dismissed_at is None and (ids is None or a in ids or b in ids)
+        if d.dismissed_at is None and d.updated_at < read_at and (ids is None or a in ids or b in ids)
     ]
     candidates.filter(pk__in=stale).delete()
 

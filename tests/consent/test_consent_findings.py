@@ -107,3 +107,19 @@ def test_the_ledger_records_the_address_the_proxy_saw(api, contact, settings, pr
     assert response.status_code == 201, response.json()
     record = ConsentRecord.objects.unscoped().get(contact=contact)
     assert (record.ip_address, record.request_ip) == (expected, expected)
+
+
+def test_a_forwarded_ipv6_with_a_zone_id_is_not_a_500(api, contact, settings):
+    """ipaddress takes fe80::1%eth0 (a zone id), PostgreSQL's inet does not."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    api.raise_request_exception = False
+    body = {"channel": "email", "purpose": "marketing", "status": "granted"}
+    response = api.post(
+        consents_url(contact.pk),
+        body,
+        format="json",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="fe80::1%eth0",
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert ConsentRecord.objects.unscoped().get(contact=contact).request_ip in ("fe80::1", "10.0.0.2")
