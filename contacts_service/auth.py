@@ -99,7 +99,9 @@ class JWTAuthentication(authentication.BaseAuthentication):
                 audience=settings.JWT_AUDIENCE,
                 issuer=settings.JWT_ISSUER,
                 leeway=settings.JWT_LEEWAY_SECONDS,
-                options={"require": ["sub", "exp"]},
+                # JWT_AUDIENCE unset means "not checked" (operations.md); PyJWT would otherwise refuse
+                # every token carrying an `aud` claim ("Invalid audience").
+                options={"require": ["sub", "exp"], "verify_aud": settings.JWT_AUDIENCE is not None},
             )
         except jwt.ExpiredSignatureError as exc:
             raise exceptions.AuthenticationFailed("Token expired.") from exc

@@ -35,6 +35,19 @@ def bearer(sub: str, email: str = "", **overrides) -> APIClient:
 
 
 @pytest.mark.django_db
+def test_an_audience_is_not_checked_while_jwt_audience_is_unset(tenant, settings):
+    """operations.md: JWT_AUDIENCE empty means not checked; a token with any `aud` then passes (PyJWT
+    refused every token carrying one), and with it set a wrong `aud` is still a 401."""
+    user = UserFactory(auth_subject="sub-aud")
+    MembershipFactory(tenant=tenant, user=user, role=Role.OWNER)
+    wrong = bearer("sub-aud", aud="another-service")
+    assert wrong.get(ME).status_code == 401
+    settings.JWT_AUDIENCE = None
+    assert wrong.get(ME).status_code == 200
+    assert bearer("sub-aud", aud=None).get(ME).status_code == 200
+
+
+@pytest.mark.django_db
 def test_no_or_bad_credentials_are_401_with_a_challenge(anon, tenant):
     response = anon.get(LIST)
     assert response.status_code == 401
