@@ -88,15 +88,17 @@ class ImportJobViewSet(
         job = self.get_object()
         payload = ImportOptionsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        list_id = payload.validated_data.get("list_id")
+        self._check_list(request, payload.validated_data.get("list_id"))
+        job = services.import_update(tenant=self.tenant, job_id=job.pk, changes=dict(payload.validated_data))
+        return Response(self.get_serializer(job).data)
+
+    def _check_list(self, request: Request, list_id) -> None:
         if list_id and not self._may_fill_list(request, list_id):
             # contacts.import alone would add members to any static list: a way around lists.manage
             raise PermissionDenied(
                 f"Your role ({request.tenant_access.role}) lacks the permission {Perm.LISTS_MANAGE}, "
                 "needed to import into a list (or the list shared with you)."
             )
-        job = services.import_update(tenant=self.tenant, job_id=job.pk, changes=dict(payload.validated_data))
-        return Response(self.get_serializer(job).data)
 
     def _may_fill_list(self, request: Request, list_id) -> bool:
         """lists.manage, or the list shared with this user (the object grant that lets them add
@@ -112,7 +114,11 @@ class ImportJobViewSet(
     @extend_schema(summary="Queue the import", request=None, responses=ImportJobSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str) -> Response:
-        job = services.import_start(tenant=self.tenant, job_id=self.get_object().pk)
+        job = self.get_object()
+        # Checked again by whoever starts it: the list may have been unshared since the PATCH, or
+        # another member starts the draft.
+        self._check_list(request, job.list_id)
+        job = services.import_start(tenant=self.tenant, job_id=job.pk)
         return Response(self.get_serializer(job).data)
 
     @extend_schema(summary="Cancel: a running import stops after its current batch", request=None,
