@@ -266,15 +266,13 @@ def import_cancel(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
     job = ImportJob.objects.for_tenant(tenant).select_for_update().filter(pk=job_id).first()
     if job is None:
         raise NotFound("Import not found.")
-    if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED):
+    # A running job that is abandoned (tasks in-process, no batch for IMPORT_STALL_SECONDS: the process
+    # that ran it stopped, and nothing will read a cancel flag) is cancelled at once too.
+    abandoned = job.status == ImportStatus.RUNNING and _abandoned(job)
+    if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED) or abandoned:
         job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
-        upload_discard(job.file)
-        job.file = ""
-    elif job.status == ImportStatus.RUNNING and _abandoned(job):
-        # Tasks in-process (the embedded default) and no batch for IMPORT_STALL_SECONDS: the process
-        # that ran it stopped (a server stopped mid-import), and nothing will read a cancel flag.
-        job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
-        job.error = "Cancelled after its process stopped mid-import; the rows before it are imported."
+        if abandoned:
+            job.error = "Cancelled after its process stopped mid-import; the rows before it are imported."
         upload_discard(job.file)
         job.file = ""
     elif job.status == ImportStatus.RUNNING:
@@ -446,7 +444,7 @@ def plan_batch(
         contact = matches.get(value) if value and not row.errors else None
         if row.errors or (contact is not None and job.on_match == OnMatch.SKIP):
             continue
-        if contact is None and (row.values.get("email") in erased or row.values.get("phone") in erased):
+        if _erased_comeback(row, contact, erased):
             continue  # skipped below, not failed
         if contact is None:
             for name in required:  # as POST /contacts/: required attributes are given on create
@@ -466,11 +464,7 @@ def plan_batch(
             plans.append(RowPlan(row=row, action="duplicate", reason=f"A later row has the same {key}."))
             continue
         contact = matches.get(value) if value else None
-        if (
-            contact is None
-            and not job.allow_erased
-            and (row.values.get("email") in erased or row.values.get("phone") in erased)
-        ):
+        if _erased_comeback(row, contact, erased):
             plans.append(
                 RowPlan(row=row, action="skip", reason="Erased contact (GDPR); allow_erased brings it back.")
             )
@@ -521,6 +515,12 @@ def plan_batch(
     return Plan(rows=plans)
 
 
+def _erased_comeback(row: ParsedRow, contact: Contact | None, erased: set) -> bool:
+    """Whether the row would create a contact an erasure's tombstone names (skipped; `erased` is empty
+    when the job allows them back)."""
+    return contact is None and (row.values.get("email") in erased or row.values.get("phone") in erased)
+
+
 def _claims_settled(job: ImportJob, parsed: list[ParsedRow], matches: dict, erased: set) -> dict[str, int]:
     """Fail the rows that would write an email or external_id an earlier applied row of the batch (of
     another key) writes, and return the index of the row applied for each key: its last good row.
@@ -535,11 +535,7 @@ def _claims_settled(job: ImportJob, parsed: list[ParsedRow], matches: dict, eras
         row = parsed[index]
         value = row.values.get(key)
         contact = matches.get(value) if value else None
-        if (
-            contact is None
-            and not job.allow_erased
-            and (row.values.get("email") in erased or row.values.get("phone") in erased)
-        ):
+        if _erased_comeback(row, contact, erased):
             return []  # skipped: writes nothing
         if contact is not None and job.on_match == OnMatch.SKIP:
             return []

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import uuid
 
-import pika
 import pytest
 from django.urls import reverse
 
 from contacts_service.models import User
-from events.broker import connection_parameters, declare_topology, declare_user_events_queue
 from events.consumer import UserEventsConsumer, handle_user_event
 from events.models import ProcessedMessage
+from tests.events.test_consumer import AuthBroker
 from tests.factories import UserFactory
 
 
@@ -31,52 +30,9 @@ def _body(
     ).encode()
 
 
-class _Broker:
-    """A throwaway copy of the consumer's topology with names of its own."""
-
-    def __init__(self, settings):
-        suffix = uuid.uuid4().hex[:10]
-        settings.EVENTS_EXCHANGE = f"test.events-findings.{suffix}"
-        settings.AUTH_EVENTS_EXCHANGE = f"test.events-findings.auth.{suffix}"
-        settings.AUTH_EVENTS_QUEUE = f"test.events-findings.auth-users.{suffix}"
-        settings.EVENTS_CONSUMER_MAX_DELIVERIES = 2
-        self.exchange = settings.EVENTS_EXCHANGE
-        self.auth_exchange = settings.AUTH_EVENTS_EXCHANGE
-        self.queue = settings.AUTH_EVENTS_QUEUE
-        self.dead_letter_queue = f"{self.exchange}.dead-letter"
-        self.conn = pika.BlockingConnection(connection_parameters())
-        self.channel = self.conn.channel()
-        declare_topology(self.channel)
-        declare_user_events_queue(self.channel)
-        self.channel.confirm_delivery()
-
-    def publish(self, body: bytes, routing_key: str = "user.created") -> None:
-        self.channel.basic_publish(
-            self.auth_exchange,
-            routing_key,
-            body,
-            pika.BasicProperties(content_type="application/json", delivery_mode=2),
-        )
-
-    def depth(self, queue: str) -> int:
-        return self.channel.queue_declare(queue, passive=True).method.message_count
-
-    def cleanup(self) -> None:
-        for name in (self.queue, self.dead_letter_queue, f"{self.exchange}.unroutable"):
-            self.channel.queue_delete(name)
-        for name in (
-            self.auth_exchange,
-            self.exchange,
-            f"{self.exchange}.unroutable",
-            f"{self.exchange}.dlx",
-        ):
-            self.channel.exchange_delete(name)
-        self.conn.close()
-
-
 @pytest.fixture
 def broker(settings):
-    broker = _Broker(settings)
+    broker = AuthBroker(settings)
     yield broker
     broker.cleanup()
 
@@ -85,7 +41,7 @@ def broker(settings):
 def test_a_user_event_whose_occurred_at_has_a_large_utc_offset_is_applied_not_dead_lettered(broker):
     # given a user.created the auth service stamped with a +18:00 offset (valid ISO 8601, and a
     # time Python reads; 2026-01-01T12:00+18:00 is 2025-12-31T18:00Z)
-    broker.publish(_body("2026-01-01T12:00:00+18:00", "auth-offset"))
+    broker.publish("user.created", body=_body("2026-01-01T12:00:00+18:00", "auth-offset"))
 
     # when consume_events drains the queue
     consumer = UserEventsConsumer(idle_timeout=0.3)

@@ -2,16 +2,14 @@
 for every batch of the drain (and excluded through an ever-growing id array)."""
 
 import random
-import threading
 import uuid
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from events.models import OutboxEvent
 from events.relay import OutboxRelay
-from tests.events.test_relay_rounds import FakePublisher, _insert
+from tests.events.test_relay_rounds import FakePublisher, _insert, holding
 
 
 @pytest.mark.django_db(transaction=True)
@@ -26,27 +24,9 @@ def test_held_back_rows_are_not_claimed_again_for_every_batch(tenant):
         _insert(tenant, a, sequence)
     for _ in range(10):
         _insert(tenant, uuid.uuid4(), 1)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=first))
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with holding(first), CaptureQueriesContext(connection) as queries:
         publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
-        with CaptureQueriesContext(connection) as queries:
-            published = OutboxRelay(batch_size=2, publisher=publisher).drain()
-    finally:
-        release.set()
-        holder.join()
+        published = OutboxRelay(batch_size=2, publisher=publisher).drain()
     assert published == 10
     claims = sum("SKIP LOCKED" in q["sql"] for q in queries.captured_queries)
     # 5 publishing batches + the final empty claim + one pass over the 10 held batches.

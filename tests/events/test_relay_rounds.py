@@ -4,10 +4,12 @@ higher sequences per contact ends up having applied every event; nothing stays u
 
 import json
 import random
+import threading
 import uuid
+from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 
 from events.models import OutboxEvent
 from events.relay import BrokerUnavailable, OutboxRelay, PublishResult
@@ -110,24 +112,15 @@ def _insert(tenant, aggregate, sequence):
         return cursor.fetchone()[0]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_its_contact(tenant):
-    """SKIP LOCKED passes a row another transaction holds (a replay, an erasure rewriting it): the
-    later events of its contact wait for it; other contacts' events go on."""
-    import threading
-
-    from django.db import connections, transaction
-
-    a, b = uuid.uuid4(), uuid.uuid4()
-    first = _insert(tenant, a, 1)
-    _insert(tenant, a, 2)
-    _insert(tenant, b, 1)
+@contextmanager
+def holding(row_id):
+    """Another transaction (a replay, an erasure rewriting it) holds this outbox row locked meanwhile."""
     locked, release = threading.Event(), threading.Event()
 
     def hold():
         try:
             with transaction.atomic():
-                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=first))
+                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=row_id))
                 locked.set()
                 release.wait(30)
         finally:
@@ -137,12 +130,24 @@ def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_i
     holder.start()
     try:
         assert locked.wait(10)
-        publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
-        OutboxRelay(batch_size=10, publisher=publisher).drain()
-        assert [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered] == [(str(b), 1)]
+        yield
     finally:
         release.set()
         holder.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_its_contact(tenant):
+    """SKIP LOCKED passes a row another transaction holds (a replay, an erasure rewriting it): the
+    later events of its contact wait for it; other contacts' events go on."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    first = _insert(tenant, a, 1)
+    _insert(tenant, a, 2)
+    _insert(tenant, b, 1)
+    with holding(first):
+        publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
+        OutboxRelay(batch_size=10, publisher=publisher).drain()
+        assert [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered] == [(str(b), 1)]
     OutboxRelay(batch_size=10, publisher=publisher).drain()
     delivered = [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered]
     assert delivered == [(str(b), 1), (str(a), 1), (str(a), 2)]
@@ -153,37 +158,16 @@ def test_an_event_another_transaction_holds_is_not_overtaken_by_a_later_one_of_i
 def test_a_batch_of_only_held_back_events_does_not_end_the_drain(tenant):
     """When every event a claim takes waits for an earlier one another transaction holds, the drain
     claims past them: the events of other contacts behind them still go out in the same drain."""
-    import threading
-
-    from django.db import connections, transaction
-
     a, b = uuid.uuid4(), uuid.uuid4()
     first = _insert(tenant, a, 1)
     _insert(tenant, a, 2)
     _insert(tenant, a, 3)
     _insert(tenant, b, 1)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                list(OutboxEvent.objects.unscoped().select_for_update().filter(pk=first))
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with holding(first):
         publisher = FakePublisher(random.Random(0), nack_p=0, err_p=0)
         published = OutboxRelay(batch_size=2, publisher=publisher).drain()
         assert [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered] == [(str(b), 1)]
         assert published == 1
-    finally:
-        release.set()
-        holder.join()
     OutboxRelay(batch_size=2, publisher=publisher).drain()
     delivered = [(m["aggregate_id"], m["sequence"]) for m in publisher.delivered]
     assert delivered == [(str(b), 1), (str(a), 1), (str(a), 2), (str(a), 3)]
