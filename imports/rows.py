@@ -8,6 +8,7 @@ import as proof), or "" (ignore the column).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,9 +74,14 @@ MAX_TAGS_PER_ROW = 50
 
 def tag_names(cell: str) -> list[str]:
     """The tag names of a tags cell, as the tags API cleans a name (whitespace collapsed), each cut to
-    the longest tag name, at most MAX_TAGS_PER_ROW."""
+    the longest tag name."""
     names = (" ".join(part.split())[:MAX_TAG_NAME].rstrip() for part in TAG_SPLIT.split(cell))
-    return [name for name in names if name][:MAX_TAGS_PER_ROW]
+    return [name for name in names if name]
+
+
+# A number as a CSV cell writes one: ASCII digits, one . or , decimal mark, an optional exponent.
+# (int() and float() also take "1_000", "inf", "nan" and other scripts' digits.)
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _norm(name: str) -> str:
@@ -185,6 +191,8 @@ class ParsedRow:
     tags: list[str] = field(default_factory=list)
     consents: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, purpose) -> status
     errors: list[dict[str, str]] = field(default_factory=list)
+    # A phone cell refused with no country cell on the row: the contact the row matches may have one.
+    national_phone: str | None = None
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append({"field": field_name, "message": message})
@@ -226,12 +234,17 @@ class RowParser:
                 self._consent(row, target, cell)
             elif target == "tags":
                 row.tags = tag_names(cell)
+                distinct = len({name.lower() for name in row.tags})  # a name repeated in any case is one tag
+                if distinct > MAX_TAGS_PER_ROW:  # as the tags API: refused, never cut silently
+                    row.error("tags", f"At most {MAX_TAGS_PER_ROW} tags (got {distinct}).")
             elif len(cell) > FIELD_TARGETS[target]:
                 row.error(target, f"At most {FIELD_TARGETS[target]} characters (got {len(cell)}).")
             elif target == "email":
                 self._normalised(row, target, normalize_email, cell)
             elif target == "phone":
                 self._normalised(row, target, lambda v: normalize_phone(v, country=country), cell)
+                if "phone" not in row.values and not country:
+                    row.national_phone = cell  # read again in the matched contact's country
             elif target == "status":
                 status = cell.lower()
                 if status in ContactStatus.values:
@@ -275,17 +288,20 @@ class RowParser:
         kind = definition.type
         value: Any = cell
         if kind == AttributeType.NUMBER:
-            try:
-                value = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
-            except ValueError:
+            if not NUMBER.fullmatch(cell):
                 return row.error(name, f"{cell[:50]!r} is not a number.")
+            value = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
         elif kind == AttributeType.BOOLEAN:
             word = cell.lower()
             if word not in TRUE_WORDS and word not in FALSE_WORDS:
                 return row.error(name, f"{cell[:50]!r} is not yes/no or true/false.")
             value = word in TRUE_WORDS
-        elif kind == AttributeType.DATE:
-            value = cell[:10]  # a timestamp's date
+        elif kind == AttributeType.DATE and len(cell) > 10:  # a timestamp: its date
+            try:
+                dt.datetime.fromisoformat(cell)
+            except ValueError:
+                return row.error(name, f"{cell[:50]!r} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp.")
+            value = cell[:10]
         try:
             row.attributes[key] = attribute_value(definition, value, name)
         except FieldError as exc:

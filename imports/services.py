@@ -32,6 +32,7 @@ from consent.bulk import Statement, consent_plan, consent_write
 from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
+from contacts.normalization import FieldError, normalize_phone
 from contacts.services.contacts import _apply_display_name
 from contacts.services.duplicates import duplicates_recompute_later
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
@@ -268,11 +269,15 @@ def import_cancel(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
         raise NotFound("Import not found.")
     # A running job that is abandoned (tasks in-process, no batch for IMPORT_STALL_SECONDS: the process
     # that ran it stopped, and nothing will read a cancel flag) is cancelled at once too.
-    abandoned = job.status == ImportStatus.RUNNING and _abandoned(job)
-    if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED) or abandoned:
+    if job.status == ImportStatus.RUNNING and _abandoned(job):
+        _end(
+            job,
+            ImportStatus.CANCELLED,
+            error="Cancelled after its process stopped mid-import; the rows before it are imported.",
+        )
+        return job
+    if job.status in (ImportStatus.DRAFT, ImportStatus.QUEUED):  # nothing imported: no event
         job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
-        if abandoned:
-            job.error = "Cancelled after its process stopped mid-import; the rows before it are imported."
         upload_discard(job.file)
         job.file = ""
     elif job.status == ImportStatus.RUNNING:
@@ -300,6 +305,8 @@ class RowPlan:
     contact: Contact | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     reason: str = ""
+    # An unchanged row whose display_name column holds the derived name: kept as set from now on.
+    display_name_set: bool = False
 
 
 @dataclass
@@ -413,7 +420,18 @@ def plan_batch(
         parsed = parse_batch(parser, raw_rows)
     plans: list[RowPlan] = []
     key = job.dedupe_key
-    keys = list(dict.fromkeys(row.values[key] for row in parsed if not row.errors and row.values.get(key)))
+    # Rows whose only fault is a national phone number with no country cell: read in the country of
+    # the contact they match, as PATCH /contacts/{id}/ reads it.
+    national = [
+        row
+        for row in parsed
+        if row.national_phone and row.values.get(key) and all(e["field"] == "phone" for e in row.errors)
+    ]
+    keys = list(
+        dict.fromkeys(
+            row.values[key] for row in parsed if (not row.errors or row in national) and row.values.get(key)
+        )
+    )
     matches: dict[str, Contact] = {}
     holders = {}
     if keys:
@@ -421,6 +439,14 @@ def plan_batch(
             matches.setdefault(getattr(contact, key), contact)
             if key in ("email", "external_id"):  # the holders of these values: no second lookup
                 holders[(key, getattr(contact, key))] = contact.pk
+    for row in national:
+        contact = matches.get(row.values[key])
+        if contact is not None and contact.country:
+            try:
+                row.values["phone"] = normalize_phone(row.national_phone, country=contact.country)
+            except FieldError:
+                continue  # the first reason stands
+            row.errors = []
     valid = [r for r in parsed if not r.errors]
     emails = {r.values["email"] for r in valid if r.values.get("email")}
     external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}
@@ -494,6 +520,7 @@ def plan_batch(
             plans.append(RowPlan(row=row, action="create", contact=contact, changes=changes))
             continue
         before = {f: getattr(contact, f) for f in PUBLIC_FIELDS}
+        was_set = contact.display_name_custom
         fill = job.on_match == OnMatch.FILL_EMPTY
         for name, new in row.values.items():
             if not fill or _empty(getattr(contact, name)):
@@ -510,7 +537,13 @@ def plan_batch(
             f: (before[f], getattr(contact, f)) for f in PUBLIC_FIELDS if before[f] != getattr(contact, f)
         }
         plans.append(
-            RowPlan(row=row, action="update" if changes else "unchanged", contact=contact, changes=changes)
+            RowPlan(
+                row=row,
+                action="update" if changes else "unchanged",
+                contact=contact,
+                changes=changes,
+                display_name_set=contact.display_name_custom and not was_set,
+            )
         )
     return Plan(rows=plans)
 
@@ -753,6 +786,9 @@ def apply_batch(job: ImportJob, plan: Plan, actor: Actor) -> list[uuid.UUID]:
         bulk_update(
             Contact, changed_updates, [*PUBLIC_FIELDS, "display_name_custom", "updated_at", "event_sequence"]
         )
+    flagged = [p.contact.pk for p in plan.rows if p.display_name_set and p.contact.pk not in touched]
+    if flagged:  # as PATCH with the derived name: no change, no event, but the name stays set
+        Contact.objects.unscoped().filter(pk__in=flagged).update(display_name_custom=True)
     bulk_insert_values(ContactChange, HISTORY_COLUMNS, history)
     bulk_insert(TagAssignment, assignments)
     bulk_insert(ListMembership, memberships)
@@ -1037,8 +1073,7 @@ def _commit_batch(
                 if job.status != ImportStatus.RUNNING:
                     return False
                 if job.cancel_requested:
-                    job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
-                    job.save(update_fields=["status", "finished_at"])
+                    _end(job, ImportStatus.CANCELLED)
                     return False
                 plan = plan_batch(
                     job, batch, lock=True, parser=parser, parsed=parsed if attempt == 1 else None
@@ -1115,31 +1150,37 @@ def _finish(job_id, status: str | None, *, error: str = "") -> str:
             return job.status
         if status is None:
             status = ImportStatus.COMPLETED_WITH_ERRORS if job.failed_count else ImportStatus.COMPLETED
-        job.status, job.error, job.finished_at = status, error, timezone.now()
-        upload_discard(job.file)  # personal data no longer read: errors.csv comes from the row errors
-        job.file = ""
-        job.save(update_fields=["status", "error", "finished_at", "file"])
-        event_record(
-            tenant=job.tenant,
-            event_type="import.completed",
-            aggregate_type="import",
-            aggregate_id=job.pk,
-            sequence=1,
-            data=completed_data(job),
-            actor=_actor(job),
-            source=ChangeSource.IMPORT,
-            timeline=False,
-        )
-        if job.created_count or job.updated_count:
-            # One set-based recompute of the tenant's duplicate candidates after the import, not a
-            # check per batch: a check of 500 contacts against a large tenant takes seconds, 2,000
-            # of them (a 1M-row file) would keep a worker busy for hours.
-            duplicates_recompute_later(tenant_id=job.tenant_id)
-        threshold = settings.IMPORT_ANALYZE_MIN_ROWS
-        if threshold and job.created_count >= 2 * threshold:  # grew well past the early ANALYZE's size
-            contacts_analyze_later()
-    logger.info("import %s %s: %s", job_id, status, completed_data(job))
+        _end(job, status, error=error)
     return status
+
+
+def _end(job: ImportJob, status: str, *, error: str = "") -> None:
+    """A running job (locked) ends: completed, failed or cancelled (after a batch, or abandoned). Its
+    upload goes, import.completed carries its counts, and the duplicates recompute it owes is queued."""
+    job.status, job.error, job.finished_at = status, error, timezone.now()
+    upload_discard(job.file)  # personal data no longer read: errors.csv comes from the row errors
+    job.file = ""
+    job.save(update_fields=["status", "error", "finished_at", "file"])
+    event_record(
+        tenant=job.tenant,
+        event_type="import.completed",
+        aggregate_type="import",
+        aggregate_id=job.pk,
+        sequence=1,
+        data=completed_data(job),
+        actor=_actor(job),
+        source=ChangeSource.IMPORT,
+        timeline=False,
+    )
+    if job.created_count or job.updated_count:
+        # One set-based recompute of the tenant's duplicate candidates after the import, not a
+        # check per batch: a check of 500 contacts against a large tenant takes seconds, 2,000
+        # of them (a 1M-row file) would keep a worker busy for hours.
+        duplicates_recompute_later(tenant_id=job.tenant_id)
+    threshold = settings.IMPORT_ANALYZE_MIN_ROWS
+    if threshold and job.created_count >= 2 * threshold:  # grew well past the early ANALYZE's size
+        contacts_analyze_later()
+    logger.info("import %s %s: %s", job.pk, status, completed_data(job))
 
 
 def completed_data(job: ImportJob) -> dict[str, Any]:
