@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -8,6 +8,7 @@ from guardian.admin import GuardedModelAdmin
 from contacts.admin import TenantAdminMixin, admin_actor
 from contacts.models import ChangeSource
 from contacts_service.context import tenant_context
+from contacts_service.errors import Conflict, NotFound
 from lists.models import ContactList
 
 
@@ -36,15 +37,32 @@ class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        from lists.services import list_delete
-
-        with tenant_context(obj.tenant):
-            actor = admin_actor(request)
-            list_delete(tenant=obj.tenant, actor=actor, list_id=obj.pk, source=ChangeSource.ADMIN)
+        self._delete(request, [obj])
 
     def delete_queryset(self, request, queryset):
-        for contact_list in queryset.select_related("tenant"):
-            self.delete_model(request, contact_list)
+        self._delete(request, list(queryset.select_related("tenant")))
+
+    def _delete(self, request, contact_lists) -> None:
+        """Through the API's service: members leave with their events; a list a segment's rules name
+        is kept (as the API's 409 in_use), with a message naming it."""
+        from lists.services import list_delete
+
+        kept = []
+        for contact_list in contact_lists:
+            with tenant_context(contact_list.tenant):
+                try:
+                    list_delete(
+                        tenant=contact_list.tenant,
+                        actor=admin_actor(request),
+                        list_id=contact_list.pk,
+                        source=ChangeSource.ADMIN,
+                    )
+                except Conflict as exc:
+                    kept.append(exc.message)
+                except NotFound:  # deleted meanwhile
+                    continue
+        for message in kept:
+            self.message_user(request, f"Kept: {message}", level=messages.WARNING)
 
     # django-guardian's sharing pages look the list, user or group up with the raw URL value: one that
     # is not an id of its model was a 500 (ValidationError), where it is a 404.

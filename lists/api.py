@@ -2,7 +2,7 @@
 
 import uuid
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -14,6 +14,7 @@ from contacts.serializers import ContactSelectionSerializer, contacts_render
 from contacts_service.errors import NotFound
 from contacts_service.pagination import paging_parameters
 from contacts_service.roles import Perm
+from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantViewSet
 from lists import selectors, services
 from lists.models import ContactList
@@ -31,6 +32,12 @@ from lists.serializers import (
 )
 from tags.serializers import BulkResultSerializer
 
+_IN_USE = OpenApiResponse(
+    ErrorSerializer,
+    description="Code `in_use`: the rules of dynamic lists (`segments`: `[{id, name}]`) name a list to "
+    "delete; change their rules first. Merging into a dynamic list: code `dynamic`.",
+)
+
 
 @extend_schema_view(
     list=extend_schema(summary="Lists with their member counts"),
@@ -41,7 +48,10 @@ from tags.serializers import BulkResultSerializer
     partial_update=extend_schema(
         summary="Rename, describe, archive a list", request=ContactListInputSerializer
     ),
-    destroy=extend_schema(summary="Delete a list (members leave it, with events)", responses={204: None}),
+    destroy=extend_schema(
+        summary="Delete a list (members leave it, with events)",
+        responses={204: None, 409: _IN_USE},
+    ),
 )
 class ContactListViewSet(
     mixins.ListModelMixin,
@@ -178,7 +188,7 @@ class ContactListViewSet(
     @extend_schema(
         summary="Merge other lists into this static list (optionally deleting them)",
         request=ListMergeInputSerializer,
-        responses=BulkResultSerializer,
+        responses={200: BulkResultSerializer, 409: _IN_USE},
     )
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str) -> Response:

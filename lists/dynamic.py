@@ -117,6 +117,50 @@ def segments_follow_tag_rename(*, tenant: Tenant, old: str, new: str) -> int:
     return rewritten
 
 
+def _named_lists(node) -> set[str]:
+    """The list ids (lower-case text) the `lists` rules of a rule group name."""
+    if not isinstance(node, dict):
+        return set()
+    if isinstance(node.get("rules"), list):
+        return set().union(*(_named_lists(child) for child in node["rules"]))
+    if node.get("field") == "lists" and isinstance(node.get("value"), list):
+        return {str(v).strip().lower() for v in node["value"]}
+    return set()
+
+
+def _named_tags(node) -> set[str]:
+    """The tag name keys the `tags` rules of a rule group name."""
+    if not isinstance(node, dict):
+        return set()
+    if isinstance(node.get("rules"), list):
+        return set().union(*(_named_tags(child) for child in node["rules"]))
+    if node.get("field") == "tags" and isinstance(node.get("value"), list):
+        return {name_key(v) for v in node["value"] if isinstance(v, str)}
+    return set()
+
+
+def segments_follow_tag_names(*, tenant: Tenant, names) -> None:
+    """A tag now has one of `names` (created, or renamed to it): a segment whose rules name it was
+    frozen on a deleted tag of that name, and follows the new tag from now on: rebuilt once this
+    commits."""
+    from lists.tasks import segment_rebuild_task
+
+    keys = {name_key(n) for n in names}
+    segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).only("pk", "rules")
+    for segment in segments:
+        if _named_tags(segment.rules) & keys:
+            transaction.on_commit(
+                lambda list_id=segment.pk: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
+            )
+
+
+def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
+    """The tenant's dynamic lists whose rules name one of `list_ids`."""
+    wanted = {str(i) for i in list_ids}
+    segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).order_by("name")
+    return [s for s in segments.only("pk", "name", "rules") if _named_lists(s.rules) & wanted]
+
+
 def rules_mention(rules, field_prefix: str) -> bool:
     """Whether any rule of a (nested) rule group is on a field starting with `field_prefix`."""
     if isinstance(rules, dict):

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.models import AttributeDefinition, AttributeLookup, AttributeType, ContactStatus
-from contacts.normalization import FieldError, reject_nul
+from contacts.normalization import FieldError, canonical_email, normalize_phone, reject_nul
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
@@ -129,11 +129,11 @@ class _Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                 raise _Invalid(f"{path}.value", "Must be a non-empty list of strings.")
-            q = Q(**{f"{name}__in": [self._text_value(name, v) for v in value]})
+            q = Q(**{f"{name}__in": [self._text_value(name, v, exact=True) for v in value]})
             return q if op == "in" else ~q
         if not isinstance(value, str):
             raise _Invalid(f"{path}.value", "Must be a string.")
-        value = self._text_value(name, value)
+        value = self._text_value(name, value, exact=op in ("eq", "neq"))
         if name == "status" and op in ("eq", "neq") and value not in ContactStatus.values:
             raise _Invalid(f"{path}.value", f"Must be one of: {', '.join(ContactStatus.values)}.")
         if op == "eq":
@@ -145,10 +145,17 @@ class _Compiler:
         return Q(**{f"{name}__istartswith": value})
 
     @staticmethod
-    def _text_value(name: str, value: str) -> str:
+    def _text_value(name: str, value: str, *, exact: bool) -> str:
+        """A value as the contacts filters read it: an email in any spelling of its domain, a whole
+        phone number in any way the API accepts it (E.164; a fragment is compared as written)."""
         value = value.strip()
         if name == "email":
-            return value.lower()
+            return canonical_email(value)
+        if name == "phone" and exact:
+            try:
+                return normalize_phone(value) or value
+            except FieldError:
+                return value  # not a number in international form: matches what is stored as written
         if name == "country":
             return value.upper()
         return value

@@ -16,7 +16,7 @@ from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
-from lists.dynamic import segment_rebuild, segments_rebuild_later
+from lists.dynamic import segment_rebuild, segments_naming, segments_rebuild_later
 from lists.models import ContactList, ContactListUserPermission, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
 
@@ -126,8 +126,17 @@ def _target(contact_list: ContactList) -> LinkTarget:
 
 @transaction.atomic
 def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str = ChangeSource.API) -> int:
-    """Delete a list; every member leaves it (with its event). Returns how many left."""
+    """Delete a list; every member leaves it (with its event). Returns how many left. Refused while a
+    segment's rules name it: a list id never comes back, so the segment could never be rebuilt."""
     contact_list = _list(tenant, list_id, lock=True)
+    naming = segments_naming(tenant=tenant, list_ids=[contact_list.pk])
+    if naming:
+        raise Conflict(
+            f"The rules of {len(naming)} dynamic list(s) name {contact_list.name!r} "
+            f"({', '.join(repr(s.name) for s in naming[:5])}); change their rules first.",
+            code="in_use",
+            segments=[{"id": str(s.pk), "name": s.name} for s in naming],
+        )
     members = Contact.objects.for_tenant(tenant).filter(list_memberships__contact_list=contact_list)
     removed = contacts_unlink(
         tenant=tenant, target=_target(contact_list), selection=members, actor=actor, source=source

@@ -16,7 +16,12 @@ from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys, name_check_free, name_clean, name_key
-from lists.dynamic import segments_follow_tag_rename, segments_rebuild_later, segments_refresh_contact
+from lists.dynamic import (
+    segments_follow_tag_names,
+    segments_follow_tag_rename,
+    segments_rebuild_later,
+    segments_refresh_contact,
+)
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
 MAX_TAG_NAME = 100
@@ -47,6 +52,7 @@ def tag_create(*, tenant: Tenant, name: str, color: str | None = None, descripti
     _name_taken(tenant, name)
     tag = Tag(tenant=tenant, name=name, color=_clean_color(color), description=description or "")
     _save(tag, force_insert=True)
+    segments_follow_tag_names(tenant=tenant, names=[tag.name])
     return tag
 
 
@@ -82,6 +88,9 @@ def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
     tag.updated_at = timezone.now()
     _save(tag)
     if name_key(old_name) != name_key(tag.name):
+        # Segments still naming the new name (frozen on a deleted tag) follow this tag: rebuilt. Then
+        # those naming the old name are rewritten to the new one; their members stay as they are.
+        segments_follow_tag_names(tenant=tenant, names=[tag.name])
         segments_follow_tag_rename(tenant=tenant, old=old_name, new=tag.name)
     return tag
 
@@ -136,14 +145,18 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
         existing = {tag.key: tag for tag in found}
     # The missing ones are created in the order of their key, whatever the caller's: two requests
     # creating "a" and "b" in opposite orders each waited on the other's uncommitted name (deadlock).
+    created = []
     for lower in sorted((lower for lower in wanted if keys[lower] not in existing), key=keys.get):
         name = wanted[lower]
         try:
             with transaction.atomic():
                 tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
+            created.append(name)
         except IntegrityError:  # created meanwhile by a concurrent request
             tag = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).get(key=Lower(Value(name)))
         existing[keys[lower]] = tag
+    if created:
+        segments_follow_tag_names(tenant=tenant, names=created)
     return {lower: existing[keys[lower]] for lower in wanted}
 
 
