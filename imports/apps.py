@@ -9,7 +9,8 @@ class ImportsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.gdpr import register_erasure_step
-        from imports.gdpr import export_filters_erase, import_traces_erase
+        from imports.gdpr import export_files_erase, export_filters_erase, import_traces_erase
 
         register_erasure_step(import_traces_erase)
+        register_erasure_step(export_files_erase)
         register_erasure_step(export_filters_erase)

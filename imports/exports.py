@@ -33,6 +33,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -363,10 +364,11 @@ class _CopyChunk:
         # Per contact, one probe of the contact foreign key's index: linear whatever the planner
         # estimates (a join planned for the few rows it guessed rescans 5,000 rows 5,000 times), and
         # the contacts keep their index order, so rows stream out while the next ones are read.
-        # COLLATE "C" + lower(): the order Python's sorted(key=str.lower) gives the portable writer.
+        # lower() COLLATE "C": code point order of the database's lower-cased names, as the portable
+        # writer sorts the same lower(name) values.
         return (
             f"LEFT JOIN LATERAL (SELECT string_agg(n.name, '{NAME_SEPARATOR}' "  # noqa: S608
-            f'ORDER BY lower(n.name) COLLATE "C") AS names '
+            f'ORDER BY lower(n.name) COLLATE "C", n.name COLLATE "C") AS names '
             f"FROM {link._meta.db_table} l JOIN {named._meta.db_table} n ON n.id = l.{key} "
             f"WHERE l.tenant_id = %(tenant)s AND l.contact_id = c.id) AS {column} ON true"
         )
@@ -386,12 +388,16 @@ class _CopyChunk:
 
 
 def _names(model, tenant: Tenant, ids: list[uuid.UUID], name: str) -> dict[uuid.UUID, str]:
-    names: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for contact_id, value in (
-        model.objects.for_tenant(tenant).filter(contact_id__in=ids).values_list("contact_id", name)
+    """Each contact's names joined, ordered by the database's lower(name) as the COPY writer orders
+    them (Python's str.lower differs on a few letters: "İ", a final sigma)."""
+    names: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    for contact_id, key, value in (
+        model.objects.for_tenant(tenant)
+        .filter(contact_id__in=ids)
+        .values_list("contact_id", Lower(name), name)
     ):
-        names[contact_id].append(value)
-    return {k: NAME_SEPARATOR.join(sorted(v, key=str.lower)) for k, v in names.items()}
+        names[contact_id].append((key, value))
+    return {k: NAME_SEPARATOR.join(value for _, value in sorted(v)) for k, v in names.items()}
 
 
 def number_text(value: float) -> str:
@@ -493,6 +499,18 @@ def export_process(job_id: uuid.UUID | str) -> str:
                 spool.seek(0)
                 default_storage.delete(name)  # a rerun replaces the file of an interrupted run
                 name = default_storage.save(name, File(spool, name=f"{job.pk}.csv"))
+        except ValidationFailed as exc:
+            # Checked when it was asked; since then a filter's subject went (an attribute definition,
+            # a consent purpose deleted): the job fails saying which, as an import whose mapping
+            # stopped being valid does.
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)[:900]
+            logger.warning("Export %s failed: its filters are no longer valid: %s", job.pk, reasons)
+            jobs.update(
+                status=ExportStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"Its filters stopped being valid after it was asked ({reasons}); export again.",
+            )
+            return ExportStatus.FAILED
         except Exception:
             logger.exception("Export %s failed", job.pk)
             jobs.update(

@@ -3,8 +3,8 @@
 An import's failed rows (errors.csv) are kept as uploaded, with no column naming a contact: the
 rows holding one of the contact's emails, phones or its external id, or whose reasons name its id,
 are deleted. The uploads of finished imports go (later imports delete theirs when they finish).
-An export written before the erasure is not served again (exports.export_open), and the filters
-exports were asked with lose the contact's values.
+The files of exports written before the erasure are deleted (and one written meanwhile is not served:
+exports.export_open), and the filters exports were asked with lose the contact's values.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db import transaction
 
 from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
 from contacts_service.models import Tenant
-from imports.models import FINAL_STATUSES, ExportJob, ImportJob, ImportRowError
+from imports.models import FINAL_STATUSES, ExportJob, ExportStatus, ImportJob, ImportRowError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,17 @@ def import_traces_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     finished = ImportJob.objects.for_tenant(tenant).filter(status__in=FINAL_STATUSES).exclude(file="")
     for job_id, name in list(finished.values_list("pk", "file")):
         ImportJob.objects.for_tenant(tenant).filter(pk=job_id).update(file="")
+        upload_discard(name)
+
+
+def export_files_erase(tenant: Tenant, keys: ErasedKeys) -> None:
+    """The files of the tenant's completed exports may hold the contact, and none is served after an
+    erasure (exports.export_open): deleted now (once the erasure commits), not when someone next asks
+    or EXPORT_FILE_RETENTION_SECONDS later; the job then shows no download link. An export still
+    being written when the erasure commits is refused at download (its erasure count is older)."""
+    written = ExportJob.objects.for_tenant(tenant).filter(status=ExportStatus.COMPLETED).exclude(file="")
+    for job_id, name in list(written.values_list("pk", "file")):
+        ExportJob.objects.for_tenant(tenant).filter(pk=job_id).update(file="", file_size=0)
         upload_discard(name)
 
 

@@ -22,6 +22,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Lower
 from import_export import fields, resources, widgets
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 from import_export.results import Result
@@ -88,10 +89,12 @@ class TagsField(fields.Field):
             return None
         prefetched = getattr(instance, "_prefetched_objects_cache", {}).get("tag_assignments")
         if prefetched is not None:
-            names = [assignment.tag.name for assignment in prefetched]
+            names = [(assignment.tag_key, assignment.tag.name) for assignment in prefetched]
         else:  # the import preview of one row
-            names = list(instance.tag_assignments.values_list("tag__name", flat=True))
-        return NAME_SEPARATOR.join(sorted(names, key=str.lower)) or None
+            names = list(instance.tag_assignments.values_list(Lower("tag__name"), "tag__name"))
+        # Ordered by the database's lower(name), as the API export's COPY writer orders them (Python's
+        # str.lower differs on a few letters: "İ", a final sigma).
+        return NAME_SEPARATOR.join(name for _, name in sorted(names)) or None
 
 
 class ContactResource(resources.ModelResource):
@@ -141,7 +144,11 @@ class ContactResource(resources.ModelResource):
     def filter_export(self, queryset: QuerySet[Contact], **kwargs) -> QuerySet[Contact]:
         """Whatever the changelist selected, only this tenant's live contacts, oldest first."""
         tenant = self._tenant()
-        assignments = TagAssignment.objects.for_tenant(tenant).select_related("tag")
+        assignments = (
+            TagAssignment.objects.for_tenant(tenant)
+            .select_related("tag")
+            .annotate(tag_key=Lower("tag__name"))
+        )
         return (
             queryset.filter(tenant=tenant, deleted_at__isnull=True)
             .select_related(None)

@@ -39,3 +39,17 @@ def run(api, job_id, **options):
     assert response.status_code == 200, response.json()
     import_process(job_id)
     return api.get(job_url(job_id)).json()
+
+
+@pytest.fixture
+def export(api, django_capture_on_commit_callbacks):
+    """export(filters=..., columns=..., ...) -> the job as GET /exports/{id}/ shows it after its task ran."""
+
+    def make(client=None, **body):
+        client = client or api
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("export-list"), body, format="json")
+        assert response.status_code == 201, response.json()
+        return client.get(reverse("export-detail", kwargs={"pk": response.json()["id"]})).json()
+
+    return make

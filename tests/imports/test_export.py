@@ -36,20 +36,6 @@ def download_url(job_id, token: str) -> str:
     return f"{reverse('export-download', kwargs={'pk': job_id})}?token={token}"
 
 
-@pytest.fixture
-def export(api, django_capture_on_commit_callbacks):
-    """export(filters=..., columns=..., ...) -> the job as GET /exports/{id}/ shows it after its task ran."""
-
-    def make(client=None, **body):
-        client = client or api
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(EXPORTS, body, format="json")
-        assert response.status_code == 201, response.json()
-        return client.get(detail_url(response.json()["id"])).json()
-
-    return make
-
-
 def fetch(client, url: str):
     response = client.get(url)
     # Reading the whole stream closes the file (the test client closes streaming responses at the end).
