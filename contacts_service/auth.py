@@ -72,6 +72,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request) -> str:
+        # DRF answers every 401 with the first authentication class's challenge (this one): a refused
+        # Bearer token gets the Bearer challenge instead.
+        if authentication.get_authorization_header(request).startswith(
+            f"{JWTAuthentication.keyword} ".encode()
+        ):
+            return JWTAuthentication().authenticate_header(request)
         return f'{self.keyword} realm="api"'
 
 

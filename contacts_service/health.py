@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pika
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -65,19 +66,41 @@ def check_relay(database: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_cache() -> dict[str, Any]:
+    """A write and a read of the default cache. On Redis through a client of its own bounded by
+    HEALTH_CHECK_TIMEOUT_SECONDS: the cache's client has no timeout, so a Redis that accepts
+    connections and never answers would hold the health request past the load balancer's timeout."""
+    config = settings.CACHES["default"]
+    backend = config["BACKEND"].rsplit(".", 1)[-1]
     key = f"health:{uuid.uuid4().hex}"
+    if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        location = config["LOCATION"]
+        url = location.split(",")[0] if isinstance(location, str) else location[0]  # the primary
+        timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.set(key, b"1", ex=5)
+            if client.get(key) != b"1":
+                raise RuntimeError("cache did not return the value just written")
+            client.delete(key)
+        finally:
+            client.close()
+        return {"backend": backend}
     cache.set(key, "1", timeout=5)
     if cache.get(key) != "1":
         raise RuntimeError("cache did not return the value just written")
     cache.delete(key)
-    return {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
+    return {"backend": backend}
 
 
 def check_broker() -> dict[str, Any]:
     if not settings.RABBITMQ_URL:
         return {"status": "disabled", "detail": "RABBITMQ_URL not set: events stay in the outbox"}
     params = pika.URLParameters(settings.RABBITMQ_URL)
+    # socket_timeout bounds the TCP connect only; stack_timeout bounds the whole connection set-up
+    # (TCP, TLS, the AMQP handshake), which otherwise waits pika's default 15 s for a broker that
+    # accepts connections and never answers.
     params.socket_timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    params.stack_timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
     params.blocked_connection_timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
     params.connection_attempts = 1
     params.retry_delay = 0

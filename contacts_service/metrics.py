@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -250,6 +251,7 @@ def metrics_text() -> bytes:
     return generate_latest(processes) + generate_latest(_state_registry)
 
 
+@csrf_exempt  # no cookie session here: other methods get the JSON 405 below, not the HTML CSRF page
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """GET /metrics. With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>`; without
     it, only callers on this host (REMOTE_ADDR 127.0.0.1 or ::1)."""

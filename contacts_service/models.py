@@ -40,12 +40,26 @@ class Plan(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
+def plan_names() -> list[str]:
+    """The plans a tenant may be on: the built-in ones, then the others RATE_LIMIT_PLANS defines."""
+    from django.conf import settings
+
+    return [*Plan.values, *(name for name in settings.RATE_LIMIT_PLANS if name not in Plan.values)]
+
+
+def plan_choices() -> list[tuple[str, str]]:
+    """Tenant.plan's choices, read when used (forms, validation, the admin's filter), so that a
+    plan added to RATE_LIMIT_PLANS can be given to a tenant without a migration."""
+    labels = dict(Plan.choices)
+    return [(name, labels.get(name, name)) for name in plan_names()]
+
+
 class Tenant(models.Model):
     """An organisation whose contacts this service keeps; every tenant-owned row points here."""
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     name = models.CharField(max_length=200)
-    plan = models.CharField(max_length=32, choices=Plan.choices, default=Plan.STANDARD)
+    plan = models.CharField(max_length=32, choices=plan_choices, default=Plan.STANDARD)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -11,7 +11,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts_service.errors import NotFound, ValidationFailed
-from contacts_service.models import API_KEY_PREFIX, ApiKey, Membership, Plan, Tenant, User, api_key_hash
+from contacts_service.models import (
+    API_KEY_PREFIX,
+    ApiKey,
+    Membership,
+    Plan,
+    Tenant,
+    User,
+    api_key_hash,
+    plan_names,
+)
 from contacts_service.roles import Role
 
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -23,6 +32,25 @@ class IssuedApiKey:
 
     api_key: ApiKey
     key: str
+
+
+def _check_text(field: str, value: str, *, max_length: int) -> None:
+    """What the column cannot hold, refused before the INSERT (a DataError there is a traceback in
+    the management commands): more than its characters, or a NUL (PostgreSQL text cannot hold one)."""
+    if len(value) > max_length:
+        raise ValidationFailed(
+            [{"field": field, "code": "max_length", "message": f"{field}: at most {max_length} characters."}]
+        )
+    if "\x00" in value:
+        raise ValidationFailed(
+            [
+                {
+                    "field": field,
+                    "code": "null_characters_not_allowed",
+                    "message": f"{field}: no NUL characters.",
+                }
+            ]
+        )
 
 
 def _check_role(role: str) -> None:
@@ -46,6 +74,7 @@ def apikey_create(
     _check_role(role)
     if not name.strip():
         raise ValidationFailed([{"field": "name", "code": "blank", "message": "A key needs a name."}])
+    _check_text("name", name.strip(), max_length=ApiKey._meta.get_field("name").max_length)
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(
             [{"field": "expires_at", "code": "invalid", "message": "Must be in the future."}]
@@ -119,9 +148,17 @@ def tenant_create(
     """A tenant on a plan (its rate limits), its owner (created or reused by email) and an owner API key."""
     if not name.strip():
         raise ValidationFailed([{"field": "name", "code": "blank", "message": "A tenant needs a name."}])
-    if plan not in Plan.values:
+    _check_text("name", name.strip(), max_length=Tenant._meta.get_field("name").max_length)
+    if not owner_email.strip():
+        # An empty email would reuse whichever user has none (e.g. a platform user known by subject only).
         raise ValidationFailed(
-            [{"field": "plan", "code": "invalid_choice", "message": f"One of {', '.join(Plan.values)}."}]
+            [{"field": "owner_email", "code": "blank", "message": "A tenant needs an owner email."}]
+        )
+    _check_text("owner_email", owner_email.strip(), max_length=User._meta.get_field("email").max_length)
+    plans = plan_names()  # the built-in plans and those RATE_LIMIT_PLANS adds
+    if plan not in plans:
+        raise ValidationFailed(
+            [{"field": "plan", "code": "invalid_choice", "message": f"Plan: one of {', '.join(plans)}."}]
         )
     tenant = Tenant.objects.create(name=name.strip(), plan=plan)
     owner = user_get_or_create(email=owner_email, password=owner_password)

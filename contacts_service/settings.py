@@ -6,6 +6,7 @@ CELERY_BROKER_URL and RABBITMQ_URL.
 """
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -22,9 +23,47 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer variable; a value that is not one (or is below `minimum`) stops start-up naming it."""
     value = os.environ.get(name)
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value!r}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    """A number variable (e.g. seconds); a value that is not a finite number stops start-up naming it."""
+    value = os.environ.get(name)
+    if not value:
+        return float(default)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+# Schemes redis-py (the cache, the rate limiter) can connect with.
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def env_redis_url(name: str, default: str = "") -> str:
+    """A Redis URL variable (empty: none); another scheme (none, http://) stops start-up naming it,
+    instead of failing every request that uses it."""
+    value = os.environ.get(name, default).strip()
+    if value and not value.startswith(REDIS_URL_SCHEMES):
+        raise ImproperlyConfigured(
+            f"{name} must be a Redis URL starting with {', '.join(REDIS_URL_SCHEMES)} (e.g. redis://host:6379/0)"
+        )
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -125,7 +164,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -162,7 +201,7 @@ API_COUNT_ESTIMATE_SECONDS = env_int("API_COUNT_ESTIMATE_SECONDS", 60)
 API_COUNT_ESTIMATE_TRUSTED_ABOVE = env_int("API_COUNT_ESTIMATE_TRUSTED_ABOVE", 20_000)
 # `search`: a word at least this fraction of contacts hold is matched as a plain filter, not through
 # the trigram index (which would return nearly every contact); 0 turns this off.
-SEARCH_COMMON_WORD_FRACTION = float(os.environ.get("SEARCH_COMMON_WORD_FRACTION", "0.2"))
+SEARCH_COMMON_WORD_FRACTION = env_float("SEARCH_COMMON_WORD_FRACTION", 0.2)
 # How long a process reuses the planner's sample of search texts that tells common words (seconds).
 SEARCH_STATS_SECONDS = env_int("SEARCH_STATS_SECONDS", 300)
 
@@ -242,6 +281,9 @@ def rate_limit_plans(raw: str) -> dict[str, dict[str, int]]:
     if not isinstance(override, dict):
         raise ImproperlyConfigured("RATE_LIMIT_PLANS must be a JSON object of plans")
     for name, limits in override.items():
+        # Tenant.plan holds the name (at most 32 characters).
+        if not name.strip() or len(name) > 32 or "\x00" in name:
+            raise ImproperlyConfigured(f"RATE_LIMIT_PLANS: plan name {name!r} must be 1 to 32 characters")
         if not isinstance(limits, dict):
             raise ImproperlyConfigured(f"RATE_LIMIT_PLANS[{name!r}] must be an object")
         for scope, value in limits.items():
@@ -256,12 +298,13 @@ def rate_limit_plans(raw: str) -> dict[str, dict[str, int]]:
 
 
 RATE_LIMIT_PLANS = rate_limit_plans(os.environ.get("RATE_LIMIT_PLANS", ""))
-RATE_LIMIT_PERIOD_SECONDS = env_int("RATE_LIMIT_PERIOD_SECONDS", 60)
+# 0 or less would make every bucket's interval 1 µs, i.e. no limit at all: refused.
+RATE_LIMIT_PERIOD_SECONDS = env_int("RATE_LIMIT_PERIOD_SECONDS", 60, minimum=1)
 # Empty (no Redis, the embedded default): requests are not limited, and a warning says so.
-RATE_LIMIT_REDIS_URL = os.environ.get("RATE_LIMIT_REDIS_URL", REDIS_URL)
-RATE_LIMIT_REDIS_TIMEOUT_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_TIMEOUT_SECONDS", "0.25"))
+RATE_LIMIT_REDIS_URL = env_redis_url("RATE_LIMIT_REDIS_URL", REDIS_URL)
+RATE_LIMIT_REDIS_TIMEOUT_SECONDS = env_float("RATE_LIMIT_REDIS_TIMEOUT_SECONDS", 0.25)
 # After Redis failed, requests pass unlimited for this long before Redis is tried again.
-RATE_LIMIT_REDIS_RETRY_SECONDS = float(os.environ.get("RATE_LIMIT_REDIS_RETRY_SECONDS", "5"))
+RATE_LIMIT_REDIS_RETRY_SECONDS = env_float("RATE_LIMIT_REDIS_RETRY_SECONDS", 5)
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["contacts_service.throttling.PlanRateThrottle"]
 MIDDLEWARE.append("contacts_service.throttling.RateLimitHeadersMiddleware")
 # Most contacts one CSV export may hold: a POST /exports/ whose filters match more is a 400.
@@ -367,17 +410,17 @@ EVENTS_RELAY_BATCH_SIZE = env_int("EVENTS_RELAY_BATCH_SIZE", 1000)
 # batch goes out at once (faster when contacts have several events in a row), and an event a queue
 # refuses (x-overflow reject-publish) can then arrive after a later event of its contact.
 EVENTS_RELAY_ORDERED_ROUNDS = env_bool("EVENTS_RELAY_ORDERED_ROUNDS", True)
-EVENTS_RELAY_IDLE_SECONDS = float(os.environ.get("EVENTS_RELAY_IDLE_SECONDS", "0.2"))
-EVENTS_RELAY_CONFIRM_TIMEOUT_SECONDS = float(os.environ.get("EVENTS_RELAY_CONFIRM_TIMEOUT_SECONDS", "30"))
-EVENTS_RELAY_MAX_BACKOFF_SECONDS = float(os.environ.get("EVENTS_RELAY_MAX_BACKOFF_SECONDS", "30"))
-EVENTS_RETENTION_DAYS = float(os.environ.get("EVENTS_RETENTION_DAYS", "7"))
-EVENTS_LAG_UNHEALTHY_SECONDS = float(os.environ.get("EVENTS_LAG_UNHEALTHY_SECONDS", "300"))
+EVENTS_RELAY_IDLE_SECONDS = env_float("EVENTS_RELAY_IDLE_SECONDS", 0.2)
+EVENTS_RELAY_CONFIRM_TIMEOUT_SECONDS = env_float("EVENTS_RELAY_CONFIRM_TIMEOUT_SECONDS", 30)
+EVENTS_RELAY_MAX_BACKOFF_SECONDS = env_float("EVENTS_RELAY_MAX_BACKOFF_SECONDS", 30)
+EVENTS_RETENTION_DAYS = env_float("EVENTS_RETENTION_DAYS", 7)
+EVENTS_LAG_UNHEALTHY_SECONDS = env_float("EVENTS_LAG_UNHEALTHY_SECONDS", 300)
 EVENTS_REPLAY_MAX_EVENTS = env_int("EVENTS_REPLAY_MAX_EVENTS", 1_000_000)
 # Consumer of the auth service's user events (manage.py consume_events).
 AUTH_EVENTS_EXCHANGE = os.environ.get("AUTH_EVENTS_EXCHANGE", "auth.events")
 AUTH_EVENTS_QUEUE = os.environ.get("AUTH_EVENTS_QUEUE", "contacts-service.auth-users")
 EVENTS_CONSUMER_MAX_DELIVERIES = env_int("EVENTS_CONSUMER_MAX_DELIVERIES", 5)
-HEALTH_CHECK_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
+HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 2)
 
 # --- Logs and metrics (docs/operations.md, "Logs" and "Metrics") ---------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -13,9 +13,9 @@ GCRA: a bucket of `limit` requests per `period` allows a burst of `limit` reques
 `period / limit` seconds; Retry-After is the time until the next request fits (no window edge at
 which twice the limit passes, as with fixed windows).
 
-Fail open: without Redis (the embedded default) or while Redis is unreachable, requests pass
-unlimited and a warning is logged. Only tenant-scoped API views are limited: health, the schema,
-Swagger UI and the admin are not.
+Fail open: without Redis (the embedded default), while Redis is unreachable, or with a URL redis-py
+cannot use (settings refuses those at start-up), requests pass unlimited and a warning is logged.
+Only tenant-scoped API views are limited: health, the schema, Swagger UI and the admin are not.
 """
 
 from __future__ import annotations
@@ -112,16 +112,28 @@ class _Redis:
 
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=settings.RATE_LIMIT_REDIS_TIMEOUT_SECONDS,
-            socket_timeout=settings.RATE_LIMIT_REDIS_TIMEOUT_SECONDS,
-        )
-        self.script = self.client.register_script(_GCRA)
         self.down_until = 0.0
+        self.script = None
+        try:
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=settings.RATE_LIMIT_REDIS_TIMEOUT_SECONDS,
+                socket_timeout=settings.RATE_LIMIT_REDIS_TIMEOUT_SECONDS,
+            )
+            self.script = client.register_script(_GCRA)
+        except Exception as exc:  # a URL redis-py cannot use: fail open, as in an outage
+            # settings refuses such a URL at start-up; this is the last line of defence (a URL set at
+            # run time). Kept for the URL, so the warning is logged once and no request pays for it.
+            logger.warning(
+                "Rate limits are off: RATE_LIMIT_REDIS_URL / REDIS_URL %s is not usable (%s: %s); "
+                "requests pass unlimited",
+                redact(url),
+                type(exc).__name__,
+                exc,
+            )
 
     def hit(self, buckets: list[Bucket]) -> list[int] | None:
-        if time.monotonic() < self.down_until:
+        if self.script is None or time.monotonic() < self.down_until:
             return None
         args: list[int] = []
         for bucket in buckets:
@@ -144,6 +156,8 @@ class _Redis:
 def redact(url: str) -> str:
     """The URL without its password, for logs."""
     scheme, sep, rest = url.partition("://")
+    if not sep:  # no scheme at all ("user:pass@host:6379"): the password is still there
+        scheme, rest = "", url
     if "@" in rest:
         rest = "***@" + rest.rsplit("@", 1)[1]
     return f"{scheme}{sep}{rest}"
@@ -236,7 +250,9 @@ class RateLimited(exceptions.Throttled):
         message = (
             f"Rate limit exceeded: {bucket.describe(plan)}. Retry after {wait} second{'s' * (wait != 1)}."
         )
-        super().__init__(wait=wait, detail=message, code=self.default_code)
+        # Not wait=: DRF's Throttled would append " Expected available in N seconds." to the message,
+        # which already says when to retry (docs/api.md "Rate limits").
+        super().__init__(detail=message, code=self.default_code)
         self.wait = wait  # whole seconds, as the Retry-After header says
         # Rendered into the body by the exception handler (contacts_service.errors).
         self.extra = {

@@ -58,6 +58,23 @@ def test_no_or_bad_credentials_are_401_with_a_challenge(anon, tenant):
 
 
 @pytest.mark.django_db
+def test_a_refused_bearer_token_gets_the_bearer_challenge(anon, tenant):
+    for header, challenge in (
+        ("Bearer not.a.jwt", 'Bearer realm="api"'),
+        ("Api-Key csk_abc_wrongsecret", 'Api-Key realm="api"'),
+        ("Token x", 'Api-Key realm="api"'),
+    ):
+        anon.credentials(HTTP_AUTHORIZATION=header)
+        response = anon.get(LIST)
+        assert response.status_code == 401, header
+        assert response["WWW-Authenticate"] == challenge, header
+    expired = bearer("sub-expired", exp=timezone.now() - dt.timedelta(hours=1))
+    response = expired.get(ME)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.django_db
 def test_api_key_is_stored_hashed_with_a_visible_prefix_and_can_be_revoked(client_for, tenant):
     client = client_for(tenant, Role.CONTACTS_VIEWER)
     api_key = client.api_key

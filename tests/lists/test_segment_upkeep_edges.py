@@ -1,4 +1,5 @@
-"""Segment upkeep at its edges: lists a segment names, identity rules in any spelling, erasure scrubbing\nonly personal values, a frozen tag rule following a tag that takes its name again."""
+"""Segment upkeep at its edges: lists a segment names, identity rules in any spelling, erasure scrubbing
+only personal values, a frozen tag rule following a tag that takes its name again."""
 
 import pytest
 from django.urls import reverse

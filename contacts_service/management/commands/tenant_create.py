@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts_service import services
 from contacts_service.errors import ValidationFailed
-from contacts_service.models import Plan
+from contacts_service.models import Plan, plan_names
 
 
 class Command(BaseCommand):
@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--owner", required=True, help="Owner's email")
         parser.add_argument("--password", help="Give the owner a password (for the admin / browsable API)")
         parser.add_argument(
-            "--plan", default=Plan.STANDARD, choices=Plan.values, help="Plan: picks the rate limits"
+            "--plan",
+            default=Plan.STANDARD,
+            choices=plan_names(),  # the built-in plans and those RATE_LIMIT_PLANS adds
+            help="Plan: picks the rate limits",
         )
 
     def handle(self, *args, name: str, owner: str, password: str | None, plan: str, **options):
