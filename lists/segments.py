@@ -166,8 +166,10 @@ class _Compiler:
             q = Q(**{f"{name}__isnull": True})
             return q if op == "is_empty" else ~q
         if op == "in_last_days":
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36500:
-                raise _Invalid(f"{path}.value", "Must be a whole number of days from 0 to 36500.")
+            # A rolling window of `value` x 24 hours up to now (0 would be an empty window: nobody,
+            # ever), as the activity rule's in_last_days.
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36500:
+                raise _Invalid(f"{path}.value", "Must be a whole number of days from 1 to 36500.")
             return Q(**{f"{name}__gte": timezone.now() - dt.timedelta(days=value)})
         moment = self._moment(value, path)
         return Q(**{f"{name}__lt" if op == "before" else f"{name}__gt": moment})

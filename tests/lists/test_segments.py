@@ -129,6 +129,7 @@ def test_tag_any_all_none(api, people):
         (group("and", rule("attributes.nope", "eq", 1)), "rules.rules.0.field"),
         (group("and", rule("tags", "any", ["Unknown tag"])), "rules.rules.0.value"),
         (group("and", rule("created_at", "in_last_days", -1)), "rules.rules.0.value"),
+        (group("and", rule("created_at", "in_last_days", 0)), "rules.rules.0.value"),
         (group("and", rule("created_at", "after", "tomorrow")), "rules.rules.0.value"),
         (group("and", rule("created_at", "after", "0001-01-01T00:00:00+01:00")), "rules.rules.0.value"),
         (group("xor", rule("country", "eq", "FR")), "rules.operator"),
