@@ -231,6 +231,12 @@ def filter_query(filters: dict[str, Any], *, prefix: str) -> tuple[QueryDict, li
         if not values or not all(isinstance(v, str) for v in values):
             problems.append({"field": field, "code": "invalid", "message": "A string or a list of strings."})
             continue
+        if not any(v.replace(",", "").strip() for v in values):
+            # GET /contacts/ skips an empty parameter; here that would select every contact for a
+            # mass write or an export: refused, `{}` is how a selection asks for everyone.
+            message = "Empty: leave the filter out to select every contact."
+            problems.append({"field": field, "code": "blank", "message": message})
+            continue
         multiple = isinstance(ContactFilter.base_filters[name], django_filters.MultipleChoiceFilter)
         if len(values) > 1 and not multiple:
             if name not in COMMA_FILTERS:

@@ -9,7 +9,7 @@ from contacts.admin import TenantAdminMixin, admin_actor
 from contacts.models import ChangeSource
 from contacts_service.context import tenant_context
 from contacts_service.errors import Conflict, NotFound
-from lists.models import ContactList
+from lists.models import ContactList, ListKind
 
 
 @admin.register(ContactList)
@@ -48,7 +48,8 @@ class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
         from lists.services import list_delete
 
         kept = []
-        for contact_list in contact_lists:
+        # Dynamic lists first: a static list selected with the segment naming it goes too.
+        for contact_list in sorted(contact_lists, key=lambda c: c.kind != ListKind.DYNAMIC):
             with tenant_context(contact_list.tenant):
                 try:
                     list_delete(

@@ -19,7 +19,7 @@ from contacts.services.links import contacts_link, contacts_unlink
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import name_key
+from contacts_service.names import db_name_keys, name_key
 from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import compile_rules
 
@@ -124,18 +124,24 @@ def _named_lists(node) -> set[str]:
     if isinstance(node.get("rules"), list):
         return set().union(*(_named_lists(child) for child in node["rules"]))
     if node.get("field") == "lists" and isinstance(node.get("value"), list):
-        return {str(v).strip().lower() for v in node["value"]}
+        ids = set()
+        for v in node["value"]:
+            try:  # as the rules compiler reads them: any form uuid.UUID takes (hex, braces, urn)
+                ids.add(str(uuid.UUID(str(v))))
+            except ValueError:
+                continue
+        return ids
     return set()
 
 
 def _named_tags(node) -> set[str]:
-    """The tag name keys the `tags` rules of a rule group name."""
+    """The tag names the `tags` rules of a rule group name, as written."""
     if not isinstance(node, dict):
         return set()
     if isinstance(node.get("rules"), list):
         return set().union(*(_named_tags(child) for child in node["rules"]))
     if node.get("field") == "tags" and isinstance(node.get("value"), list):
-        return {name_key(v) for v in node["value"] if isinstance(v, str)}
+        return {v for v in node["value"] if isinstance(v, str)}
     return set()
 
 
@@ -145,10 +151,10 @@ def segments_follow_tag_names(*, tenant: Tenant, names) -> None:
     commits."""
     from lists.tasks import segment_rebuild_task
 
-    keys = {name_key(n) for n in names}
-    segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).only("pk", "rules")
-    for segment in segments:
-        if _named_tags(segment.rules) & keys:
+    keys = set(db_name_keys(list(names)))  # as the database compares tag names: lower(name)
+    for segment in _dynamic_lists(tenant).only("pk", "rules"):  # active ones: re-activating rebuilds
+        named = list(_named_tags(segment.rules))
+        if named and set(db_name_keys(named)) & keys:
             transaction.on_commit(
                 lambda list_id=segment.pk: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
             )
