@@ -151,10 +151,13 @@ def segments_follow_tag_names(*, tenant: Tenant, names) -> None:
     commits."""
     from lists.tasks import segment_rebuild_task
 
-    keys = set(db_name_keys(list(names)))  # as the database compares tag names: lower(name)
-    for segment in _dynamic_lists(tenant).only("pk", "rules"):  # active ones: re-activating rebuilds
-        named = list(_named_tags(segment.rules))
-        if named and set(db_name_keys(named)) & keys:
+    segments = [(s, list(_named_tags(s.rules))) for s in _dynamic_lists(tenant).only("pk", "rules")]
+    written = sorted({name for _, named in segments for name in named})
+    # Compared as the database compares tag names, lower(name): one query for all of them.
+    key_of = dict(zip(written, db_name_keys(written), strict=True))
+    keys = set(db_name_keys(list(names)))
+    for segment, named in segments:  # active ones: re-activating one rebuilds it
+        if {key_of[name] for name in named} & keys:
             transaction.on_commit(
                 lambda list_id=segment.pk: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
             )
