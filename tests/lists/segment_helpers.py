@@ -42,3 +42,20 @@ def list_events(contact_id, list_id, event_type) -> int:
 
 def member_count(api, list_id) -> int:
     return api.get(reverse("list-detail", kwargs={"pk": list_id})).json()["member_count"]
+
+
+def tag(api, contact, *names):
+    response = api.post(
+        reverse("contact-add-tags", kwargs={"pk": contact.pk}), {"tags": list(names)}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response
+
+
+def add_members(api, list_id, *contacts):
+    response = api.post(
+        reverse("list-contacts", kwargs={"pk": list_id}),
+        {"contact_ids": [str(c.pk) for c in contacts]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content

@@ -4,7 +4,6 @@
 import pytest
 from django.urls import reverse
 
-from contacts_service.roles import Role
 from lists.models import ContactList
 from tags.models import Tag, TagAssignment
 from tests.factories import AttributeDefinitionFactory, ContactFactory
@@ -12,13 +11,6 @@ from tests.factories import AttributeDefinitionFactory, ContactFactory
 LISTS = reverse("list-list")
 PREVIEW = reverse("list-preview")
 TAGS = reverse("tag-list")
-
-
-@pytest.fixture
-def owner(client_for, tenant):
-    client = client_for(tenant, Role.OWNER)
-    client.raise_request_exception = False
-    return client
 
 
 def fields(response):

@@ -6,23 +6,10 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from contacts_service.roles import Role
 from lists.models import ContactList
 from tags.models import Tag
 from tests.factories import ContactFactory
-from tests.lists.segment_helpers import is_member, list_events, rule, segment, static
-
-
-@pytest.fixture
-def owner(client_for, tenant):
-    client = client_for(tenant, Role.OWNER)
-    client.raise_request_exception = False
-    return client
-
-
-def tag(api, contact, *names):
-    r = api.post(reverse("contact-add-tags", kwargs={"pk": contact.pk}), {"tags": list(names)}, format="json")
-    assert r.status_code == 200, r.content
+from tests.lists.segment_helpers import is_member, list_events, rule, segment, static, tag
 
 
 @pytest.mark.django_db

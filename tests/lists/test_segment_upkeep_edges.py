@@ -4,37 +4,15 @@ only personal values, a frozen tag rule following a tag that takes its name agai
 import pytest
 from django.urls import reverse
 
-from contacts_service.roles import Role
 from lists.models import ContactList
 from tags.models import Tag
 from tests.factories import ContactFactory
-from tests.lists.segment_helpers import is_member, list_events, rule, segment, static
+from tests.lists.segment_helpers import add_members, is_member, list_events, rule, segment, static, tag
 
 LISTS = reverse("list-list")
 PREVIEW = reverse("list-preview")
 CONTACTS = reverse("contact-list")
 TAGS = reverse("tag-list")
-
-
-@pytest.fixture
-def owner(client_for, tenant):
-    client = client_for(tenant, Role.OWNER)
-    client.raise_request_exception = False
-    return client
-
-
-def tag(api, contact, *names):
-    r = api.post(reverse("contact-add-tags", kwargs={"pk": contact.pk}), {"tags": list(names)}, format="json")
-    assert r.status_code == 200, r.content
-
-
-def add_members(api, list_id, *contacts):
-    r = api.post(
-        reverse("list-contacts", kwargs={"pk": list_id}),
-        {"contact_ids": [str(c.pk) for c in contacts]},
-        format="json",
-    )
-    assert r.status_code == 200, r.content
 
 
 def create_contact(api, **fields):

@@ -3,29 +3,16 @@
 import pytest
 from django.urls import reverse
 
-from contacts_service.roles import Role
 from events.models import OutboxEvent
 from lists.models import ContactList, ListMembership
 from tags.models import Tag, TagAssignment
 from tests.factories import AttributeDefinitionFactory, ContactFactory
+from tests.lists.segment_helpers import tag
 
 LISTS = reverse("list-list")
 PREVIEW = reverse("list-preview")
 CONTACTS = reverse("contact-list")
 TAGS = reverse("tag-list")
-
-
-@pytest.fixture
-def owner(client_for, tenant):
-    client = client_for(tenant, Role.OWNER)
-    client.raise_request_exception = False
-    return client
-
-
-def tag(api, contact, *names):
-    r = api.post(reverse("contact-add-tags", kwargs={"pk": contact.pk}), {"tags": list(names)}, format="json")
-    assert r.status_code == 200, r.content
-    return r
 
 
 def emails(api, **query):
