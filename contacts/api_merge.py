@@ -85,7 +85,9 @@ class DuplicateViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=True, methods=["post"], filterset_class=None)
     def reopen(self, request: Request, pk: str) -> Response:
         candidate = services.duplicate_reopen(tenant=self.tenant, actor=self.actor, candidate_id=parse_id(pk))
-        return Response(DuplicateCandidateSerializer(self._fresh(candidate.pk)).data)
+        # With tasks in-process the check has already run, and dropped a pair that no longer matches:
+        # the answer is then the pair as reopened, as it is when the check runs later in a worker.
+        return Response(DuplicateCandidateSerializer(self._fresh(candidate.pk, missing=candidate)).data)
 
     @extend_schema(
         summary="Recompute every candidate pair of the tenant (in a task)",
@@ -97,12 +99,18 @@ class DuplicateViewSet(mixins.ListModelMixin, TenantViewSet):
         duplicates_recompute_task.delay(str(self.tenant.pk))
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
-    def _fresh(self, candidate_id) -> DuplicateCandidate:
-        return (
+    def _fresh(self, candidate_id, missing: DuplicateCandidate | None = None) -> DuplicateCandidate:
+        found = (
             DuplicateCandidate.objects.for_tenant(self.tenant)
             .select_related("contact_a", "contact_b")
-            .get(pk=candidate_id)
+            .filter(pk=candidate_id)
+            .first()
         )
+        if found is None:
+            if missing is None:
+                raise DuplicateCandidate.DoesNotExist
+            return missing
+        return found
 
 
 class MatchingRulesView(TenantAPIView):
