@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import struct
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -279,7 +280,10 @@ pairs AS (
 keyed AS (
     SELECT p.*, (ca.company <> '' AND lower(btrim(ca.company)) = lower(btrim(cb.company))) AS company,
         CASE WHEN (ca.first_name <> '' OR ca.last_name <> '') AND (cb.first_name <> '' OR cb.last_name <> '')
-            THEN similarity(upper(ca.display_name::text), upper(cb.display_name::text)) END AS sim
+            -- similarity() is a float4 (0.7 is 0.69999999): read it as its shortest decimal, the
+            -- value the Python pass computes, so "at least the threshold" holds at the threshold.
+            THEN similarity(upper(ca.display_name::text), upper(cb.display_name::text))::numeric::float8
+        END AS sim
     FROM pairs p
     JOIN contacts_contact ca ON ca.id = p.a AND ca.deleted_at IS NULL
     JOIN contacts_contact cb ON cb.id = p.b AND cb.deleted_at IS NULL
@@ -348,9 +352,11 @@ def _recompute_postgres(*, tenant: Tenant, rules: MatchingRules, contact_ids, id
         "now": timezone.now(),
     }
     with connection.cursor() as cursor:
-        # `%` (pg_trgm) uses this threshold; local to the transaction.
+        # `%` (pg_trgm) uses this threshold; local to the transaction. Given as the float4 the
+        # similarity is computed in: 0.7 given as 0.7 turned away names exactly 0.7 similar.
         cursor.execute(
-            "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(rules.name_similarity)]
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+            [repr(_float4(rules.name_similarity))],
         )
         cursor.execute(sql, params)
         found, dropped = cursor.fetchone()
@@ -358,6 +364,11 @@ def _recompute_postgres(*, tenant: Tenant, rules: MatchingRules, contact_ids, id
         "duplicates: %d pairs found, %d dropped (%s)", found, dropped, "tenant" if not ids else len(ids)
     )
     return found
+
+
+def _float4(value: float) -> float:
+    """The value PostgreSQL's real (4-byte float) holds for this number."""
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 def _fold(email: str, fold: bool) -> str:

@@ -328,3 +328,21 @@ def test_name_candidates_are_capped_per_contact(api, tenant, settings):
     found = pairs(api)
     assert 1 <= len(found) <= 4
     assert all(item["reasons"] == ["name", "company"] for item in found.values())
+
+
+@pytest.mark.django_db
+def test_names_exactly_at_the_threshold_are_paired_and_show_the_similarity_as_computed(api):
+    """Found by a bug hunt: "Ann Lee" / "Anne Lee" are 0.7 similar (7 shared trigrams of 10) and the
+    threshold 0.7 ("at least") did not pair them on PostgreSQL, whose similarity() is a 4-byte
+    float (0.69999999) compared with the 8-byte 0.7; the Python pass paired them."""
+    response = api.put(RULES, {"rules": [["name", "company"]], "name_similarity": 0.7}, format="json")
+    assert response.status_code == 200, response.json()
+    ann = create(api, email="a1@example.com", first_name="Ann", last_name="Lee", company="Acme")
+    anne = create(api, email="a2@example.com", first_name="Anne", last_name="Lee", company="Acme")
+    create(api, email="a3@example.com", first_name="Anna", last_name="Leigh", company="Acme")  # below the threshold: no pair
+
+    recompute(api)
+
+    found = pairs(api)
+    assert list(found) == [pair(ann, anne)]
+    assert found[pair(ann, anne)]["name_similarity"] == 0.7
