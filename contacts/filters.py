@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -18,6 +20,28 @@ from contacts.search import search_contacts
 from contacts_service.context import get_current_tenant
 from contacts_service.filters import FilterSet, IsoDateTimeFilter
 from contacts_service.names import db_name_keys
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _filter_number(raw: str, key: str, name: str) -> int | float | None:
+    """The number of a `key:value` number filter, read exactly: 10 stays the int 10 (stored as 10,
+    not 10.0); an integer past 2^53 is the float holding it exactly (integers are stored as floats
+    there), or None when no float holds it (2^53 + 1: nothing stored can equal it). Read through a
+    float first, 2^53 + 1 became 2^53 and found that contact."""
+    if not _DECIMAL.fullmatch(raw):
+        raise ValidationError({name: [f"{key} is a number; got {raw[:50]!r}."]})
+    number = Decimal(raw)
+    if number.is_zero():
+        return 0
+    if number.adjusted() > 308:
+        raise ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
+    if number != number.to_integral_value():
+        return float(number)
+    integer = int(number)
+    if abs(integer) <= 2**53:
+        return integer
+    return float(integer) if float(integer) == integer else None
 
 
 class ContactFilter(FilterSet):
@@ -165,12 +189,10 @@ class ContactFilter(FilterSet):
                 raise ValidationError({name: [message]})
             raw = raw.strip()
             if definition.type == AttributeType.NUMBER:
-                try:
-                    number = float(raw)
-                except ValueError:
-                    raise ValidationError({name: [f"{definition.key} is a number; got {raw!r}."]}) from None
-                # 10 stays an int (stored as 10, not 10.0); past 2^53 a number is stored as a float
-                typed = int(number) if number.is_integer() and abs(number) <= 2**53 else number
+                typed = _filter_number(raw, definition.key, name)
+                if typed is None:  # no stored number can equal it
+                    contradiction = True
+                    continue
             elif definition.type == AttributeType.BOOLEAN:
                 if raw.lower() not in ("true", "false"):
                     raise ValidationError({name: [f"{definition.key} is true or false; got {raw!r}."]})

@@ -75,3 +75,31 @@ def test_page_last_on_the_timeline_too(api, tenant):
     response = api.get(f"/api/v1/contacts/{created['id']}/timeline/", {"page": "last", "page_size": 3})
     assert response.status_code == 200, response.content
     assert response.json()["count"] == 4 and len(response.json()["results"]) == 1
+
+
+@pytest.mark.django_db
+def test_attribute_filter_reads_an_integer_exactly(api, tenant):
+    """Found by a bug hunt: score:9007199254740993 (2^53 + 1) was read through a float, became 2^53,
+    and found the contact whose score is 2^53. No stored number equals 2^53 + 1 (an integer past
+    2^53 is refused on write; a float cannot hold it), so the answer is nobody, whichever way it is
+    written. Large numbers a float holds exactly still find their contact."""
+    AttributeDefinitionFactory(tenant=tenant, key="score", type="number")
+    at_bound = api.post(LIST, data={"email": "b@example.com", "attributes": {"score": 2**53}}, format="json")
+    assert at_bound.status_code == 201, at_bound.content
+    big = api.post(LIST, data={"email": "f@example.com", "attributes": {"score": 1e20}}, format="json")
+    assert big.status_code == 201, big.content
+
+    def found(value):
+        response = api.get(LIST, {"attribute": f"score:{value}"})
+        assert response.status_code == 200, (value, response.content)
+        return [r["email"] for r in response.json()["results"]]
+
+    for value in ("9007199254740993", "9007199254740993.0", "90071992547409930e-1", "-9007199254740993"):
+        assert found(value) == [], value
+    for value in ("9007199254740992", "9007199254740992.0", "9.007199254740992e15"):
+        assert found(value) == ["b@example.com"], value
+    assert found("100000000000000000000") == ["f@example.com"]
+    for value in ("1_000", "nan", "inf", "1e400", "0x10", "1" * 400):
+        response = api.get(LIST, {"attribute": f"score:{value}"})
+        assert response.status_code == 400, (value, response.content)
+        assert response.json()["errors"][0]["field"] == "attribute"
