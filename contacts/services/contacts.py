@@ -121,16 +121,21 @@ def _apply_display_name(contact: Contact, values: Mapping[str, Any]) -> None:
         )
 
 
-def _save_unique(contact: Contact, **kwargs: Any) -> None:
-    """Save; a uniqueness race lost to a concurrent request is a 400 on the field, not a 500."""
+def _save_unique(contact: Contact, *, conflict: bool = False, **kwargs: Any) -> None:
+    """Save; a uniqueness race lost to a concurrent request is a 400 on the field (a value the caller
+    sent), or with `conflict` the 409 unique the caller's own check gives (a restore: no value sent),
+    not a 500."""
     try:
         with transaction.atomic():
             contact.save(**kwargs)
     except IntegrityError as exc:
         field = "external_id" if "external_id" in str(exc) else "email"
-        raise ValidationFailed(
-            [{"field": field, "code": "unique", "message": f"Another contact already has this {field}."}]
-        ) from exc
+        message = f"Another contact already has this {field}."
+        if conflict:
+            raise Conflict(
+                f"Cannot restore: {message[0].lower()}{message[1:]}", field=field, code="unique"
+            ) from exc
+        raise ValidationFailed([{"field": field, "code": "unique", "message": message}]) from exc
 
 
 def _check_not_erased(*, tenant: Tenant, values: Mapping[str, Any]) -> None:
@@ -322,7 +327,7 @@ def contact_restore(
     contact.deleted_at = None
     contact.updated_at = timezone.now()
     contact.event_sequence += 1
-    _save_unique(contact, update_fields=["deleted_at", "updated_at", "event_sequence"])
+    _save_unique(contact, conflict=True, update_fields=["deleted_at", "updated_at", "event_sequence"])
     record_contact_change(
         tenant=tenant,
         contact=contact,

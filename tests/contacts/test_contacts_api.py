@@ -126,6 +126,34 @@ def test_restore_is_refused_with_409_when_the_email_was_taken_meanwhile(api):
 
 
 @pytest.mark.django_db
+def test_restore_losing_the_race_for_the_email_is_the_same_409(api, tenant, monkeypatch):
+    """Found by a bug hunt: a contact created with the email after the restore's check and before its
+    write made the unique index refuse the write, and the answer was a 400 (the create path's mapping)
+    where the check answers 409 unique. The other request is played here in the restore's own
+    transaction, at the moment between the two (its call for the time)."""
+    from contacts.services import contacts as service
+
+    old = api.post(LIST, {"email": "race@example.com"}, format="json").json()
+    api.delete(detail(old["id"]))
+    real_now, raced = service.timezone.now, []
+
+    class Clock:
+        @staticmethod
+        def now():
+            if not raced:
+                raced.append(ContactFactory(tenant=tenant, email="race@example.com"))
+            return real_now()
+
+    monkeypatch.setattr(service, "timezone", Clock)
+    response = api.post(reverse("contact-restore", kwargs={"pk": old["id"]}))
+
+    assert raced and response.status_code == 409, response.content
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("email", "unique")
+    assert Contact.objects.unscoped().get(pk=old["id"]).deleted_at is not None
+
+
+@pytest.mark.django_db
 def test_another_tenants_deleted_contact_cannot_be_restored(client_for, tenant, other_tenant):
     theirs = client_for(other_tenant).post(LIST, {"email": "t@example.com"}, format="json").json()
     client_for(other_tenant).delete(detail(theirs["id"]))
