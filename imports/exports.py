@@ -466,6 +466,9 @@ def _job_lock(job_id: uuid.UUID) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
 
+EXPORT_ERASURE_RETRIES = 2  # writes again after an erasure raced it, then fails
+
+
 def export_process(job_id: uuid.UUID | str) -> str:
     """Write a queued (or interrupted) job's file from the start into the default storage and record
     its row count and size. Safe to run twice: a second run at once returns, a later one rewrites."""
@@ -480,25 +483,37 @@ def export_process(job_id: uuid.UUID | str) -> str:
         if not jobs.filter(status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).exists():
             return "nothing to do"
         jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error="")
-        erasures = _erasures(job.tenant_id)  # before the rows: see _erased_since
         name = f"exports/{job.tenant_id}/{job.pk}.csv"
         try:
-            with (
-                tempfile.TemporaryFile() as spool,
-                tenant_context(job.tenant, correlation_id=job.correlation_id or None),
-            ):
-                rows = export_write(
-                    tenant=job.tenant,
-                    filters=job.filters,
-                    columns=job.columns,
-                    out=spool,
-                    delimiter=job.delimiter,
-                    bom=job.bom,
-                )
-                size = spool.tell()
-                spool.seek(0)
-                default_storage.delete(name)  # a rerun replaces the file of an interrupted run
-                name = default_storage.save(name, File(spool, name=f"{job.pk}.csv"))
+            with tenant_context(job.tenant, correlation_id=job.correlation_id or None):
+                for _attempt in range(EXPORT_ERASURE_RETRIES + 1):
+                    erasures = _erasures(job.tenant_id)  # before the rows: see _erased_since
+                    with tempfile.TemporaryFile() as spool:
+                        rows = export_write(
+                            tenant=job.tenant,
+                            filters=job.filters,
+                            columns=job.columns,
+                            out=spool,
+                            delimiter=job.delimiter,
+                            bom=job.bom,
+                        )
+                        # An erasure committed while the rows were read: they may hold the contact, and
+                        # the erasure did not see this job (not completed yet). Written again.
+                        if _erasures(job.tenant_id) != erasures:
+                            logger.info("Export %s: a contact was erased while it was written; again", job.pk)
+                            continue
+                        size = spool.tell()
+                        spool.seek(0)
+                        default_storage.delete(name)  # a rerun replaces the file of an interrupted run
+                        name = default_storage.save(name, File(spool, name=f"{job.pk}.csv"))
+                        break
+                else:
+                    jobs.update(
+                        status=ExportStatus.FAILED,
+                        finished_at=timezone.now(),
+                        error="Contacts were erased each time it was being written; export again.",
+                    )
+                    return ExportStatus.FAILED
         except ValidationFailed as exc:
             # Checked when it was asked; since then a filter's subject went (an attribute definition,
             # a consent purpose deleted): the job fails saying which, as an import whose mapping
@@ -528,6 +543,8 @@ def export_process(job_id: uuid.UUID | str) -> str:
             finished_at=timezone.now(),
             erasures_seen=erasures,
         )
+        # An erasure committing between the check above and this completion is still caught at
+        # download (_erased_since: 410, and the file goes).
         return ExportStatus.COMPLETED
 
 

@@ -41,7 +41,8 @@ def export_files_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     """The files of the tenant's completed exports may hold the contact, and none is served after an
     erasure (exports.export_open): deleted now (once the erasure commits), not when someone next asks
     or EXPORT_FILE_RETENTION_SECONDS later; the job then shows no download link. An export still
-    being written when the erasure commits is refused at download (its erasure count is older)."""
+    being written when the erasure commits sees the erasure count grow and writes again
+    (exports.export_process)."""
     written = ExportJob.objects.for_tenant(tenant).filter(status=ExportStatus.COMPLETED).exclude(file="")
     for job_id, name in list(written.values_list("pk", "file")):
         ExportJob.objects.for_tenant(tenant).filter(pk=job_id).update(file="", file_size=0)
