@@ -14,7 +14,6 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from import_export.admin import ExportActionMixin, ImportMixin
-from import_export.formats.base_formats import CSV
 
 from contacts import gdpr, services
 from contacts.models import (
@@ -31,6 +30,7 @@ from contacts_service.context import Actor, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError
 from imports.resources import (
     ContactConfirmImportForm,
+    ContactCSV,
     ContactExportForm,
     ContactImportForm,
     ContactResource,
@@ -139,7 +139,7 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
     # Import and export of one tenant's contacts (imports.resources): Import and Export buttons on the
     # list, and an "Export selected contacts" action.
     resource_classes = [ContactResource]
-    formats = [CSV]
+    formats = [ContactCSV]
     import_form_class = ContactImportForm
     confirm_form_class = ContactConfirmImportForm
     export_form_class = ContactExportForm

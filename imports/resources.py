@@ -13,17 +13,21 @@ confirmed import each in one transaction, and rolls the preview back.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import uuid
 from typing import Any
 
+import tablib
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Lower
 from import_export import fields, resources, widgets
+from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 from import_export.results import Result
 
@@ -49,6 +53,32 @@ IMPORT_HELP = (
     "rows: use the API import for more."
 )
 EXPORT_HELP = "Only this tenant's live contacts are exported (of the selected ones, if any)."
+
+
+UNNAMED = "(no name) "  # + the column's position: a column whose header cell is empty
+
+
+class ContactCSV(CSV):
+    """django-import-export's CSV, except for rows whose number of cells differs from the header's:
+    tablib refuses the whole file with a generic "invalid dimensions". Here every row is padded to
+    the widest and the file's own widths are kept, so that a row with more cells than the header is
+    that row's error ("3 columns where the header has 2"), as in the API import."""
+
+    def create_dataset(self, in_stream, **kwargs) -> tablib.Dataset:
+        if isinstance(in_stream, bytes) and self.encoding:
+            in_stream = in_stream.decode(self.encoding)
+        rows = list(csv.reader(io.StringIO(in_stream), **kwargs))
+        dataset = tablib.Dataset()
+        if not rows:
+            return dataset
+        header, data = rows[0], rows[1:]
+        width = max(len(row) for row in rows)
+        dataset.headers = header + [""] * (width - len(header))
+        for row in data:
+            dataset.append(row + [""] * (width - len(row)))
+        dataset.header_width = len(header)
+        dataset.widths = [len(row) for row in data]
+        return dataset
 
 
 class CellWidget(widgets.Widget):
@@ -121,7 +151,8 @@ class ContactResource(resources.ModelResource):
         for key in self.definitions:
             self.fields[f"{ATTRIBUTE_PREFIX}{key}"] = AttributeField(key)
         self.parser: RowParser | None = None
-        self.row: ParsedRow | None = None  # the row being imported
+        self.widths: list[int] | None = None  # each data row's cells as in the file (ContactCSV)
+        self.row: ParsedRow | None = None  # the row being imported; None when blank
 
     @classmethod
     def field_from_django_field(cls, field_name, django_field, readonly):
@@ -178,9 +209,11 @@ class ContactResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs) -> None:
         """Check the file as a whole and map its columns; a problem here is the file's one error."""
         headers = []
-        for header in dataset.headers or []:
+        for index, header in enumerate(dataset.headers or []):
             name = str(header or "").strip()
-            headers.append(name.lower() if name.lower() in IMPORT_COLUMNS else name)
+            # A column with no name is ignored, as the API import ignores it. Named apart: rows reach
+            # before_import_row as dicts keyed by header, where two "" would be one.
+            headers.append(name.lower() if name.lower() in IMPORT_COLUMNS else name or f"{UNNAMED}{index}")
         attributes = [name for name in headers if name.startswith(ATTRIBUTE_PREFIX)]
         problem = self._file_problem(len(dataset), headers, attributes)
         if problem:
@@ -189,7 +222,9 @@ class ContactResource(resources.ModelResource):
         dataset.headers = headers
         # Other columns (id, created_at, ...) are ignored.
         mapping = {name: name if name in IMPORT_COLUMNS or name in attributes else "" for name in headers}
-        self.parser = RowParser(headers, mapping, self.definitions)
+        self.widths = getattr(dataset, "widths", None)
+        width = getattr(dataset, "header_width", len(headers))
+        self.parser = RowParser(headers[:width], mapping, self.definitions)
 
     def _file_problem(self, rows: int, headers: list[str], attributes: list[str]) -> str | None:
         if rows > MAX_ROWS:
@@ -205,15 +240,19 @@ class ContactResource(resources.ModelResource):
         return None
 
     def before_import_row(self, row, **kwargs) -> None:
+        number = kwargs.get("row_number", 0)
         raw = ["" if value is None else str(value) for value in row.values()]
-        self.row = self.parser.parse(kwargs.get("row_number", 0), raw)
+        if self.widths is not None and 0 < number <= len(self.widths):
+            raw = raw[: self.widths[number - 1]]  # the row as the file has it (ContactCSV pads it)
+        # A blank row is skipped, as the API import skips it (it was an error: "no email").
+        self.row = self.parser.parse(number, raw) if any(cell.strip() for cell in raw) else None
 
     def init_instance(self, row=None) -> Contact:
         return Contact(tenant=self._tenant())
 
     def get_or_init_instance(self, instance_loader, row) -> tuple[Contact, bool]:
         """The tenant's live contact with the row's (normalised, lower-case) email, else a new one."""
-        email = self.row.values.get("email")
+        email = self.row.values.get("email") if self.row is not None else None
         contact = self.get_queryset().filter(email=email).first() if email else None
         if contact is not None:
             return contact, False
@@ -222,6 +261,10 @@ class ContactResource(resources.ModelResource):
     def import_instance(self, instance: Contact, row, **kwargs) -> None:
         """Write the row through the services, then show the result on `instance` (the preview)."""
         parsed = self.row
+        if parsed is None:  # blank: skip_row skips it
+            return
+        if not instance._state.adding:
+            parsed.read_phone_in(instance.country)
         errors: dict[str, list[str]] = {}
         for error in parsed.errors:
             errors.setdefault(error["field"], []).append(error["message"])
@@ -262,7 +305,9 @@ class ContactResource(resources.ModelResource):
         instance._state.adding = False
 
     def skip_row(self, instance, original, row, import_validation_errors=None) -> bool:
-        """An existing contact the row did not change (the services recorded nothing)."""
+        """A blank row, or an existing contact the row did not change (the services recorded nothing)."""
+        if self.row is None:
+            return True
         if import_validation_errors or original is None or original._state.adding:
             return False
         return instance.event_sequence == original.event_sequence

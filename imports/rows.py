@@ -197,6 +197,18 @@ class ParsedRow:
     def error(self, field_name: str, message: str) -> None:
         self.errors.append({"field": field_name, "message": message})
 
+    def read_phone_in(self, country: str) -> None:
+        """A row whose only fault is a national phone with no country cell, matched to a contact of
+        `country`: its phone is read there, as PATCH /contacts/{id}/ reads it (the first reason
+        stands if it does not read there either)."""
+        if not (self.national_phone and country and all(e["field"] == "phone" for e in self.errors)):
+            return
+        try:
+            self.values["phone"] = normalize_phone(self.national_phone, country=country)
+        except FieldError:
+            return
+        self.errors = []
+
 
 class RowParser:
     """Turns raw CSV rows into normalised contact values, collecting every problem of a row."""

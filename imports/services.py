@@ -32,7 +32,6 @@ from consent.bulk import Statement, consent_plan, consent_write
 from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
-from contacts.normalization import FieldError, normalize_phone
 from contacts.services.contacts import _apply_display_name
 from contacts.services.duplicates import duplicates_recompute_later
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
@@ -441,12 +440,8 @@ def plan_batch(
                 holders[(key, getattr(contact, key))] = contact.pk
     for row in national:
         contact = matches.get(row.values[key])
-        if contact is not None and contact.country:
-            try:
-                row.values["phone"] = normalize_phone(row.national_phone, country=contact.country)
-            except FieldError:
-                continue  # the first reason stands
-            row.errors = []
+        if contact is not None:
+            row.read_phone_in(contact.country)
     valid = [r for r in parsed if not r.errors]
     emails = {r.values["email"] for r in valid if r.values.get("email")}
     external_ids = {r.values["external_id"] for r in valid if r.values.get("external_id")}

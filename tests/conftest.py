@@ -61,6 +61,19 @@ def api(client_for, tenant) -> APIClient:
 
 
 @pytest.fixture
+def operator(db) -> User:
+    """A superuser of the Django admin."""
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    """Django's test client logged in to the admin as `operator`."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def anon() -> APIClient:
     return APIClient()
 

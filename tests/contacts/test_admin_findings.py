@@ -16,10 +16,9 @@ ALL_COLUMNS = {f"contactresource_{name}": "on" for name in ContactResource().get
 
 
 @pytest.fixture
-def operator_client(client, db):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    client.raise_request_exception = False  # see the status a browser would get
-    return client
+def operator_client(operator_client):
+    operator_client.raise_request_exception = False  # see the status a browser would get
+    return operator_client
 
 
 # -- change pages of tenant-owned models with an id that is not a UUID -------------------------------

@@ -6,13 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contacts_service.admin_search import MAX_SEARCH_WORDS
-from tests.factories import ContactFactory, UserFactory
-
-
-@pytest.fixture
-def operator_client(client, db):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+from tests.factories import ContactFactory
 
 
 @pytest.mark.django_db

@@ -8,13 +8,6 @@ from events.models import OutboxEvent
 from tests.factories import ContactFactory, UserFactory
 
 
-@pytest.fixture
-def operator_client(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 def test_admin_lists_contacts_of_every_tenant_and_filters_by_tenant(operator_client, tenant, other_tenant):
     ContactFactory(tenant=tenant, email="acme@example.com")

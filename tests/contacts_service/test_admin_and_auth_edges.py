@@ -10,16 +10,9 @@ from consent.models import ConsentPurpose, ConsentRecord
 from events.models import OutboxEvent
 from lists.models import ContactList, ListMembership
 from tags.models import Tag, TagAssignment
-from tests.factories import ContactFactory, UserFactory
+from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator_client(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
 
 
 # --- Admin: saving a consent purpose is a 500 ---------------------------------------------------

@@ -34,13 +34,6 @@ def contact(tenant):
     return ContactFactory(tenant=tenant, email="ann@example.com")
 
 
-@pytest.fixture
-def operator_client(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
-
-
 def token_for(claims: dict) -> str:
     base = {
         "aud": settings.JWT_AUDIENCE,

@@ -29,17 +29,6 @@ PROCESS_IMPORT = reverse("admin:contacts_contact_process_import")
 ALL_COLUMNS = {f"contactresource_{name}": "on" for name in ContactResource().get_export_order()}
 
 
-@pytest.fixture
-def operator(db):
-    return UserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def operator_client(client, operator):
-    client.force_login(operator)
-    return client
-
-
 def export_rows(response) -> list[dict[str, str]]:
     assert response.status_code == 200, response.content[:2000]
     assert response["Content-Type"].startswith("text/csv")

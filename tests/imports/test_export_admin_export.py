@@ -6,7 +6,7 @@ import pytest
 
 from imports.exports import export_write
 from tests.factories import AttributeDefinitionFactory, ContactFactory
-from tests.imports.test_admin_import_export import ALL_COLUMNS, EXPORT, export_rows, operator, operator_client  # noqa: F401
+from tests.imports.test_admin_import_export import ALL_COLUMNS, EXPORT, export_rows
 from tests.imports.test_export import tag
 
 pytestmark = pytest.mark.django_db

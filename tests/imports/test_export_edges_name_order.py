@@ -7,17 +7,11 @@ import io
 import pytest
 
 from imports.exports import export_write
-from tests.factories import ContactFactory, UserFactory
+from tests.factories import ContactFactory
 from tests.imports.test_admin_import_export import ALL_COLUMNS, EXPORT, export_rows
 from tests.imports.test_export import EXPORTS, add_to_list, detail_url, fetch, tag
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator_client(client, db):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def _write(tenant, columns, use_copy):

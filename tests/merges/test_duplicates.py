@@ -339,7 +339,9 @@ def test_names_exactly_at_the_threshold_are_paired_and_show_the_similarity_as_co
     assert response.status_code == 200, response.json()
     ann = create(api, email="a1@example.com", first_name="Ann", last_name="Lee", company="Acme")
     anne = create(api, email="a2@example.com", first_name="Anne", last_name="Lee", company="Acme")
-    create(api, email="a3@example.com", first_name="Anna", last_name="Leigh", company="Acme")  # below the threshold: no pair
+    create(
+        api, email="a3@example.com", first_name="Anna", last_name="Leigh", company="Acme"
+    )  # below the threshold: no pair
 
     recompute(api)
 
