@@ -16,8 +16,37 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class TenantForm(forms.ModelForm):
+    """A tenant whose plan is no longer in RATE_LIMIT_PLANS (it has standard's limits meanwhile,
+    throttling.plan_limits) keeps it when saved: it is offered as its current choice, where the
+    choices alone made the form unsaveable until another plan was picked. Other tenants cannot be
+    given it."""
+
+    class Meta:
+        model = Tenant
+        fields = ["name", "plan", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.plan if self.instance.pk else None
+        field = self.fields["plan"]
+        if current and current not in dict(field.choices):
+            field.choices = [
+                *field.choices,
+                (current, f"{current} (not in RATE_LIMIT_PLANS: standard limits)"),
+            ]
+
+    def _post_clean(self):
+        super()._post_clean()
+        # The model's own check of the choices: the plan the tenant already has is not a new choice.
+        kept = self.instance.pk and self["plan"].data == self.initial.get("plan")
+        if "plan" in self._errors and kept:
+            del self._errors["plan"]
+
+
 @admin.register(Tenant)
 class TenantAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    form = TenantForm
     list_display = ["name", "id", "plan", "is_active", "created_at"]
     list_filter = ["plan", "is_active"]
     search_fields = ["name", "id"]

@@ -134,3 +134,41 @@ def test_the_429_message_is_the_documented_one(client_for, tenant):
         f"Rate limit exceeded: 1 requests per minute for this API key (plan standard). "
         f"Retry after {wait} second{'s' * (wait != 1)}."
     )
+
+
+@pytest.mark.django_db
+def test_a_tenant_on_a_plan_no_longer_defined_can_still_be_saved_in_the_admin(operator_client):
+    """Found by a bug hunt: a plan removed from RATE_LIMIT_PLANS left its tenants unsaveable in the
+    admin ("Select a valid choice") until an operator picked another plan, even to rename the tenant.
+    Such a tenant has standard's limits (throttling.plan_limits); its plan is kept and shown as such."""
+    tenant = Tenant.objects.create(name="Old Partner", plan="partner")
+    url = reverse("admin:contacts_service_tenant_change", args=[tenant.pk])
+    page = operator_client.get(url)
+    assert page.status_code == 200
+    assert "partner (not in RATE_LIMIT_PLANS: standard limits)" in page.content.decode()
+
+    response = operator_client.post(
+        url,
+        {
+            "name": "Renamed Partner",
+            "plan": "partner",
+            "is_active": "on",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    tenant.refresh_from_db()
+    assert (tenant.name, tenant.plan) == ("Renamed Partner", "partner")
+    other = Tenant.objects.create(name="Other")
+    refused = operator_client.post(
+        reverse("admin:contacts_service_tenant_change", args=[other.pk]),
+        {"name": "Other", "plan": "partner", "is_active": "on", "memberships-TOTAL_FORMS": "0",
+         "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"},
+    )  # fmt: skip
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    other.refresh_from_db()
+    assert other.plan == "standard"
