@@ -47,7 +47,7 @@ class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
         is kept (as the API's 409 in_use), with a message naming it."""
         from lists.services import list_delete
 
-        kept = []
+        kept, deleted = [], 0
         # Dynamic lists first: a static list selected with the segment naming it goes too.
         for contact_list in sorted(contact_lists, key=lambda c: c.kind != ListKind.DYNAMIC):
             with tenant_context(contact_list.tenant):
@@ -58,12 +58,25 @@ class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
                         list_id=contact_list.pk,
                         source=ChangeSource.ADMIN,
                     )
+                    deleted += 1
                 except Conflict as exc:
                     kept.append(exc.message)
                 except NotFound:  # deleted meanwhile
                     continue
         for message in kept:
             self.message_user(request, f"Kept: {message}", level=messages.WARNING)
+        request._lists_deleted = deleted  # what message_user says next, instead of Django's own
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        """Django's "deleted successfully" after delete_model / delete_queryset counts what it was
+        asked to delete: a kept list was said to be deleted, beside the warning saying it was kept."""
+        deleted = getattr(request, "_lists_deleted", None)
+        if deleted is not None and level == messages.SUCCESS:
+            del request._lists_deleted
+            if not deleted:
+                return
+            message = f"Successfully deleted {deleted} contact list{'s' if deleted > 1 else ''}."
+        super().message_user(request, message, level, *args, **kwargs)
 
     # django-guardian's sharing pages look the list, user or group up with the raw URL value: one that
     # is not an id of its model was a 500 (ValidationError), where it is a 404.

@@ -75,7 +75,26 @@ def test_the_admin_keeps_a_list_a_segment_names_and_says_why(admin_client, tenan
     assert response.status_code == 200
     assert ContactList.objects.unscoped().filter(pk=news["id"]).exists()
     assert not ContactList.objects.unscoped().filter(pk=spare["id"]).exists()
-    assert "Follows news" in " ".join(str(m) for m in response.context["messages"])
+    said = [str(m) for m in response.context["messages"]]
+    assert "Follows news" in " ".join(said)
+    # Found by a review: Django's own "Successfully deleted 2 contact lists." stood beside the warning.
+    assert "Successfully deleted 1 contact list." in said and not any("deleted 2" in m for m in said)
+
+
+@pytest.mark.django_db
+def test_the_admin_delete_page_of_a_kept_list_does_not_say_it_was_deleted(admin_client, tenant, owner):
+    news = static(owner, "News")
+    segment(owner, "Follows news", rule("lists", "in", [news["id"]]))
+
+    response = admin_client.post(
+        reverse("admin:lists_contactlist_delete", args=[news["id"]]), {"post": "yes"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert ContactList.objects.unscoped().filter(pk=news["id"]).exists()
+    said = [str(m) for m in response.context["messages"]]
+    assert any("Follows news" in m for m in said), said
+    assert not any("deleted successfully" in m for m in said), said
 
 
 # 2. Segment email rules compare a non-canonical spelling with the canonical stored email ----------

@@ -13,7 +13,7 @@ def test_probe_merge(api, tenant, trio):
     start = events()[-1].id
     r = api.post(merge_url(trio.primary["id"]), {"others": [trio.x["id"], trio.y["id"]]}, format="json")
     print(r.status_code, r.json().keys())
-    merge_id = r.json()["merge"]["id"] if "merge" in r.json() else r.json().get("id")
+    merge_id = r.json()["merge_id"]
     print("merge id", merge_id, r.json())
     dump([e for e in events() if e.id > start])
     start = events()[-1].id
