@@ -334,6 +334,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # again, so an import resumes in-process a few times and then fails naming the reason, and a running
 # one whose process stopped can be cancelled at once (imports.services).
 TASKS_WITHOUT_WORKER = CELERY_BROKER_URL == "memory://"
+# With no beat process (the embedded default), runserver runs CELERY_BEAT_SCHEDULE itself in a thread
+# (contacts_service.periodic).
+EMBEDDED_PERIODIC = env_bool("EMBEDDED_PERIODIC", TASKS_WITHOUT_WORKER)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

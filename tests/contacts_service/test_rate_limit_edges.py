@@ -167,7 +167,8 @@ def test_a_tenant_on_a_plan_no_longer_defined_can_still_be_saved_in_the_admin(op
     refused = operator_client.post(
         reverse("admin:contacts_service_tenant_change", args=[other.pk]),
         {"name": "Other", "plan": "partner", "is_active": "on", "memberships-TOTAL_FORMS": "0",
-         "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"},
+         "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
+         "memberships-MAX_NUM_FORMS": "1000"},
     )  # fmt: skip
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     other.refresh_from_db()
