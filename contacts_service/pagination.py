@@ -257,9 +257,21 @@ def _signer(keys: list[tuple[str, bool]], scope: str) -> signing.Signer:
 def _scope(request) -> str:
     """The endpoint (with its URL's ids: one list's members are not another's) and the tenant."""
     match = getattr(request, "resolver_match", None)
-    where = f"{match.view_name}{sorted(match.kwargs.items())}" if match else request.path
+    where = (
+        f"{match.view_name}{sorted((k, _id_key(v)) for k, v in match.kwargs.items())}"
+        if match
+        else request.path
+    )
     tenant = get_current_tenant()
     return f"{where}:{tenant.pk if tenant else ''}"
+
+
+def _id_key(value: Any) -> Any:
+    """An id of the URL as one spelling (capitals, braces, no dashes are the same contact)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return value
 
 
 def _encode(keys: list[tuple[str, bool]], values: list[Any], scope: str) -> str:

@@ -423,3 +423,22 @@ def test_every_contact_body_is_the_detail_body(api, tenant):
     assert api.delete(detail).status_code == 204
     restored = api.post(reverse("contact-restore", kwargs={"pk": contact_id}))
     assert restored.status_code == 200 and restored.json() == api.get(detail).json()
+
+
+@pytest.mark.django_db
+def test_a_timeline_cursor_works_whichever_way_the_contact_id_is_written(api):
+    """The cursor is signed for its endpoint and the ids in its URL; an id written in capitals (or
+    in braces) is the same contact, and its cursor works on the lower-case URL."""
+    contact = api.post(LIST, {"email": "pages@example.com"}, format="json").json()
+    for n in range(3):
+        api.patch(f"{LIST}{contact['id']}/", {"city": f"C{n}"}, format="json")
+    upper = f"{LIST}{contact['id'].upper()}/timeline/"
+    first = api.get(upper, {"page_size": 2, "cursor": ""})
+    assert first.status_code == 200, first.content
+    cursor = first.json()["next_cursor"]
+
+    second = api.get(f"{LIST}{contact['id']}/timeline/", {"page_size": 2, "cursor": cursor})
+
+    assert second.status_code == 200, second.content
+    seen = [e["id"] for e in first.json()["results"]] + [e["id"] for e in second.json()["results"]]
+    assert len(seen) == len(set(seen)) == 4
