@@ -122,6 +122,8 @@ def attribute_definition_update(
         values = Contact.objects.for_tenant(tenant).annotate(
             _value=KeyTextTransform(definition.key, "attributes")
         )
+        if removed:
+            _check_no_import_writes(tenant, definition.key)
         in_use = [choice for choice in sorted(removed) if values.filter(_value=choice).exists()]
         if in_use:
             raise ValidationFailed(
@@ -139,6 +141,20 @@ def attribute_definition_update(
     definition.updated_at = timezone.now()
     definition.save()
     return definition
+
+
+def _check_no_import_writes(tenant: Tenant, key: str) -> None:
+    """An import checks its rows against the choices it read when it started: a choice removed while
+    it is queued or running would be written by its later batches. Refused until it ends."""
+    from imports.models import ACTIVE_STATUSES, ImportJob
+
+    target = f"attributes.{key}"
+    for job_id, mapping in (
+        ImportJob.objects.for_tenant(tenant).filter(status__in=ACTIVE_STATUSES).values_list("pk", "mapping")
+    ):
+        if target in (mapping or {}).values():
+            message = f"Import {job_id}, under way, writes {target}; remove choices once it has ended."
+            raise ValidationFailed([{"field": "choices", "code": "in_use", "message": message}])
 
 
 @transaction.atomic

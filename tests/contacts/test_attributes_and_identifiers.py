@@ -108,6 +108,38 @@ def test_definition_in_use_cannot_be_deleted_nor_its_used_choices_removed(api, d
 
 
 @pytest.mark.django_db
+def test_a_choice_cannot_be_removed_while_an_import_writing_the_attribute_is_under_way(
+    api, tenant, definitions
+):
+    """An import checks its rows against the choices it read when it started: removing a choice while
+    it runs left the removed value on the contacts of its later batches. Refused (400 in_use) while
+    an import mapping the attribute is queued or running; other imports do not hold it back."""
+    from imports.models import ImportJob, ImportStatus
+
+    plan = next(d for d in api.get(DEFINITIONS).json() if d["key"] == "plan")
+    url = reverse("attribute-definition-detail", kwargs={"pk": plan["id"]})
+    job = ImportJob.objects.unscoped().create(
+        tenant=tenant, file="imports/x.csv", encoding="utf-8", delimiter=",", status=ImportStatus.RUNNING,
+        header=["email", "Plan"], mapping={"email": "email", "Plan": "attributes.plan"},
+    )  # fmt: skip
+    ImportJob.objects.unscoped().create(
+        tenant=tenant, file="imports/y.csv", encoding="utf-8", delimiter=",", status=ImportStatus.RUNNING,
+        header=["email"], mapping={"email": "email"},
+    )  # fmt: skip
+
+    shrink = api.patch(url, {"choices": ["free"]}, format="json")
+
+    assert shrink.status_code == 400, shrink.content
+    [error] = shrink.json()["errors"]
+    assert (error["field"], error["code"]) == ("choices", "in_use") and str(job.pk) in error["message"]
+    assert (
+        api.patch(url, {"choices": ["free", "pro", "team"]}, format="json").status_code == 200
+    )  # adding is fine
+    ImportJob.objects.unscoped().filter(pk=job.pk).update(status=ImportStatus.COMPLETED)
+    assert api.patch(url, {"choices": ["free"]}, format="json").status_code == 200
+
+
+@pytest.mark.django_db
 def test_identifiers_are_normalised_unique_per_channel_and_resolvable(api, tenant):
     ada = ContactFactory(tenant=tenant, email="ada@example.com", country="FR", phone="+33611111111")
     bob = ContactFactory(tenant=tenant, email="bob@example.com")
