@@ -1,2 +1,0 @@
-def test_smoke(api):
-    assert api.get("/api/v1/me/").status_code == 200
