@@ -378,8 +378,10 @@ def list_share(
 @transaction.atomic
 def list_unshare(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, user_id: uuid.UUID) -> None:
     contact_list = _list(tenant, list_id)
+    # Shares are the manage_list grants (list_shares); an operator's other object permissions on the
+    # list (admin, "Object permissions") are not shares and stay.
     removed, _ = ContactListUserPermission.objects.filter(
-        content_object=contact_list, user_id=user_id
+        content_object=contact_list, user_id=user_id, permission__codename="manage_list"
     ).delete()
     if not removed:
         raise NotFound("This list is not shared with that user.")
