@@ -249,7 +249,9 @@ def import_start(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
         raise ValidationFailed(problems, message="Fix the mapping before starting.")
     now = timezone.now()
     job.status, job.queued_at, job.heartbeat_at = ImportStatus.QUEUED, now, now
-    job.save(update_fields=["status", "queued_at", "heartbeat_at"])
+    # The task's events carry the id of the request that queued it (docs/events.md), not the upload's.
+    job.correlation_id = get_correlation_id() or job.correlation_id
+    job.save(update_fields=["status", "queued_at", "heartbeat_at", "correlation_id"])
     _enqueue(job)
     return job
 

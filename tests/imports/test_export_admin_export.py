@@ -12,7 +12,7 @@ from tests.imports.test_export import tag
 pytestmark = pytest.mark.django_db
 
 
-def test_admin_export_neutralises_names_and_attribute_values(operator_client, tenant, other_tenant):  # noqa: F811
+def test_admin_export_neutralises_names_and_attribute_values(operator_client, tenant, other_tenant):
     AttributeDefinitionFactory(tenant=tenant, key="score", type="number")
     AttributeDefinitionFactory(tenant=tenant, key="note")
     c = ContactFactory(
@@ -31,7 +31,7 @@ def test_admin_export_neutralises_names_and_attribute_values(operator_client, te
     )
 
 
-def test_admin_export_writes_numbers_as_the_api_export(operator_client, tenant):  # noqa: F811
+def test_admin_export_writes_numbers_as_the_api_export(operator_client, tenant):
     AttributeDefinitionFactory(tenant=tenant, key="score", type="number")
     for n, v in enumerate([1e-7, 1e20, 2.5e-5]):
         ContactFactory(tenant=tenant, email=f"c{n}@x.example", attributes={"score": v})
