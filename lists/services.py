@@ -125,9 +125,29 @@ def _target(contact_list: ContactList) -> LinkTarget:
 
 
 @transaction.atomic
+def _refuse_if_imported_into(tenant: Tenant, contact_list: ContactList) -> None:
+    """An import queued or running into the list would go on without it, adding its rows to no list
+    and saying nothing: the list stays until the import ends (409 in_use naming the imports)."""
+    from imports.models import ACTIVE_STATUSES, ImportJob
+
+    imports = list(
+        ImportJob.objects.for_tenant(tenant)
+        .filter(status__in=ACTIVE_STATUSES, list_id=contact_list.pk)
+        .values_list("pk", flat=True)[:20]
+    )
+    if imports:
+        raise Conflict(
+            f"Import {imports[0]}, under way, adds its rows to {contact_list.name!r}; delete the list once "
+            "it has ended.",
+            code="in_use",
+            imports=[str(pk) for pk in imports],
+        )
+
+
 def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str = ChangeSource.API) -> int:
     """Delete a list; every member leaves it (with its event). Returns how many left. Refused while a
-    segment's rules name it: a list id never comes back, so the segment could never be rebuilt."""
+    segment's rules name it (a list id never comes back, so the segment could never be rebuilt) or an
+    import under way adds its rows to it."""
     contact_list = _list(tenant, list_id, lock=True)
     naming = segments_naming(tenant=tenant, list_ids=[contact_list.pk])
     if naming:
@@ -137,6 +157,7 @@ def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str
             code="in_use",
             segments=[{"id": str(s.pk), "name": s.name} for s in naming],
         )
+    _refuse_if_imported_into(tenant, contact_list)
     members = Contact.objects.for_tenant(tenant).filter(list_memberships__contact_list=contact_list)
     removed = contacts_unlink(
         tenant=tenant, target=_target(contact_list), selection=members, actor=actor, source=source
