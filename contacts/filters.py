@@ -260,8 +260,8 @@ def filter_query(filters: dict[str, Any], *, prefix: str) -> tuple[QueryDict, li
             problems.append({"field": field, "code": "blank", "message": message})
             continue
         multiple = isinstance(ContactFilter.base_filters[name], django_filters.MultipleChoiceFilter)
-        if len(values) > 1 and not multiple:
-            if name not in COMMA_FILTERS:
+        if isinstance(value, list) and not multiple:
+            if name not in COMMA_FILTERS:  # even of one item: the documented contract, a string
                 problems.append({"field": field, "code": "invalid", "message": "One value, not a list."})
                 continue
             values = [",".join(values)]

@@ -40,7 +40,7 @@ from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.ids import new_id
 from contacts_service.models import Tenant
-from contacts_service.names import name_key
+from contacts_service.names import db_name_keys
 from events.services import EventSpec, event_record, event_record_many
 from imports import csvio
 from imports.gdpr import upload_discard
@@ -224,8 +224,9 @@ def import_update(*, tenant: Tenant, job_id: uuid.UUID, changes: dict[str, Any])
 
         cleaned = [_clean_name(t, field=f"tags.{i}") for i, t in enumerate(changes["tags"])]
         by_key: dict[str, str] = {}
-        for name in cleaned:  # one spelling of a name, as the tags API takes "VIP" and "vip" for one tag
-            by_key.setdefault(name_key(name), name)
+        # One spelling of a name, as the tags API takes "VIP" and "vip" for one tag (the database's lower()).
+        for name, key in zip(cleaned, db_name_keys(cleaned), strict=True):
+            by_key.setdefault(key, name)
         changes["tags"] = list(by_key.values())
     for name in OPTION_FIELDS:
         if name in changes:
@@ -665,8 +666,7 @@ def _link_events(*, job: ImportJob, plans: list[RowPlan], actor: Actor) -> tuple
     assignments, memberships, events = [], [], []
     for plan in linked:
         contact = plan.contact
-        for name in dict.fromkeys(name_key(n) for n in [*job.tags, *plan.row.tags]):
-            tag = tags[name]
+        for tag in {tags[n].pk: tags[n] for n in [*job.tags, *plan.row.tags]}.values():
             if (contact.pk, tag.pk) in have_tags:
                 continue
             have_tags.add((contact.pk, tag.pk))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -19,7 +20,7 @@ from contacts.services.links import contacts_link, contacts_unlink
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import db_name_keys, name_key
+from contacts_service.names import db_name_keys
 from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import compile_rules
 
@@ -88,15 +89,26 @@ def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, s
         contacts_unlink(tenant=tenant, target=target, selection=one.exclude(q), actor=actor, source=source)
 
 
-def _renamed(node, old_key: str, new: str):
-    """(rules with every tag rule's `old_key` name replaced by `new`, whether any was)."""
+def _tag_rule_names(node) -> list[str]:
+    """The tag names the `tags` rules of a rule group name, as written."""
+    if not isinstance(node, dict):
+        return []
+    if node.get("field") == "tags" and isinstance(node.get("value"), list):
+        return [v for v in node["value"] if isinstance(v, str)]
+    if isinstance(node.get("rules"), list):
+        return [name for child in node["rules"] for name in _tag_rule_names(child)]
+    return []
+
+
+def _renamed(node, is_old: Callable[[str], bool], new: str):
+    """(rules with every tag rule's name that `is_old` replaced by `new`, whether any was)."""
     if not isinstance(node, dict):
         return node, False
     if node.get("field") == "tags" and isinstance(node.get("value"), list):
-        value = [new if isinstance(v, str) and name_key(v) == old_key else v for v in node["value"]]
+        value = [new if isinstance(v, str) and is_old(v) else v for v in node["value"]]
         return {**node, "value": value}, value != node["value"]
     if isinstance(node.get("rules"), list):
-        children = [_renamed(child, old_key, new) for child in node["rules"]]
+        children = [_renamed(child, is_old, new) for child in node["rules"]]
         return {**node, "rules": [c for c, _ in children]}, any(changed for _, changed in children)
     return node, False
 
@@ -106,9 +118,19 @@ def segments_follow_tag_rename(*, tenant: Tenant, old: str, new: str) -> int:
     name, so they keep following the tag (and never the next tag to take the old name). Membership
     does not change: the same contacts hold the tag. Returns how many lists were rewritten."""
     rewritten = 0
-    lists = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).select_for_update()
-    for contact_list in lists.only("pk", "rules"):
-        rules, changed = _renamed(contact_list.rules, name_key(old), new)
+    lists = list(
+        ContactList.objects.for_tenant(tenant)
+        .filter(kind=ListKind.DYNAMIC)
+        .select_for_update()
+        .only("pk", "rules")
+    )
+    # Names compared as the rules compiler compares them, the database's lower() (one query for all):
+    # Python's str.lower missed "ISTANBUL" naming "İstanbul", and took "ΟΔΟΣ" renamed "οδος" for no rename.
+    written = list(dict.fromkeys(name for c in lists for name in _tag_rule_names(c.rules)))
+    old_key, *keys = db_name_keys([old, *written])
+    olds = {name for name, key in zip(written, keys, strict=True) if key == old_key}
+    for contact_list in lists if olds else ():
+        rules, changed = _renamed(contact_list.rules, olds.__contains__, new)
         if changed:
             ContactList.objects.for_tenant(tenant).filter(pk=contact_list.pk).update(
                 rules=rules, updated_at=timezone.now()

@@ -352,7 +352,9 @@ def list_merge(
     selection = combined_selection(tenant=tenant, lists=sources, operation=SetOperation.UNION)
     added = _fill(tenant, actor, target, selection, source)
     if delete_merged:
-        for merged in sources:
+        # Dynamic lists first: a static list merged with the segment naming it goes too, whatever the
+        # order the caller gave (as the admin deletes them).
+        for merged in sorted(sources, key=lambda c: c.kind != ListKind.DYNAMIC):
             list_delete(tenant=tenant, actor=actor, list_id=merged.pk, source=source)
     return added
 

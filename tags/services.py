@@ -15,7 +15,7 @@ from contacts.services.links import LinkTarget, contacts_link, contacts_lock, co
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
-from contacts_service.names import db_name_keys, name_check_free, name_clean, name_key
+from contacts_service.names import db_name_keys, name_check_free, name_clean
 from lists.dynamic import (
     segments_follow_tag_names,
     segments_follow_tag_rename,
@@ -87,7 +87,8 @@ def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
         tag.description = changes["description"] or ""
     tag.updated_at = timezone.now()
     _save(tag)
-    if name_key(old_name) != name_key(tag.name):
+    old_key, new_key = db_name_keys([old_name, tag.name])
+    if old_key != new_key:  # as the rules compare names: the database's lower()
         # Segments still naming the new name (frozen on a deleted tag) follow this tag: rebuilt. Then
         # those naming the old name are rewritten to the new one; their members stay as they are.
         segments_follow_tag_names(tenant=tenant, names=[tag.name])
@@ -126,38 +127,37 @@ def tag_delete(*, tenant: Tenant, actor: Actor, tag_id: uuid.UUID, source: str =
 
 def tags_get_or_create(*, tenant: Tenant, names: Sequence[str]) -> list[Tag]:
     """Tags by name (any case), created when unknown; in the order given, without duplicates."""
-    return list(tags_by_name(tenant=tenant, names=names).values())
+    return list({tag.pk: tag for tag in tags_by_name(tenant=tenant, names=names).values()}.values())
 
 
 def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
-    """tags_get_or_create as {name_key(name): tag}, in the order given: how a caller holding the names
-    as written finds each one's tag."""
-    wanted: dict[str, str] = {}
-    for index, name in enumerate(names):
-        cleaned = _clean_name(name, field=f"tags.{index}")
-        wanted.setdefault(name_key(cleaned), cleaned)
+    """tags_get_or_create as {name as given: tag}: how a caller holding the names as written finds each
+    one's tag. Names are one tag when the database's lower() makes them one (the unique index's
+    compare): Python's str.lower took "ΟΔΟΣ" and "οδος", two tags, for one name and dropped one."""
+    cleaned = [_clean_name(name, field=f"tags.{index}") for index, name in enumerate(names)]
+    keys = db_name_keys(cleaned)
+    wanted: dict[str, str] = {}  # database key -> the first spelling of it
+    for name, key in zip(cleaned, keys, strict=True):
+        wanted.setdefault(key, name)
     existing: dict[str, Tag] = {}
-    keys: dict[str, str] = {}
     if wanted:
-        # Compared as the unique index compares them: lower(name), in the database.
-        keys = dict(zip(wanted, db_name_keys(list(wanted.values())), strict=True))
-        found = Tag.objects.for_tenant(tenant).annotate(key=Lower("name")).filter(key__in=list(keys.values()))
+        found = Tag.objects.for_tenant(tenant).annotate(key=Lower("name")).filter(key__in=list(wanted))
         existing = {tag.key: tag for tag in found}
     # The missing ones are created in the order of their key, whatever the caller's: two requests
     # creating "a" and "b" in opposite orders each waited on the other's uncommitted name (deadlock).
     created = []
-    for lower in sorted((lower for lower in wanted if keys[lower] not in existing), key=keys.get):
-        name = wanted[lower]
+    for key in sorted(key for key in wanted if key not in existing):
+        name = wanted[key]
         try:
             with transaction.atomic():
                 tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)
             created.append(name)
         except IntegrityError:  # created meanwhile by a concurrent request
             tag = Tag.objects.for_tenant(tenant).alias(key=Lower("name")).get(key=Lower(Value(name)))
-        existing[keys[lower]] = tag
+        existing[key] = tag
     if created:
         segments_follow_tag_names(tenant=tenant, names=created)
-    return {lower: existing[keys[lower]] for lower in wanted}
+    return {name: existing[key] for name, key in zip(names, keys, strict=True)}
 
 
 @transaction.atomic
