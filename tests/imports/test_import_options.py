@@ -78,6 +78,18 @@ def test_job_tags_option_dedupes_names_differing_in_case(api):
     assert r.json()["tags"] == ["VIP"]
 
 
+def test_job_and_row_tags_the_database_tells_apart_are_two_tags(api, tenant):
+    """'ΟΔΟΣ' and 'οδος' are two tags (the database's lower() keeps the final sigma apart); Python's
+    str.lower() made them one and the second was dropped (found by a bug hunt of the tags API)."""
+    job_id = _job(api, "email,tags\nann@example.com,İzmir|izmir\n")
+    job = run(api, job_id, tags=["ΟΔΟΣ", "οδος", "ΟΔΟΣ"])
+    assert job["tags"] == ["ΟΔΟΣ", "οδος"] and job["status"] == "completed", job
+    names = set(Tag.objects.unscoped().filter(tenant=tenant).values_list("name", flat=True))
+    assert {"ΟΔΟΣ", "οδος"} <= names
+    ann = Contact.objects.unscoped().get(tenant=tenant, email="ann@example.com")
+    assert set(TagAssignment.objects.unscoped().filter(contact=ann).values_list("tag__name", flat=True)) == names
+
+
 def test_column_mapped_twice_is_400(api):
     job_id = _job(api, "email,mail2,first_name\nann@example.com,x@example.com,Ann\n")
     r = api.patch(job_url(job_id), {"mapping": {"mail2": "email"}}, format="json")
