@@ -34,14 +34,18 @@ def _filter_number(raw: str, key: str, name: str) -> int | float | None:
     number = Decimal(raw)
     if number.is_zero():
         return 0
+    out_of_range = ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
     if number.adjusted() > 308:
-        raise ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
-    if number != number.to_integral_value():
-        return float(number)
-    integer = int(number)
-    if abs(integer) <= 2**53:
-        return integer
-    return float(integer) if float(integer) == integer else None
+        raise out_of_range
+    try:
+        if number != number.to_integral_value():
+            return float(number)
+        integer = int(number)
+        if abs(integer) <= 2**53:
+            return integer
+        return float(integer) if float(integer) == integer else None
+    except OverflowError:  # 1.8e308 to 10^309: past the largest float
+        raise out_of_range from None
 
 
 class ContactFilter(FilterSet):

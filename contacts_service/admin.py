@@ -28,7 +28,7 @@ class TenantForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        current = self.instance.plan if self.instance.pk else None
+        current = self.instance.plan if not self.instance._state.adding else None
         field = self.fields["plan"]
         if current and current not in dict(field.choices):
             field.choices = [
@@ -39,7 +39,7 @@ class TenantForm(forms.ModelForm):
     def _post_clean(self):
         super()._post_clean()
         # The model's own check of the choices: the plan the tenant already has is not a new choice.
-        kept = self.instance.pk and self["plan"].data == self.initial.get("plan")
+        kept = not self.instance._state.adding and self["plan"].data == self.initial.get("plan")
         if "plan" in self._errors and kept:
             del self._errors["plan"]
 

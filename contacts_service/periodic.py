@@ -2,7 +2,7 @@
 `./scripts/run`: with no broker there is no beat process, and without one a segment with an
 "in the last N days" rule drifted, export files and import drafts were never pruned (personal
 data), duplicates were never recomputed. A daemon thread of the runserver process runs each entry
-once at start and then every `schedule` seconds, each run in-process as the other tasks are.
+a few seconds after start and then every `schedule` seconds, each run in-process as the other tasks are.
 EMBEDDED_PERIODIC turns it on or off (default: on when tasks run without a worker)."""
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ def run_due(next_runs: dict[str, float], now: float) -> dict[str, bool]:
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         if next_runs.get(name, now) > now:
             continue
-        next_runs[name] = now + float(entry["schedule"])
         try:
+            schedule = entry["schedule"]  # seconds, or a timedelta / celery schedule with run_every
+            every = getattr(schedule, "run_every", schedule)
+            next_runs[name] = now + (
+                every.total_seconds() if hasattr(every, "total_seconds") else float(every)
+            )
+            close_old_connections()  # one the database dropped while idle since the last run
             result = app.tasks[entry["task"]].apply()
             ran[name] = not result.failed()
             if result.failed():
@@ -46,8 +51,11 @@ def run_due(next_runs: dict[str, float], now: float) -> dict[str, bool]:
 
 def _loop(stop: threading.Event, clock: Callable[[], float]) -> None:
     next_runs: dict[str, float] = {}
-    while not stop.wait(TICK_SECONDS):
-        run_due(next_runs, clock())
+    while not stop.wait(TICK_SECONDS):  # the first run a few seconds in: the server has loaded by then
+        try:
+            run_due(next_runs, clock())
+        except Exception:  # the thread lives on: the next tick tries again
+            logger.exception("periodic: a round failed")
 
 
 def start(stop: threading.Event | None = None) -> threading.Thread:

@@ -67,7 +67,7 @@ class ContactCSV(CSV):
     def create_dataset(self, in_stream, **kwargs) -> tablib.Dataset:
         if isinstance(in_stream, bytes) and self.encoding:
             in_stream = in_stream.decode(self.encoding)
-        rows = list(csv.reader(io.StringIO(in_stream), **kwargs))
+        rows = list(csv.reader(io.StringIO(in_stream, newline=""), **kwargs))  # as tablib: "\r" lines too
         dataset = tablib.Dataset()
         if not rows:
             return dataset

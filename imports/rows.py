@@ -182,6 +182,13 @@ def mapping_problems(
     return errors
 
 
+def _char_lower(name: str) -> str:
+    """A tag name lower-cased letter by letter, as the database's lower() does (the unique index's
+    compare), where str.lower reads context: "ΟΔΟΣ" and "οδος" are two tags there, one to str.lower.
+    A letter whose lower case is two (İ) is kept: counted apart rather than merged."""
+    return "".join(low if len(low := char.lower()) == 1 else char for char in name)
+
+
 @dataclass
 class ParsedRow:
     line: int
@@ -246,7 +253,7 @@ class RowParser:
                 self._consent(row, target, cell)
             elif target == "tags":
                 row.tags = tag_names(cell)
-                distinct = len({name.lower() for name in row.tags})  # a name repeated in any case is one tag
+                distinct = len({_char_lower(name) for name in row.tags})  # one name in any case is one tag
                 if distinct > MAX_TAGS_PER_ROW:  # as the tags API: refused, never cut silently
                     row.error("tags", f"At most {MAX_TAGS_PER_ROW} tags (got {distinct}).")
             elif len(cell) > FIELD_TARGETS[target]:

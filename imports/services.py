@@ -32,6 +32,7 @@ from consent.bulk import Statement, consent_plan, consent_write
 from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
+from contacts.services.attributes import choice_definitions_hold
 from contacts.services.contacts import _apply_display_name
 from contacts.services.duplicates import duplicates_recompute_later
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
@@ -248,6 +249,12 @@ def import_start(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
     problems = job_problems(job)
     if problems:
         raise ValidationFailed(problems, message="Fix the mapping before starting.")
+    # A choice removed meanwhile: the removal waits for this start and then sees the job under way
+    # (refused), or this start waits for the removal and the task reads the choices left.
+    mapped = [
+        t.removeprefix("attributes.") for t in job.mapping.values() if t and t.startswith("attributes.")
+    ]
+    choice_definitions_hold(_definitions(tenant), mapped)
     now = timezone.now()
     job.status, job.queued_at, job.heartbeat_at = ImportStatus.QUEUED, now, now
     # The task's events carry the id of the request that queued it (docs/events.md), not the upload's.

@@ -124,7 +124,6 @@ def _target(contact_list: ContactList) -> LinkTarget:
     )
 
 
-@transaction.atomic
 def _refuse_if_imported_into(tenant: Tenant, contact_list: ContactList) -> None:
     """An import queued or running into the list would go on without it, adding its rows to no list
     and saying nothing: the list stays until the import ends (409 in_use naming the imports)."""
@@ -144,6 +143,7 @@ def _refuse_if_imported_into(tenant: Tenant, contact_list: ContactList) -> None:
         )
 
 
+@transaction.atomic
 def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str = ChangeSource.API) -> int:
     """Delete a list; every member leaves it (with its event). Returns how many left. Refused while a
     segment's rules name it (a list id never comes back, so the segment could never be rebuilt) or an

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
@@ -141,6 +141,28 @@ def attribute_definition_update(
     definition.updated_at = timezone.now()
     definition.save()
     return definition
+
+
+def choice_definitions_hold(
+    definitions: Mapping[str, AttributeDefinition], keys: Iterable[str]
+) -> dict[str, AttributeDefinition]:
+    """The choice definitions of these keys, read again FOR SHARE (until the caller's transaction
+    commits): removing a choice (attribute_definition_update, FOR UPDATE) then waits for the caller,
+    a contact write or an import's start, and sees its value or its job, instead of finding neither
+    while the caller has checked against the old choices. FOR SHARE does not hold back other writers."""
+    if connection.vendor != "postgresql":
+        return {}
+    ids = [
+        definitions[key].pk
+        for key in keys
+        if key in definitions and definitions[key].type == AttributeType.CHOICE
+    ]
+    if not ids:
+        return {}
+    held = AttributeDefinition.objects.raw(
+        "SELECT * FROM contacts_attributedefinition WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids]
+    )
+    return {d.key: d for d in held}
 
 
 def _check_no_import_writes(tenant: Tenant, key: str) -> None:

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts.models import AttributeDefinition, AttributeType, ChangeSource, Contact
+from contacts.models import AttributeDefinition, ChangeSource, Contact
 from contacts.normalization import (
     FieldError,
     derive_display_name,
@@ -19,6 +19,7 @@ from contacts.normalization import (
     normalize_phone,
     reject_nul,
 )
+from contacts.services.attributes import choice_definitions_hold
 from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import PUBLIC_FIELDS, record_contact_change
 from contacts_service.context import Actor
@@ -72,7 +73,8 @@ def _clean(
             errors.append(exc)
     if "attributes" in data:
         definitions = {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
-        definitions.update(_hold_choices(definitions, data["attributes"]))
+        if isinstance(data["attributes"], Mapping):
+            definitions.update(choice_definitions_hold(definitions, data["attributes"]))
         values["attributes"], attribute_errors = merge_attributes(
             definitions=definitions,
             current=current.attributes if current else {},
@@ -86,24 +88,6 @@ def _clean(
             FieldError(f"attributes.{d.key}", "This attribute is required.", "required") for d in required
         )
     return values, errors
-
-
-def _hold_choices(
-    definitions: Mapping[str, AttributeDefinition], incoming: Any
-) -> dict[str, AttributeDefinition]:
-    """The choice definitions this write sets a value of, read again FOR SHARE (until the write
-    commits): removing a choice (attribute_definition_update, FOR UPDATE) then waits for the write and
-    sees its value, instead of finding no contact with it while the write has checked against the
-    old choices. FOR SHARE does not hold back other contact writes."""
-    if connection.vendor != "postgresql" or not isinstance(incoming, Mapping):
-        return {}
-    ids = [d.pk for key, d in definitions.items() if key in incoming and d.type == AttributeType.CHOICE]
-    if not ids:
-        return {}
-    held = AttributeDefinition.objects.raw(
-        "SELECT * FROM contacts_attributedefinition WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids]
-    )
-    return {d.key: d for d in held}
 
 
 def _check_unique(*, tenant: Tenant, contact_id: uuid.UUID | None, values: Mapping[str, Any]) -> None:

@@ -87,7 +87,9 @@ def test_job_and_row_tags_the_database_tells_apart_are_two_tags(api, tenant):
     names = set(Tag.objects.unscoped().filter(tenant=tenant).values_list("name", flat=True))
     assert {"ΟΔΟΣ", "οδος"} <= names
     ann = Contact.objects.unscoped().get(tenant=tenant, email="ann@example.com")
-    assert set(TagAssignment.objects.unscoped().filter(contact=ann).values_list("tag__name", flat=True)) == names
+    assert (
+        set(TagAssignment.objects.unscoped().filter(contact=ann).values_list("tag__name", flat=True)) == names
+    )
 
 
 def test_column_mapped_twice_is_400(api):
