@@ -20,6 +20,7 @@ from contacts.serializers import (
     CONTACT_ROW_FIELDS,
     AttributeDefinitionInputSerializer,
     AttributeDefinitionSerializer,
+    AttributeDefinitionUpdateSerializer,
     ContactChangeSerializer,
     ContactExportSerializer,
     ContactInputSerializer,
@@ -69,6 +70,7 @@ class ContactViewSet(
     mixins.DestroyModelMixin,
     TenantViewSet,
 ):
+    empty_patch_refused = True  # PATCH {} is a 400: the schema says minProperties 1
     queryset = Contact.objects.unscoped().none()
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
@@ -316,7 +318,7 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
     ),
     partial_update=extend_schema(
         summary="Change label, description, required or choices",
-        request=AttributeDefinitionInputSerializer,
+        request=AttributeDefinitionUpdateSerializer,
         responses=AttributeDefinitionSerializer,
     ),
     destroy=extend_schema(summary="Delete an attribute no contact uses", responses={204: None}),
@@ -328,6 +330,7 @@ class AttributeDefinitionViewSet(
     mixins.DestroyModelMixin,
     TenantViewSet,
 ):
+    empty_patch_refused = True  # PATCH {} is a 400: the schema says minProperties 1
     queryset = AttributeDefinition.objects.unscoped().none()
     serializer_class = AttributeDefinitionSerializer
     pagination_class = None

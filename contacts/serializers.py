@@ -326,7 +326,8 @@ class AttributeDefinitionSerializer(serializers.ModelSerializer):
 
 
 class AttributeDefinitionInputSerializer(StrictInputSerializer):
-    key = serializers.CharField(max_length=64)
+    # normalization.ATTRIBUTE_KEY_RE, and no "__" (the ORM's lookup separator)
+    key = serializers.CharField(max_length=64, style={"schema_pattern": r"^(?!.*__)[a-z][a-z0-9_]{0,63}$"})
     label = serializers.CharField(max_length=150)
     type = serializers.ChoiceField(choices=AttributeType.choices)
     choices = serializers.ListField(
@@ -334,6 +335,14 @@ class AttributeDefinitionInputSerializer(StrictInputSerializer):
     )
     required = serializers.BooleanField(required=False, default=False)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AttributeDefinitionUpdateSerializer(AttributeDefinitionInputSerializer):
+    """The body of PATCH /attribute-definitions/{id}/ as documented: key and type cannot change (the
+    same value is taken, another is a 400 immutable)."""
+
+    key = None
+    type = None
 
 
 MAX_BULK_IDS = 10_000

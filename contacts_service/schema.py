@@ -5,6 +5,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
 from contacts_service.serializers import ErrorSerializer, RateLimitedSerializer, StrictInputSerializer
 from contacts_service.viewsets import TenantScopedMixin
@@ -83,11 +84,34 @@ class AutoSchema(SpectacularAutoSchema):
                 parameter["allowEmptyValue"] = True
         return parameters
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """Arrays say what the field refuses: allow_empty=False is minItems 1 and a many=True
+        serializer's max_length is maxItems (drf-spectacular emits those of a ListField only). A field
+        whose format the service checks says it as `style={"schema_pattern": ...}`."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        pattern = (getattr(field, "style", None) or {}).get("schema_pattern")
+        if pattern:  # a format the service checks itself (see the field's style)
+            schema["pattern"] = pattern
+        if direction == "request" and isinstance(field, serializers.ListSerializer | serializers.ListField):
+            target = schema
+            if getattr(field, "allow_empty", True) is False:
+                target["minItems"] = max(target.get("minItems", 0), 1)
+            if getattr(field, "max_length", None) is not None and "maxItems" not in target:
+                target["maxItems"] = field.max_length
+        return schema
+
     def _map_basic_serializer(self, serializer, direction):
         """A strict input serializer refuses unknown fields: its object says additionalProperties: false."""
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(force_instance(serializer), StrictInputSerializer):
             schema["additionalProperties"] = False
+        if (
+            direction == "request"
+            and self.method == "PATCH"
+            and getattr(self.view, "empty_patch_refused", False)
+            and type(force_instance(serializer)) is type(force_instance(self.get_request_serializer()))
+        ):
+            schema["minProperties"] = 1
         return schema
 
     def _get_response_bodies(self, direction="response"):

@@ -71,6 +71,11 @@ class ErrorItemSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx and 5xx response."""
 
@@ -88,6 +93,17 @@ class ErrorSerializer(serializers.Serializer):
     )
     limit = serializers.IntegerField(
         required=False, help_text="`too_many_rows` of an export: the most rows one export may hold."
+    )
+    segments = NamedRefSerializer(
+        many=True, required=False, help_text="`in_use` of a list: the dynamic lists whose rules name it."
+    )
+    imports = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="`in_use` of a list: the imports under way that add their rows to it.",
+    )
+    in_use = serializers.IntegerField(
+        required=False, help_text="`in_use` of an attribute definition: how many contacts hold a value."
     )
 
 

@@ -72,7 +72,11 @@ class ActivitySerializer(serializers.ModelSerializer):
 
 
 class ActivityInputSerializer(StrictInputSerializer):
-    type = serializers.CharField(max_length=64, help_text="e.g. email_opened, form_submitted, order_placed.")
+    type = serializers.CharField(
+        max_length=64,
+        help_text="e.g. email_opened, form_submitted, order_placed.",
+        style={"schema_pattern": r"^[a-z][a-z0-9_.\-]{0,63}$"},  # events.activities.ACTIVITY_TYPE
+    )
     occurred_at = serializers.DateTimeField(required=False, help_text="Default: now. Not in the future.")
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     data = serializers.DictField(required=False, help_text="Any JSON object, at most 16 KB.")

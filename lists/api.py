@@ -21,6 +21,7 @@ from lists.models import ContactList
 from lists.serializers import (
     ContactListInputSerializer,
     ContactListSerializer,
+    ContactListUpdateSerializer,
     ListCombineInputSerializer,
     ListCopyInputSerializer,
     ListMemberSerializer,
@@ -46,7 +47,7 @@ _IN_USE = OpenApiResponse(
         summary="Create a list", request=ContactListInputSerializer, responses={201: ContactListSerializer}
     ),
     partial_update=extend_schema(
-        summary="Rename, describe, archive a list", request=ContactListInputSerializer
+        summary="Rename, describe, archive a list", request=ContactListUpdateSerializer
     ),
     destroy=extend_schema(
         summary="Delete a list (members leave it, with events)",
@@ -60,6 +61,7 @@ class ContactListViewSet(
     mixins.DestroyModelMixin,
     TenantViewSet,
 ):
+    empty_patch_refused = True  # PATCH {} is a 400: the schema says minProperties 1
     queryset = ContactList.objects.none()
     serializer_class = ContactListSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

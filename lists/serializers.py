@@ -27,6 +27,13 @@ class ContactListInputSerializer(StrictInputSerializer):
     )
 
 
+class ContactListUpdateSerializer(ContactListInputSerializer):
+    """The body of PATCH /lists/{id}/ as documented: a list's kind cannot change (the same value is
+    taken, another is a 400 immutable)."""
+
+    kind = None
+
+
 class ListMemberSerializer(ContactSerializer):
     added_at = serializers.DateTimeField(read_only=True)
 

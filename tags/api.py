@@ -28,6 +28,7 @@ class TagViewSet(
     mixins.DestroyModelMixin,
     TenantViewSet,
 ):
+    empty_patch_refused = True  # PATCH {} is a 400: the schema says minProperties 1
     queryset = Tag.objects.none()
     serializer_class = TagSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

@@ -14,7 +14,12 @@ class TagSerializer(serializers.ModelSerializer):
 
 class TagInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
-    color = serializers.CharField(max_length=7, required=False, help_text="#RRGGBB, default #6B7280.")
+    color = serializers.CharField(
+        max_length=7,
+        required=False,
+        help_text="#RRGGBB, default #6B7280.",
+        style={"schema_pattern": "^#[0-9A-Fa-f]{6}$"},
+    )
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
