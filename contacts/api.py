@@ -34,6 +34,7 @@ from contacts.serializers import (
 )
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
+from contacts_service.schema import empty_skipped
 from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantViewSet, parse_id
 from events.filters import TimelineFilter
@@ -201,12 +202,16 @@ class ContactViewSet(
     @extend_schema(
         summary="Timeline of a contact, newest first",
         parameters=[
-            OpenApiParameter(
-                "type", str, description="Comma-separated event types; a trailing * is a prefix."
+            empty_skipped(
+                OpenApiParameter(
+                    "type", str, description="Comma-separated event types; a trailing * is a prefix."
+                )
             ),
-            OpenApiParameter("activity_type", str, description="Comma-separated activity types."),
-            OpenApiParameter("occurred_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("occurred_before", OpenApiTypes.DATETIME),
+            empty_skipped(
+                OpenApiParameter("activity_type", str, description="Comma-separated activity types.")
+            ),
+            empty_skipped(OpenApiParameter("occurred_after", OpenApiTypes.DATETIME)),
+            empty_skipped(OpenApiParameter("occurred_before", OpenApiTypes.DATETIME)),
         ],
         responses=TimelineEntrySerializer(many=True),
     )

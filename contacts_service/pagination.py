@@ -468,8 +468,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return body
 
     def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:  # bounded (400 outside), empty: the default
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+                parameter["allowEmptyValue"] = True
         return [
-            *super().get_schema_operation_parameters(view),
+            *parameters,
             {
                 "name": CURSOR_PARAM,
                 "required": False,
@@ -477,6 +482,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 "description": "Keyset paging: empty for the first page, then next_cursor of the previous "
                 "page. Stable while rows are added; not combined with page.",
                 "schema": {"type": "string"},
+                "allowEmptyValue": True,
             },
         ]
 

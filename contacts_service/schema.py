@@ -76,6 +76,16 @@ class AutoSchema(SpectacularAutoSchema):
             ]
         return params
 
+    def _process_override_parameters(self, direction="request"):
+        """A query parameter of extend_schema made with empty_skipped() says allowEmptyValue."""
+        result = super()._process_override_parameters(direction)
+        for parameter in self.get_override_parameters():
+            if getattr(parameter, "empty_skipped", False):
+                built = result.get((parameter.name, parameter.location))
+                if built:
+                    built["allowEmptyValue"] = True
+        return result
+
     def _get_filter_parameters(self):
         """django-filter skips a filter sent empty (?city=), as an HTML form sends it: say so."""
         parameters = super()._get_filter_parameters()
@@ -130,3 +140,10 @@ class AutoSchema(SpectacularAutoSchema):
                 )
                 responses[code] = self._get_response_for_code(body, code)
         return responses
+
+
+def empty_skipped(parameter: OpenApiParameter) -> OpenApiParameter:
+    """Mark a query parameter the view skips when sent empty (?type=), as django-filter skips its
+    filters: the schema says allowEmptyValue, as for the filters."""
+    parameter.empty_skipped = True
+    return parameter

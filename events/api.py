@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from contacts.selectors import contact_exists
 from contacts_service.roles import Perm
+from contacts_service.schema import empty_skipped
 from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
 from events import selectors, services
 from events.activities import ActivityInput, activities_record
@@ -86,7 +87,7 @@ def _item(data: dict) -> ActivityInput:
         summary="Activities of a contact, newest first (type=..., comma-separated, filters)",
         parameters=[
             OpenApiParameter("contact_pk", OpenApiTypes.UUID, OpenApiParameter.PATH),
-            OpenApiParameter("type", str, description="Activity types, comma-separated."),
+            empty_skipped(OpenApiParameter("type", str, description="Activity types, comma-separated.")),
         ],
         responses=ActivitySerializer(many=True),
     ),
