@@ -109,6 +109,14 @@ class ContactFilter(FilterSet):
         model = Contact
         fields: list[str] = []
 
+    def __init__(self, data=None, *args, **kwargs):
+        # The schema documents ordering as an array: ?ordering=email&ordering=-created_at is read as
+        # ordering=email,-created_at (django-filter's widget kept the last value only).
+        if data is not None and hasattr(data, "getlist") and len(data.getlist("ordering")) > 1:
+            data = data.copy()
+            data.setlist("ordering", [",".join(data.getlist("ordering"))])
+        super().__init__(data, *args, **kwargs)
+
     def filter_country(self, queryset, name, value):
         codes = [code.strip().upper() for code in value.split(",") if code.strip()]
         return queryset.filter(country__in=codes) if codes else queryset

@@ -59,7 +59,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return preview(job) if job.status == ImportStatus.DRAFT and self.context.get("preview") else None
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(StrictInputSerializer):
     file = serializers.FileField(help_text="A CSV file, or a gzip of one.")
 
 
