@@ -30,6 +30,7 @@ from consent.models import (
 from contacts.models import ChangeSource, Contact
 from contacts.normalization import FieldError, reject_nul
 from contacts.services.contacts import _lock as lock_contact
+from contacts.services.merges import surviving_contact_id
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.models import Tenant
@@ -358,22 +359,6 @@ def _read_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
         raise TokenInvalid("This confirmation link is not valid.", field="token") from exc
 
 
-def _surviving(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
-    """The contact a sign-up's contact was merged into (through merges of merges), or itself: the
-    link mailed before the merge confirms on the contact that took over its consent."""
-    for _ in range(32):  # a chain of merges; a cycle cannot happen (a primary is live when merged into)
-        merge = (
-            Contact.objects.unscoped()
-            .filter(pk=contact_id, tenant=tenant, deleted_at__isnull=False, merge__isnull=False)
-            .values_list("merge__primary_id", flat=True)
-            .first()
-        )
-        if merge is None:
-            return contact_id
-        contact_id = merge
-    return contact_id
-
-
 def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> ConsentResult:
     """Confirm a double opt-in: once, before it expires, unless the consent was revoked since."""
     tenant_id, record_id = _read_token(token)
@@ -384,7 +369,7 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
         pending = ConsentRecord.objects.for_tenant(tenant).filter(pk=record_id).first()
         if pending is None or pending.status != ConsentStatus.PENDING:
             raise NotFound("This confirmation link no longer leads anywhere.")
-        contact = lock_contact(tenant=tenant, contact_id=_surviving(tenant, pending.contact_id))
+        contact = lock_contact(tenant=tenant, contact_id=surviving_contact_id(tenant, pending.contact_id))
         if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
             raise Conflict("This confirmation link has been used already.", code="token_used")
         revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(
@@ -393,6 +378,7 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
             purpose=pending.purpose,
             status=ConsentStatus.REVOKED,
             recorded_at__gt=pending.recorded_at,
+            applied=True,  # not a merge's bookkeeping entry, which changed nothing
         )
         if revoked_since.exists():
             raise Conflict(

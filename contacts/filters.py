@@ -82,7 +82,7 @@ class ContactFilter(FilterSet):
     list = django_filters.UUIDFilter(method="filter_list", help_text="Members of this list (id).")
     consent = django_filters.CharFilter(
         method="filter_consent",
-        max_length=500,
+        max_length=1000,  # 10 conditions of 64-character purpose keys (500 refused some)
         help_text="Current consent channel:purpose:status, e.g. email:marketing:granted (status one of "
         "granted, revoked, pending, none); up to 10 comma-separated conditions, which must all hold.",
     )

@@ -208,11 +208,25 @@ def erased_matcher(keys: ErasedKeys) -> Callable[[str], bool]:
     return lambda cell: _holds(keys, national, cell)
 
 
+def _pieces(text: str):
+    """The text, its words (a search), its comma-separated parts and the value of each key:value part
+    (an `attribute` filter: work_email:ann@example.com,crm_ref:X-1)."""
+    yield text
+    yield from text.split()
+    if "," in text or ":" in text:
+        for part in text.split(","):
+            yield part
+            _key, colon, rest = part.partition(":")
+            if colon:
+                yield rest
+
+
 def scrub_erased(value: Any, holds: Callable[[str], bool]) -> tuple[Any, bool]:
     """`value` (JSON: filters, segment rules) with every string that holds an erased value, or whose
-    words one does (a search), replaced by ERASED_VALUE; and whether anything was."""
+    words or key:value conditions one does (a search, an attribute filter), replaced by ERASED_VALUE;
+    and whether anything was."""
     if isinstance(value, str):
-        if holds(value) or any(holds(word) for word in value.split()):
+        if any(holds(piece) for piece in _pieces(value)):
             return ERASED_VALUE, True
         return value, False
     if isinstance(value, list):
@@ -386,6 +400,28 @@ def _export_merges(tenant: Tenant, contact_id: uuid.UUID) -> list:
     ]
 
 
+def _export_duplicates(tenant: Tenant, contact_id: uuid.UUID) -> list:
+    """The candidate pairs naming the contact (either side): with whom, on which keys, how sure,
+    whether dismissed."""
+    from contacts.models import DuplicateCandidate
+
+    pairs = DuplicateCandidate.objects.for_tenant(tenant).filter(
+        models.Q(contact_a_id=contact_id) | models.Q(contact_b_id=contact_id)
+    )
+    return [
+        {
+            "id": pair.pk,
+            "other_contact_id": pair.contact_b_id if pair.contact_a_id == contact_id else pair.contact_a_id,
+            "reasons": pair.reasons,
+            "score": pair.score,
+            "name_similarity": pair.name_similarity,
+            "detected_at": pair.detected_at,
+            "dismissed_at": pair.dismissed_at,
+        }
+        for pair in pairs.order_by("detected_at", "id")
+    ]
+
+
 ADMIN_ACTIONS = {1: "addition", 2: "change", 3: "deletion"}
 
 
@@ -421,8 +457,10 @@ register_personal_data(
 # it is go with the primary (their other contacts are erased with it, see contact_erase).
 register_personal_data("merges", model="contacts.MergeContact", export=_export_merges)
 register_personal_data(None, model="contacts.Merge", contact_field="primary")
-register_personal_data(None, model="contacts.DuplicateCandidate", contact_field="contact_a")
-register_personal_data(None, model="contacts.DuplicateCandidate", contact_field="contact_b")
+register_personal_data(
+    "duplicates", model="contacts.DuplicateCandidate", contact_field="contact_a", export=_export_duplicates
+)
+register_personal_data(None, model="contacts.DuplicateCandidate", contact_field="contact_b")  # exported above
 # The admin's log of changes to a contact: object_repr holds its name or email. No tenant column.
 _ADMIN_LOG = register_personal_data(
     "admin_log",

@@ -55,7 +55,7 @@ SYSTEM_ACTOR = Actor(type="system", id="system", label="system")
 
 def clean_correlation_id(value: str | None) -> str:
     """Use the caller's id when it is sane, otherwise make a new one."""
-    if value and _CORRELATION_ID_RE.match(value):
+    if value and _CORRELATION_ID_RE.fullmatch(value):
         return value
     return uuid.uuid4().hex
 

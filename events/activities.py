@@ -58,7 +58,7 @@ class ActivityResult:
 def activity_problems(item: ActivityInput) -> list[dict[str, str]]:
     """What is wrong with one activity, fields relative to the item (the API and services share it)."""
     errors = []
-    if not ACTIVITY_TYPE.match(item.activity_type or ""):
+    if not ACTIVITY_TYPE.fullmatch(item.activity_type or ""):
         message = "Lower-case letters, digits, _ . - (e.g. email_opened), at most 64."
         errors.append({"field": "type", "code": "invalid", "message": message})
     if item.occurred_at and item.occurred_at > timezone.now() + dt.timedelta(minutes=5):
@@ -108,12 +108,11 @@ def activities_record(
                                  "message": f"At most {MAX_BATCH} activities per call."}])  # fmt: skip
     _check(items, prefix)
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
-    ids = {i.contact_id for i in items if i.contact_id}
-    emails = {canonical_email(i.email) for i in items if i.email}
+    by_id, by_email = _resolve(tenant, live, items)
     # Lock every contact concerned, in id order, in one statement (no deadlock between concurrent batches).
     contacts = {
         c.pk: c
-        for c in live.filter(Q(pk__in=ids) | Q(email__in=emails))
+        for c in live.filter(pk__in={*by_id.values(), *by_email.values()})
         .select_for_update()
         .order_by("pk")
         .only("pk", "email", "event_sequence", "last_activity_at")
@@ -123,7 +122,8 @@ def activities_record(
         try:
             with transaction.atomic():
                 results, touched = _record(tenant=tenant, actor=actor, items=items, source=source,
-                                           contacts=contacts, now=timezone.now())  # fmt: skip
+                                           contacts=contacts, by_id=by_id, by_email=by_email,
+                                           now=timezone.now())  # fmt: skip
             break
         except IntegrityError as exc:
             # A concurrent call recorded one of these keys for a contact this call has not locked, after
@@ -147,12 +147,41 @@ def activities_record(
     return results
 
 
+def _resolve(tenant: Tenant, live, items: list[ActivityInput]) -> tuple[dict, dict]:
+    """({contact id given: live contact id}, {email given: live contact id}) of the items. An id of a
+    contact merged into another is its primary's (through merges of merges); an email no contact has
+    as its own is the contact holding it as an email identifier (a merged contact's email is one of
+    its primary's identifiers), as GET /contacts/resolve/ finds it."""
+    from contacts.models import ContactIdentifier, IdentifierChannel
+    from contacts.services.merges import surviving_contact_id
+
+    ids = {i.contact_id for i in items if i.contact_id}
+    emails = {canonical_email(i.email) for i in items if i.email}
+    by_id, by_email = {}, {}
+    for pk, email in live.filter(Q(pk__in=ids) | Q(email__in=emails)).values_list("pk", "email"):
+        if pk in ids:
+            by_id[pk] = pk
+        if email in emails:
+            by_email[email] = pk
+    for contact_id in ids - set(by_id):  # gone: merged into a live contact, or deleted (not found)
+        primary = surviving_contact_id(tenant, contact_id)
+        if primary != contact_id and live.filter(pk=primary).exists():
+            by_id[contact_id] = primary
+    missing = emails - set(by_email)
+    if missing:
+        held = ContactIdentifier.objects.for_tenant(tenant).filter(
+            channel=IdentifierChannel.EMAIL, value__in=missing, contact__deleted_at__isnull=True
+        )
+        by_email.update(dict(held.values_list("value", "contact_id")))
+    return by_id, by_email
+
+
 def _record(
-    *, tenant: Tenant, actor: Actor, items: list[ActivityInput], source: str, contacts: dict, now: dt.datetime
-) -> tuple[list[ActivityResult], list[uuid.UUID]]:
+    *, tenant: Tenant, actor: Actor, items: list[ActivityInput], source: str, contacts: dict, by_id: dict,
+    by_email: dict, now: dt.datetime,
+) -> tuple[list[ActivityResult], list[uuid.UUID]]:  # fmt: skip
     """Drop the keys already recorded, then insert the activities and their events; the caller holds
     the contacts' row locks. Returns the results and the contacts that got activities."""
-    by_email = {c.email: c for c in contacts.values() if c.email}
     keys = {i.idempotency_key for i in items if i.idempotency_key}
     seen = {
         a.idempotency_key: a for a in Activity.objects.for_tenant(tenant).filter(idempotency_key__in=keys)
@@ -161,9 +190,8 @@ def _record(
     results: list[ActivityResult] = []
     new: list[Activity] = []
     for index, item in enumerate(items):
-        contact = (
-            contacts.get(item.contact_id) if item.contact_id else by_email.get(canonical_email(item.email))
-        )
+        target = by_id.get(item.contact_id) if item.contact_id else by_email.get(canonical_email(item.email))
+        contact = contacts.get(target)
         if contact is None:
             results.append(ActivityResult(index=index, status="contact_not_found"))
             continue

@@ -341,7 +341,7 @@ class _Compiler:
         kind, days, min_count = value.get("type"), value.get("in_last_days"), value.get("min_count", 1)
         from events.activities import ACTIVITY_TYPE
 
-        if not isinstance(kind, str) or not ACTIVITY_TYPE.match(kind):
+        if not isinstance(kind, str) or not ACTIVITY_TYPE.fullmatch(kind):  # match took "x\n"
             raise _Invalid(f"{path}.value.type", "Must be an activity type such as email_opened.")
         if days is not None and (
             isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 36500

@@ -49,7 +49,7 @@ def attribute_definition_create(
     required: bool = False,
     description: str = "",
 ) -> AttributeDefinition:
-    if not ATTRIBUTE_KEY_RE.match(key):
+    if not ATTRIBUTE_KEY_RE.fullmatch(key):  # match: "plan\n" passed ($ before a final newline)
         raise ValidationFailed(
             [{"field": "key", "code": "invalid",
               "message": "Lower-case letters, digits and _, starting with a letter, at most 64."}]

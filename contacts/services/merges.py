@@ -57,6 +57,23 @@ from events.services import EventSpec, event_record_many
 MAX_MERGE_OTHERS = 20
 
 
+def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
+    """The contact this one was merged into (through merges of merges), or itself: a double opt-in
+    link mailed before the merge confirms on the contact that took over its consent, an activity
+    reported for it lands on that contact."""
+    for _ in range(32):  # a chain of merges; a cycle cannot happen (a primary is live when merged into)
+        merge = (
+            Contact.objects.unscoped()
+            .filter(pk=contact_id, tenant=tenant, deleted_at__isnull=False, merge__isnull=False)
+            .values_list("merge__primary_id", flat=True)
+            .first()
+        )
+        if merge is None:
+            return contact_id
+        contact_id = merge
+    return contact_id
+
+
 def _moved_models() -> dict[str, type[Model]]:
     from events.models import Activity, TimelineEntry
 
