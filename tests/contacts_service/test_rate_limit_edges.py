@@ -24,6 +24,16 @@ LIST = reverse("contact-list")
 HIGH = 1_000
 
 
+def save_tenant_in_admin(client, tenant: Tenant, *, name: str, plan: str):
+    """POST the admin's change form of `tenant` (no membership rows)."""
+    counts = {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}
+    inline = {f"memberships-{key}": value for key, value in counts.items()}
+    return client.post(
+        reverse("admin:contacts_service_tenant_change", args=[tenant.pk]),
+        {"name": name, "plan": plan, "is_active": "on", **inline},
+    )
+
+
 def plans(**per_plan) -> dict[str, dict[str, int]]:
     base = {"tenant": HIGH, "api_key": HIGH, "user": HIGH, "expensive": HIGH}
     return {name: {**base, **per_plan.get(name, {})} for name in ("free", "standard", "enterprise")}
@@ -66,18 +76,7 @@ def test_a_custom_plan_from_rate_limit_plans_can_be_given_to_a_tenant_in_the_adm
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     partner = rate_limit_plans(json.dumps({"partner": {"api_key": 3000}}))
     with override_settings(RATE_LIMIT_PLANS=partner):
-        response = client.post(
-            reverse("admin:contacts_service_tenant_change", args=[tenant.pk]),
-            {
-                "name": tenant.name,
-                "plan": "partner",
-                "is_active": "on",
-                "memberships-TOTAL_FORMS": "0",
-                "memberships-INITIAL_FORMS": "0",
-                "memberships-MIN_NUM_FORMS": "0",
-                "memberships-MAX_NUM_FORMS": "1000",
-            },
-        )
+        response = save_tenant_in_admin(client, tenant, name=tenant.name, plan="partner")
     assert b"Select a valid choice" not in response.content
     tenant.refresh_from_db()
     assert tenant.plan == "partner"
@@ -147,29 +146,13 @@ def test_a_tenant_on_a_plan_no_longer_defined_can_still_be_saved_in_the_admin(op
     assert page.status_code == 200
     assert "partner (not in RATE_LIMIT_PLANS: standard limits)" in page.content.decode()
 
-    response = operator_client.post(
-        url,
-        {
-            "name": "Renamed Partner",
-            "plan": "partner",
-            "is_active": "on",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-            "memberships-MIN_NUM_FORMS": "0",
-            "memberships-MAX_NUM_FORMS": "1000",
-        },
-    )
+    response = save_tenant_in_admin(operator_client, tenant, name="Renamed Partner", plan="partner")
 
     assert response.status_code == 302, response.content.decode()[:3000]
     tenant.refresh_from_db()
     assert (tenant.name, tenant.plan) == ("Renamed Partner", "partner")
     other = Tenant.objects.create(name="Other")
-    refused = operator_client.post(
-        reverse("admin:contacts_service_tenant_change", args=[other.pk]),
-        {"name": "Other", "plan": "partner", "is_active": "on", "memberships-TOTAL_FORMS": "0",
-         "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
-         "memberships-MAX_NUM_FORMS": "1000"},
-    )  # fmt: skip
+    refused = save_tenant_in_admin(operator_client, other, name="Other", plan="partner")
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     other.refresh_from_db()
     assert other.plan == "standard"
