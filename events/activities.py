@@ -153,7 +153,7 @@ def _resolve(tenant: Tenant, live, items: list[ActivityInput]) -> tuple[dict, di
     as its own is the contact holding it as an email identifier (a merged contact's email is one of
     its primary's identifiers), as GET /contacts/resolve/ finds it."""
     from contacts.models import ContactIdentifier, IdentifierChannel
-    from contacts.services.merges import surviving_contact_id
+    from contacts.services.merges import surviving_contact_ids
 
     ids = {i.contact_id for i in items if i.contact_id}
     emails = {canonical_email(i.email) for i in items if i.email}
@@ -163,10 +163,9 @@ def _resolve(tenant: Tenant, live, items: list[ActivityInput]) -> tuple[dict, di
             by_id[pk] = pk
         if email in emails:
             by_email[email] = pk
-    for contact_id in ids - set(by_id):  # gone: merged into a live contact, or deleted (not found)
-        primary = surviving_contact_id(tenant, contact_id)
-        if primary != contact_id and live.filter(pk=primary).exists():
-            by_id[contact_id] = primary
+    # Gone: merged into another (its primary's, if live: the lock query keeps live ones only), or
+    # deleted (not found).
+    by_id.update(surviving_contact_ids(tenant, ids - set(by_id)))
     missing = emails - set(by_email)
     if missing:
         held = ContactIdentifier.objects.for_tenant(tenant).filter(

@@ -57,21 +57,25 @@ from events.services import EventSpec, event_record_many
 MAX_MERGE_OTHERS = 20
 
 
-def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
-    """The contact this one was merged into (through merges of merges), or itself: a double opt-in
+def surviving_contact_ids(tenant: Tenant, contact_ids) -> dict[uuid.UUID, uuid.UUID]:
+    """{id: the contact it was merged into (through merges of merges), or itself}: a double opt-in
     link mailed before the merge confirms on the contact that took over its consent, an activity
-    reported for it lands on that contact."""
-    for _ in range(32):  # a chain of merges; a cycle cannot happen (a primary is live when merged into)
-        merge = (
+    reported for it lands on that contact. One query per level of the chains, whatever their number."""
+    found = {contact_id: contact_id for contact_id in contact_ids}
+    for _ in range(32):  # chains of merges; a cycle cannot happen (a primary is live when merged into)
+        steps = dict(
             Contact.objects.unscoped()
-            .filter(pk=contact_id, tenant=tenant, deleted_at__isnull=False, merge__isnull=False)
-            .values_list("merge__primary_id", flat=True)
-            .first()
+            .filter(pk__in=set(found.values()), tenant=tenant, deleted_at__isnull=False, merge__isnull=False)
+            .values_list("pk", "merge__primary_id")
         )
-        if merge is None:
-            return contact_id
-        contact_id = merge
-    return contact_id
+        if not steps:
+            break
+        found = {start: steps.get(now, now) for start, now in found.items()}
+    return found
+
+
+def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
+    return surviving_contact_ids(tenant, [contact_id])[contact_id]
 
 
 def _moved_models() -> dict[str, type[Model]]:
