@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import NoReturn
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -32,6 +34,8 @@ from contacts.serializers import (
     ResolveQuerySerializer,
     contacts_render,
 )
+from contacts.services.merges import surviving_contact_id
+from contacts_service.errors import NotFound as MergedAway
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
 from contacts_service.schema import empty_skipped
@@ -104,10 +108,36 @@ class ContactViewSet(
         return contacts_render(tenant=self.tenant, rows=[row])[0]
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        rows = list(selectors.contact_rows(self.get_queryset().filter(pk=parse_id(pk)))[:1])
+        contact_id = parse_id(pk)
+        rows = list(selectors.contact_rows(self.get_queryset().filter(pk=contact_id))[:1])
         if not rows:
-            raise NotFound("Not found.")
+            self._not_found(contact_id)
         return Response(contacts_render(tenant=self.tenant, rows=rows)[0])
+
+    def get_object(self) -> Contact:
+        try:
+            return super().get_object()
+        except Http404:
+            self._not_found(parse_id(self.kwargs["pk"]))
+
+    def _not_found(self, contact_id: uuid.UUID) -> NoReturn:
+        """The 404 of an id no live contact of this tenant has. For a contact merged into another
+        (the merge applies) it says where the contact went: `primary_id`, the live contact holding it
+        now (through merges of merges), and `merge_id`, the merge that took it."""
+        merge_id = (
+            Contact.objects.for_tenant(self.tenant)
+            .filter(pk=contact_id, deleted_at__isnull=False, merge__isnull=False)
+            .values_list("merge_id", flat=True)
+            .first()
+        )
+        if merge_id is None:
+            raise NotFound("Not found.")
+        primary_id = surviving_contact_id(self.tenant, contact_id)
+        raise MergedAway(
+            f"This contact was merged into contact {primary_id} (merge {merge_id}).",
+            merge_id=str(merge_id),
+            primary_id=str(primary_id),
+        )
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(selectors.contact_rows(self.filter_queryset(self.get_queryset())))

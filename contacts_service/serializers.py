@@ -85,9 +85,15 @@ class ErrorSerializer(serializers.Serializer):
     correlation_id = serializers.CharField()
     # What some codes add (docs/api.md names each): the contact or merge the refusal is about.
     merge_id = serializers.UUIDField(
-        required=False, help_text="`merged` (the merge that applies), `later_merge` (the later one)."
+        required=False,
+        help_text="`merged` (the merge that applies), `later_merge` (the later one); `not_found` of a "
+        "contact merged into another: the merge that took it.",
     )
-    primary_id = serializers.UUIDField(required=False, help_text="`merged`: the contact it was merged into.")
+    primary_id = serializers.UUIDField(
+        required=False,
+        help_text="`merged`: the contact it was merged into; `not_found` of a contact merged into another: "
+        "the live contact holding it now (through merges of merges).",
+    )
     contact_id = serializers.UUIDField(
         required=False, help_text="`changed_since`, `erased`, `unique` of an undo: the contact concerned."
     )
