@@ -4,6 +4,7 @@ create, follow, download the file."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -83,6 +84,10 @@ class ImportJobViewSet(
         return super().get_parsers()
 
     def create(self, request: Request, *args, **kwargs) -> Response:
+        if not isinstance(request.data, Mapping):  # a JSON array, string or number
+            raise ValidationFailed(
+                [{"field": "file", "code": "required", "message": "Send the CSV as multipart field 'file'."}]
+            )
         unknown = sorted(set(request.data.keys()) - {"file"})
         if unknown:  # as every body: options go in PATCH /imports/{id}/, never silently dropped here
             raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})

@@ -173,11 +173,13 @@ class _Lines:
 
 
 class Rows:
-    """csv.reader over bounded lines (see _Lines); `line_num` as the csv reader's."""
+    """csv.reader over bounded lines (see _Lines); `line_num` as the csv reader's (the last line read),
+    `start_line` the line the last record began on (a quoted cell may span lines)."""
 
     def __init__(self, text: io.TextIOBase, delimiter: str):
         self.lines = _Lines(text, delimiter)
         self.reader = csv.reader(self.lines, delimiter=delimiter, strict=True)
+        self.start_line = 0
 
     @property
     def line_num(self) -> int:
@@ -188,9 +190,18 @@ class Rows:
 
     def __next__(self) -> list[str]:
         # The csv reader asks for lines only while it reads a record (it never reads ahead), so the
-        # lines read from here on are this record's.
+        # lines read from here on are this record's. A blank line is a record of its own ([]).
         self.lines.separators = self.lines.record_chars = 0
+        self.start_line = self.reader.line_num + 1
         return next(self.reader)
+
+    def header(self) -> list[str] | None:
+        """The first row that is not blank (blank lines before the header are skipped, as blank
+        rows anywhere), or None for a file of blank lines."""
+        for row in self:
+            if any(cell.strip() for cell in row):
+                return row
+        return None
 
 
 def open_rows(name: str, *, compressed: bool, encoding: str, delimiter: str) -> tuple[Rows, io.TextIOBase]:

@@ -79,6 +79,8 @@ def tag_names(cell: str) -> list[str]:
     return [name for name in names if name]
 
 
+# Longest number cell read: 2**53 has 16 digits, a float's full text (-1.2345678901234567e-308) 24.
+MAX_NUMBER_CHARS = 100
 # A number as a CSV cell writes one: ASCII digits, one . or , decimal mark, an optional exponent.
 # (int() and float() also take "1_000", "inf", "nan" and other scripts' digits.)
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -309,6 +311,8 @@ class RowParser:
         if kind == AttributeType.NUMBER:
             if not NUMBER.fullmatch(cell):
                 return row.error(name, f"{cell[:50]!r} is not a number.")
+            if len(cell) > MAX_NUMBER_CHARS:  # int() refuses 4,300 digits; no value this long is in range
+                return row.error(name, f"{cell[:50]!r}... is longer than {MAX_NUMBER_CHARS} characters.")
             value = float(cell.replace(",", ".")) if re.search(r"[.,eE]", cell) else int(cell)
         elif kind == AttributeType.BOOLEAN:
             word = cell.lower()

@@ -81,8 +81,8 @@ def _scan(name: str, detected: csvio.Detected) -> tuple[list[str], int]:
     total = 0
     try:
         with text:
-            header = next(reader, None)
-            if header is None or not any(cell.strip() for cell in header):
+            header = reader.header()
+            if header is None:
                 raise csvio.ImportFileError("The file is empty.", code="empty_file")
             if len(header) > settings.IMPORT_MAX_COLUMNS:
                 raise csvio.ImportFileError(
@@ -819,10 +819,10 @@ def _rows(job: ImportJob):
         job.file, compressed=job.compressed, encoding=job.encoding, delimiter=job.delimiter
     )
     with text:
-        next(reader, None)
+        reader.header()
         for row in reader:
             if row and any(cell.strip() for cell in row):
-                yield reader.line_num, row
+                yield reader.start_line, row
 
 
 def preview(job: ImportJob) -> list[dict[str, Any]]:
@@ -871,7 +871,11 @@ def preview(job: ImportJob) -> list[dict[str, Any]]:
 
 
 def _advisory_key(job_id: uuid.UUID) -> int:
-    return int.from_bytes(job_id.bytes[:8], "big", signed=True)
+    """The whole id folded into the lock's 64 bits: its first 8 bytes alone are a UUIDv7's
+    millisecond and a few bits more, which ids made in the same millisecond share (new_id counts
+    up in the last bytes), so two jobs created together took one lock and one waited for the other."""
+    return int.from_bytes(bytes(a ^ b for a, b in zip(job_id.bytes[:8], job_id.bytes[8:], strict=True)),
+                          "big", signed=True)  # fmt: skip
 
 
 # Failures that another run can get past: the database went away or failed over (a read-only
