@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from decimal import Decimal
@@ -25,27 +26,26 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 
 
 def _filter_number(raw: str, key: str, name: str) -> int | float | None:
-    """The number of a `key:value` number filter, read exactly: 10 stays the int 10 (stored as 10,
-    not 10.0); an integer past 2^53 is the float holding it exactly (integers are stored as floats
-    there), or None when no float holds it (2^53 + 1: nothing stored can equal it). Read through a
-    float first, 2^53 + 1 became 2^53 and found that contact."""
+    """The number of a `key:value` number filter, read exactly, or None when no stored number can equal
+    it. An integer up to 2^53 is the int (10 stays 10, stored as 10, not 10.0). Past 2^53, and for a
+    fraction, a stored number is a float written as its shortest text (the API refuses larger integers;
+    json writes a float so): 1e23 is stored as the number 1e+23, 2.0**60 as 1.152921504606847e+18. So
+    the filter is the float whose shortest text is that very number, and a number no float writes
+    (2^53 + 1, 2^60 exactly) finds nobody. Read through a float first, 2^53 + 1 became 2^53 and found
+    that contact; read as "the float holding it exactly", 1e23 found nobody."""
     if not _DECIMAL.fullmatch(raw):
         raise ValidationError({name: [f"{key} is a number; got {raw[:50]!r}."]})
     number = Decimal(raw)
     if number.is_zero():
         return 0
-    out_of_range = ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
     if number.adjusted() > 308:
-        raise out_of_range
-    try:
-        if number != number.to_integral_value():
-            return float(number)
-        integer = int(number)
-        if abs(integer) <= 2**53:
-            return integer
-        return float(integer) if float(integer) == integer else None
-    except OverflowError:  # 1.8e308 to 10^309: past the largest float
-        raise out_of_range from None
+        raise ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
+    if abs(number) <= 2**53 and number == number.to_integral_value():
+        return int(number)
+    value = float(number)
+    if not math.isfinite(value):  # 1.8e308 to 10^309: past the largest float
+        raise ValidationError({name: [f"{key}: {raw[:50]!r} is out of range."]})
+    return value if Decimal(repr(value)) == number else None
 
 
 class ContactFilter(FilterSet):

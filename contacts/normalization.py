@@ -127,6 +127,11 @@ def normalize_email(value: str | None) -> str | None:
         validate_email(value)
     except (DjangoValidationError, UnicodeError) as exc:
         raise FieldError("email", "Enter a valid email address.") from exc
+    if not value.rpartition("@")[0].isascii():
+        # validate_email matches the local part as [a-z] ignoring case, which Unicode's case folding
+        # widens to the long s (U+017F), the dotless i (U+0131) and the Kelvin sign: "\u017fam@x" passed
+        # beside "sam@x", a look-alike address.
+        raise FieldError("email", "Enter a valid email address: the part before the @ must be ASCII.")
     return value
 
 

@@ -14,6 +14,7 @@ planner's own sample of search texts (pg_stats_ext_exprs, kept by ANALYZE; conta
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -26,6 +27,7 @@ from django.db.models.functions import Upper
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact
+from contacts.normalization import FieldError, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,10 @@ def search_contacts(queryset: QuerySet[Contact], text: str) -> QuerySet[Contact]
         return queryset
     if PHONE_LIKE.match(text) and len(re.sub(r"\D", "", text)) >= 3:
         digits = re.sub(r"\D", "", text)
+        if text.startswith("+"):  # a whole international number is matched as stored: its E.164 digits
+            # ("+33 (0)6 12 34 56 78" is +33612345678: the trunk 0 is not in it); a fragment: its digits
+            with contextlib.suppress(FieldError):
+                digits = normalize_phone(text, field="search").removeprefix("+")
         return queryset.filter(Q(phone__contains=digits.lstrip("0") or digits) | Q(email__icontains=text))
     words = list(dict.fromkeys(text.split()))  # a word said twice is matched once
     if len(words) > MAX_WORDS:  # never dropped: a dropped word would widen the answer
