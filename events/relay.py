@@ -305,7 +305,7 @@ class OutboxRelay:
         self.publisher = publisher or ConfirmingPublisher(url=url, exchange=exchange)
         self.stats = RelayStats()
         self.stop = threading.Event()
-        self._down_since: float | None = None
+        self._down_since: dict[str, float] = {}  # dependency (RabbitMQ, PostgreSQL) -> when it went down
         self._backoff = 0.0
         self._last_prune = time.monotonic()  # first prune 10 minutes in, never during start-up
         self._passed: list[int] = []
@@ -461,8 +461,10 @@ class OutboxRelay:
                 self.stop.wait(self._backoff)
 
     def _outage(self, exc: Exception, what: str = "RabbitMQ") -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
+        """Each dependency's outage is counted and logged when it starts, also while the other one is
+        down (one start time for both hid a PostgreSQL outage begun during a RabbitMQ one)."""
+        if what not in self._down_since:
+            self._down_since[what] = time.monotonic()
             metrics.RELAY_OUTAGES.labels(what).inc()
             logger.warning("%s unavailable (%s); events wait in the outbox, retrying with backoff", what, exc)
         else:
@@ -470,11 +472,10 @@ class OutboxRelay:
         self._backoff = min(max(self._backoff * 2, 0.5), settings.EVENTS_RELAY_MAX_BACKOFF_SECONDS)
 
     def _recovered(self) -> None:
-        if self._down_since is not None:
-            logger.warning(
-                "RabbitMQ reachable again after %.1fs; relaying resumed", time.monotonic() - self._down_since
-            )
-        self._down_since, self._backoff = None, 0.0
+        """A round went through: each dependency that was down is logged back, by name."""
+        for what, since in self._down_since.items():
+            logger.warning("%s reachable again after %.1fs; relaying resumed", what, time.monotonic() - since)
+        self._down_since, self._backoff = {}, 0.0
 
     def _prune_if_due(self) -> None:
         if time.monotonic() - self._last_prune > 600:
@@ -484,9 +485,6 @@ class OutboxRelay:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
-
-
-_LOGGED_IDS = 100  # most correlation / tenant ids named on one batch's log line
 
 
 def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) -> None:
@@ -510,8 +508,8 @@ def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) 
             "published": len(acked),
             "nacked": len(result.nacked),
             "unconfirmed": unconfirmed,
-            "correlation_ids": correlation_ids[:_LOGGED_IDS],
-            "tenant_ids": tenant_ids[:_LOGGED_IDS],
+            "correlation_ids": correlation_ids,  # every one: following a request needs its own
+            "tenant_ids": tenant_ids,
             "first_event_id": acked[0][1] if acked else None,
             "last_event_id": acked[-1][1] if acked else None,
             "duration_ms": round(seconds * 1000, 2),
