@@ -1,7 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
 from contacts_service.admin_search import BoundedSearchMixin
@@ -23,17 +21,6 @@ class _ReadOnlyAdmin(BoundedSearchMixin, admin.ModelAdmin):
         return False
 
 
-class _DateDrillDownChangeList(ChangeList):
-    """Django catches ValueError from the date drill-down's parameters, not OverflowError: a year
-    like 99999999999999 was a 500. Now the changelist's usual answer to a bad lookup (?e=1)."""
-
-    def get_filters(self, request):
-        try:
-            return super().get_filters(request)
-        except OverflowError as exc:
-            raise IncorrectLookupParameters(exc) from exc
-
-
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(_ReadOnlyAdmin):
     list_display = ["recorded_at", "contact_id", "channel", "purpose", "status", "legal_basis", "source",
@@ -48,9 +35,6 @@ class ConsentRecordAdmin(_ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return ConsentRecord.objects.unscoped().select_related("tenant")
-
-    def get_changelist(self, request, **kwargs):
-        return _DateDrillDownChangeList
 
 
 @admin.register(ConsentState)

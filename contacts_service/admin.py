@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from contacts_service import services
 from contacts_service.admin_search import BoundedSearchMixin
-from contacts_service.models import ApiKey, Membership, Tenant, User
+from contacts_service.models import API_KEY_PREFIX, ApiKey, Membership, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -61,7 +61,7 @@ class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     autocomplete_fields = ["user", "tenant"]
@@ -108,6 +108,14 @@ class ApiKeyAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "tenant", "role"] if obj else self.readonly_fields
+
+    def get_search_results(self, request, queryset, search_term):
+        # The list shows a key as csk_<prefix>, and a whole key is csk_<prefix>_<secret>: either, pasted,
+        # is searched as the stored prefix (it found nothing).
+        shown = f"{API_KEY_PREFIX}_"
+        words = [word.removeprefix(shown).split("_")[0] if word.startswith(shown) else word
+                 for word in search_term.split()]  # fmt: skip
+        return super().get_search_results(request, queryset, " ".join(words))
 
     def save_model(self, request, obj, form, change):
         if change:

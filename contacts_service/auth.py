@@ -141,13 +141,20 @@ def _user_from_claims(subject: str, claims: dict) -> User:
     """First sight of a platform user: link them to the local user with the same verified email
     (an owner created with tenant_create), or cache a new user keyed on the subject."""
     email = str(claims.get("email") or "").strip().lower()
-    if len(email) > 254 or "\x00" in email or not _storable(email):
+    if (
+        len(email) > 254
+        or "\x00" in email
+        or not _storable(email)
+        or claims.get("email_verified") is not True
+    ):
+        # An unverified email is not kept either: tenant_create --owner <email> makes the user holding
+        # it the owner, which would have been whoever first claimed it in a token.
         email = ""
     with transaction.atomic():
         if email:
             existing = User.objects.select_for_update().filter(email__iexact=email).first()
             if existing is not None:
-                if existing.auth_subject is None and claims.get("email_verified") is True:
+                if existing.auth_subject is None:
                     existing.auth_subject = subject
                     existing.save(update_fields=["auth_subject"])
                     return existing

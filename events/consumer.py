@@ -281,7 +281,8 @@ def _first_sight(event: UserEvent) -> None:
 def _update(user: User, data: dict) -> None:
     changed = _apply_profile(user, data)
     if "email" in data:
-        email = _normalized_email(data["email"])
+        # Kept only when the auth service says it is verified (as a token's): see auth._user_from_claims.
+        email = _normalized_email(data["email"]) if data.get("email_verified") is True else ""
         if email != user.email.lower():
             if email and User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
                 logger.warning(

@@ -107,6 +107,20 @@ class ImportJobViewSet(
         job = services.import_update(tenant=self.tenant, job_id=job.pk, changes=dict(payload.validated_data))
         return Response(self.get_serializer(job).data)
 
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        if self.action == "start":
+            # The list is checked again by whoever starts the import: it may have been unshared since
+            # the PATCH, or another member starts the draft. Here, with the role's permissions, so a
+            # refusal is not charged to the rate limits (the throttles run after this).
+            list_id = (
+                ImportJob.objects.for_tenant(self.tenant)
+                .filter(pk=parse_id(self.kwargs["pk"]))
+                .values_list("list_id", flat=True)
+                .first()
+            )
+            self._check_list(request, list_id)
+
     def _check_list(self, request: Request, list_id) -> None:
         if list_id and not self._may_fill_list(request, list_id):
             # contacts.import alone would add members to any static list: a way around lists.manage
@@ -129,10 +143,7 @@ class ImportJobViewSet(
     @extend_schema(summary="Queue the import", request=None, responses=ImportJobSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str) -> Response:
-        job = self.get_object()
-        # Checked again by whoever starts it: the list may have been unshared since the PATCH, or
-        # another member starts the draft.
-        self._check_list(request, job.list_id)
+        job = self.get_object()  # its list was checked with the permissions (check_permissions)
         job = services.import_start(tenant=self.tenant, job_id=job.pk)
         return Response(self.get_serializer(job).data)
 

@@ -1,9 +1,10 @@
 """Lists API: CRUD, static membership, set operations, sharing."""
 
 import uuid
+from collections.abc import Mapping
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -38,6 +39,14 @@ _IN_USE = OpenApiResponse(
     description="Code `in_use`: the rules of dynamic lists (`segments`: `[{id, name}]`) name a list to "
     "delete; change their rules first. Merging into a dynamic list: code `dynamic`.",
 )
+
+
+def _asks(data, flag: str) -> bool:
+    """The body sets a boolean flag true, as its serializer would read it ("true", 1, ...)."""
+    try:
+        return isinstance(data, Mapping) and data.get(flag) in serializers.BooleanField.TRUE_VALUES
+    except TypeError:  # an unhashable value: the serializer's 400
+        return False
 
 
 @extend_schema_view(
@@ -90,6 +99,17 @@ class ContactListViewSet(
         "partial_update": services.MANAGE_LIST,
         "merge": services.MANAGE_LIST,
     }
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        # A share grants this list only: deleting the merged lists needs the role's lists.manage.
+        # Refused here, with the role's other permissions, before the rate limits charge the request.
+        if (
+            self.action == "merge"
+            and Perm.LISTS_MANAGE not in request.tenant_access.permissions
+            and _asks(request.data, "delete_merged")
+        ):
+            raise PermissionDenied(f"Deleting the merged lists needs the permission {Perm.LISTS_MANAGE}.")
 
     def get_tenant_queryset(self, tenant):
         if self.action in ("contacts", "remove_contacts"):  # the members, not the list's own counts
@@ -197,12 +217,6 @@ class ContactListViewSet(
         target = self.get_object()
         payload = ListMergeInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        if (
-            payload.validated_data["delete_merged"]
-            and Perm.LISTS_MANAGE not in request.tenant_access.permissions
-        ):
-            # A share grants this list only; deleting the merged lists needs the role's lists.manage.
-            raise PermissionDenied(f"Deleting the merged lists needs the permission {Perm.LISTS_MANAGE}.")
         changed = services.list_merge(
             tenant=self.tenant, actor=self.actor, list_id=target.pk, **payload.validated_data
         )

@@ -166,7 +166,7 @@ def test_created_updated_deleted_keep_the_local_user_in_step(broker):
 
     broker.publish(
         "user.updated",
-        {"id": "auth-1", "email": "ada.king@example.com", "last_name": "King"},
+        {"id": "auth-1", "email": "ada.king@example.com", "email_verified": True, "last_name": "King"},
         occurred_at=T0 + dt.timedelta(minutes=1),
     )
     assert drain() == {"applied": 1}
@@ -496,11 +496,22 @@ def test_first_sight_with_an_unverified_email_does_not_link():
 @pytest.mark.django_db
 def test_an_update_never_takes_an_email_held_by_another_local_user():
     UserFactory(email="taken@example.com")
-    handle_user_event(_event("user.created", {"user_id": "s-3", "email": "mine@example.com"}), None)
-    handle_user_event(_event("user.updated", {"user_id": "s-3", "email": "TAKEN@example.com"}), None)
+    verified = {"email_verified": True}
+    handle_user_event(
+        _event("user.created", {"user_id": "s-3", "email": "mine@example.com", **verified}), None
+    )
+    assert _user("s-3").email == "mine@example.com"
+    handle_user_event(
+        _event("user.updated", {"user_id": "s-3", "email": "TAKEN@example.com", **verified}), None
+    )
     assert _user("s-3").email == ""
-    handle_user_event(_event("user.updated", {"user_id": "s-3", "email": "free@example.com"}), None)
+    handle_user_event(
+        _event("user.updated", {"user_id": "s-3", "email": "free@example.com", **verified}), None
+    )
     assert _user("s-3").email == "free@example.com"
+    # an email the auth service does not say is verified is not kept
+    handle_user_event(_event("user.updated", {"user_id": "s-3", "email": "claimed@example.com"}), None)
+    assert _user("s-3").email == ""
 
 
 @pytest.mark.django_db

@@ -38,14 +38,21 @@ def test_an_event_id_with_a_lone_surrogate_is_not_a_usable_event_id():
 def test_an_update_with_an_unstorable_email_still_deactivates_the_user_and_leaves_the_email_blank():
     # given a user the consumer knows
     assert handle_user_event(
-        _raw('{"user_id": "u-3", "email": "u3@example.com"}', '"c-3"', "user.created"), None
+        _raw(
+            '{"user_id": "u-3", "email": "u3@example.com", "email_verified": true}', '"c-3"', "user.created"
+        ),
+        None,
     )
     user = User.objects.get(auth_subject="u-3")
     assert user.email == "u3@example.com" and user.is_active
 
     # when the auth service deactivates them, with an email the database cannot store
     outcome = handle_user_event(
-        _raw('{"user_id": "u-3", "email": "x\\ud800@example.com", "is_active": false}', '"u-3-upd"'), None
+        _raw(
+            '{"user_id": "u-3", "email": "x\\ud800@example.com", "email_verified": true, "is_active": false}',
+            '"u-3-upd"',
+        ),
+        None,
     )
 
     # then the update is applied (as on first sight, where such an email is left blank)
