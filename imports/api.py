@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts_service.errors import ValidationFailed
+from contacts_service.errors import ValidationFailed, flatten_errors
 from contacts_service.parsers import JSONParser  # the project's: deep nesting, lone surrogates are 400s
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
@@ -210,7 +210,18 @@ class ExportJobViewSet(
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         payload = ExportCreateSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        if not payload.is_valid():
+            # One 400 names every problem: the filters and columns are checked too when they are well
+            # formed (a bad delimiter hid an unknown filter until the next try).
+            problems = flatten_errors(payload.errors)
+            if isinstance(request.data, Mapping):
+                rest = ExportCreateSerializer(
+                    data={k: v for k, v in request.data.items() if k in ("filters", "columns")}
+                )
+                if rest.is_valid():
+                    filters, columns = rest.validated_data["filters"], rest.validated_data.get("columns")
+                    problems += exports.export_problems(self.tenant, filters=filters, columns=columns)[1]
+            raise ValidationFailed(problems, message="Invalid export.")
         job = exports.export_create(tenant=self.tenant, actor=self.actor, **payload.validated_data)
         job.refresh_from_db()  # with Celery eager (no broker) the task has run already
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)

@@ -175,6 +175,21 @@ def _check_row_limit(queryset: QuerySet[Contact]) -> None:
         )
 
 
+def export_problems(
+    tenant: Tenant, *, filters: dict[str, Any], columns: list[str] | None = None
+) -> tuple[QuerySet | None, list[dict[str, str]]]:
+    """The contacts the filters select (None when they are wrong) and what is wrong with the filters
+    and the columns, each named ([{field, code, message}])."""
+    problems: list[dict[str, str]] = []
+    queryset = None
+    try:
+        queryset = export_queryset(tenant=tenant, filters=filters)
+    except ValidationFailed as exc:
+        problems.extend(exc.errors)
+    problems.extend(_column_problems(tenant, list(DEFAULT_COLUMNS if columns is None else columns)))
+    return queryset, problems
+
+
 def export_create(
     *,
     tenant: Tenant,
@@ -192,12 +207,8 @@ def export_create(
     problems = []
     if delimiter not in csvio.DELIMITERS:
         problems.append({"field": "delimiter", "code": "invalid", "message": "One of , ; tab |."})
-    queryset = None
-    try:
-        queryset = export_queryset(tenant=tenant, filters=filters)
-    except ValidationFailed as exc:
-        problems.extend(exc.errors)
-    problems.extend(_column_problems(tenant, columns))
+    queryset, found = export_problems(tenant, filters=filters, columns=columns)
+    problems.extend(found)
     if problems:
         raise ValidationFailed(problems, message="Invalid export.")
     _check_row_limit(queryset)
@@ -508,34 +519,37 @@ def export_process(job_id: uuid.UUID | str) -> str:
                         name = default_storage.save(name, File(spool, name=f"{job.pk}.csv"))
                         break
                 else:
-                    jobs.update(
+                    return export_finish(
+                        job,
                         status=ExportStatus.FAILED,
                         finished_at=timezone.now(),
                         error="Contacts were erased each time it was being written; export again.",
                     )
-                    return ExportStatus.FAILED
         except ValidationFailed as exc:
             # Checked when it was asked; since then a filter's subject went (an attribute definition,
             # a consent purpose deleted): the job fails saying which, as an import whose mapping
             # stopped being valid does.
             reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)[:900]
             logger.warning("Export %s failed: its filters are no longer valid: %s", job.pk, reasons)
-            jobs.update(
+            return export_finish(
+                job,
                 status=ExportStatus.FAILED,
                 finished_at=timezone.now(),
                 error=f"Its filters stopped being valid after it was asked ({reasons}); export again.",
             )
-            return ExportStatus.FAILED
         except Exception:
             logger.exception("Export %s failed", job.pk)
-            jobs.update(
+            return export_finish(
+                job,
                 status=ExportStatus.FAILED,
                 finished_at=timezone.now(),
                 error="The file could not be written; operators find the reason in the worker log "
                 f"(correlation id {job.correlation_id or '-'}).",
             )
-            return ExportStatus.FAILED
-        jobs.update(
+        # An erasure committing between the check above and this completion is still caught at
+        # download (_erased_since: 410, and the file goes).
+        return export_finish(
+            job,
             status=ExportStatus.COMPLETED,
             file=name,
             file_size=size,
@@ -543,9 +557,22 @@ def export_process(job_id: uuid.UUID | str) -> str:
             finished_at=timezone.now(),
             erasures_seen=erasures,
         )
-        # An erasure committing between the check above and this completion is still caught at
-        # download (_erased_since: 410, and the file goes).
-        return ExportStatus.COMPLETED
+
+
+def export_finish(job: ExportJob, **fields) -> str:
+    """End a running job (completed or failed), unless an erasure failed it meanwhile (imports.gdpr:
+    its filters named the erased contact): then the file written, if any, is deleted. The row is
+    locked, so an erasure committing at the same time either sees the job ended or ends it first.
+    Returns the job's status."""
+    with transaction.atomic():
+        rows = ExportJob.objects.unscoped().select_for_update()
+        status = rows.values_list("status", flat=True).get(pk=job.pk)
+        if status != ExportStatus.RUNNING:
+            if fields.get("file"):
+                default_storage.delete(fields["file"])
+            return status
+        ExportJob.objects.unscoped().filter(pk=job.pk).update(**fields)
+    return fields["status"]
 
 
 def exports_requeue_stalled() -> int:

@@ -13,6 +13,7 @@ import logging
 
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
 from contacts_service.models import Tenant
@@ -51,12 +52,27 @@ def export_files_erase(tenant: Tenant, keys: ErasedKeys) -> None:
 
 def export_filters_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     """The filters an export was asked with (kept on its job) that name the contact: an email, phone,
-    external id or search word of its becomes ERASED_VALUE."""
+    external id or search word of its becomes ERASED_VALUE. A job still queued or running whose filters
+    name it fails, saying so: it needs its filters as asked (a phone other contacts share, a number
+    that is also the contact's external id), and "[erased]" in their place would have written other
+    rows than asked, or failed later on a filter no longer readable. The jobs are locked, so a job
+    ending meanwhile (exports.export_finish) is either ended already or sees it failed."""
     holds = erased_matcher(keys)
-    for job_id, filters in list(ExportJob.objects.for_tenant(tenant).values_list("pk", "filters")):
-        scrubbed, changed = scrub_erased(filters, holds)
-        if changed:
-            ExportJob.objects.for_tenant(tenant).filter(pk=job_id).update(filters=scrubbed)
+    named = [
+        job_id
+        for job_id, filters in ExportJob.objects.for_tenant(tenant).values_list("pk", "filters")
+        if scrub_erased(filters, holds)[1]
+    ]
+    jobs = ExportJob.objects.for_tenant(tenant).select_for_update().filter(pk__in=named)
+    for job in jobs.only("pk", "status", "filters"):
+        changes: dict = {"filters": scrub_erased(job.filters, holds)[0]}
+        if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+            changes.update(
+                status=ExportStatus.FAILED,
+                finished_at=timezone.now(),
+                error="A contact its filters name was erased before it was written; export again.",
+            )
+        ExportJob.objects.for_tenant(tenant).filter(pk=job.pk).update(**changes)
 
 
 def upload_discard(name: str) -> None:
