@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
 from contacts_service.models import Tenant
-from lists.models import ContactList, ListKind
+from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import TEXT_FIELDS
 
 _WRITTEN = TEXT_FIELDS - {"status", "country"}  # not codes: what a person wrote
@@ -39,11 +39,12 @@ def segment_rules_erase(tenant: Tenant, keys: ErasedKeys) -> None:
 
     holds = erased_matcher(keys)
     segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC)
-    for list_id, rules in list(segments.values_list("pk", "rules")):
+    for list_id, rules, status in list(segments.values_list("pk", "rules", "status")):
         scrubbed, changed = _scrubbed(rules, holds)
         if not changed:
             continue
         segments.filter(pk=list_id).update(rules=scrubbed, updated_at=timezone.now())
-        transaction.on_commit(
-            lambda list_id=list_id: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
-        )
+        if status == ListStatus.ACTIVE:  # an archived segment is rebuilt when it is made active again
+            transaction.on_commit(
+                lambda list_id=list_id: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
+            )

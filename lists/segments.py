@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.models import AttributeDefinition, AttributeLookup, AttributeType, ContactStatus
-from contacts.normalization import FieldError, canonical_email, normalize_phone, reject_nul
+from contacts.normalization import ISO_DAY, FieldError, canonical_email, normalize_phone, reject_nul
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
@@ -129,7 +129,10 @@ class _Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                 raise _Invalid(f"{path}.value", "Must be a non-empty list of strings.")
-            q = Q(**{f"{name}__in": [self._text_value(name, v, exact=True) for v in value]})
+            values = [self._text_value(name, v, exact=True) for v in value]
+            if name == "status" and not set(values) <= set(ContactStatus.values):
+                raise _Invalid(f"{path}.value", f"Each must be one of: {', '.join(ContactStatus.values)}.")
+            q = Q(**{f"{name}__in": values})
             return q if op == "in" else ~q
         if not isinstance(value, str):
             raise _Invalid(f"{path}.value", "Must be a string.")
@@ -147,8 +150,11 @@ class _Compiler:
     @staticmethod
     def _text_value(name: str, value: str, *, exact: bool) -> str:
         """A value as the contacts filters read it: an email in any spelling of its domain, a whole
-        phone number in any way the API accepts it (E.164; a fragment is compared as written)."""
-        value = value.strip()
+        phone number in any way the API accepts it (E.164; a fragment is compared as written). A whole
+        value is trimmed as stored values are; a fragment (contains, starts_with) keeps its spaces:
+        "Ann " is the start of "Ann Lee", not of "Anne"."""
+        if exact:
+            value = value.strip()
         if name == "email":
             return canonical_email(value)
         if name == "phone" and exact:
@@ -247,8 +253,8 @@ class _Compiler:
                 f"{path}.value", f"{definition.key} is a {kind} attribute: the value must be a string."
             )
         if kind == AttributeType.DATE:
-            try:
-                day = parse_date(value) if isinstance(value, str) else None
+            try:  # YYYY-MM-DD only, as a contact's value (parse_date also took 20240105 and 2024-W01-5)
+                day = parse_date(value) if isinstance(value, str) and ISO_DAY.fullmatch(value) else None
             except ValueError:  # well formed, not a day of the calendar: 2024-02-30
                 day = None
             if day is None:
