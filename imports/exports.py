@@ -44,6 +44,7 @@ from contacts.models import AttributeDefinition, Contact, ErasureTombstone
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed, flatten_errors
 from contacts_service.models import Tenant
+from contacts_service.queueing import delay_on_commit
 from imports import csvio
 from imports.models import ExportJob, ExportStatus
 
@@ -223,7 +224,7 @@ def export_create(
             correlation_id=get_correlation_id(),
         )
         job_id = str(job.pk)
-        transaction.on_commit(lambda: export_run.delay(job_id))
+        delay_on_commit(export_run, job_id)  # broker down: queued, re-queued by the stall check
     return job
 
 

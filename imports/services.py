@@ -42,6 +42,7 @@ from contacts_service.errors import Conflict, NotFound, ServiceError, Validation
 from contacts_service.ids import new_id
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
+from contacts_service.queueing import delay_on_commit
 from events.services import EventSpec, event_record, event_record_many
 from imports import csvio
 from imports.gdpr import upload_discard
@@ -268,7 +269,7 @@ def _enqueue(job: ImportJob) -> None:
     from imports.tasks import import_run
 
     job_id = str(job.pk)
-    transaction.on_commit(lambda: import_run.delay(job_id))
+    delay_on_commit(import_run, job_id)  # broker down: queued, re-queued by the stall check
 
 
 @transaction.atomic

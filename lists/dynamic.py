@@ -21,6 +21,7 @@ from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
+from contacts_service.queueing import delay_on_commit
 from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import compile_rules
 
@@ -70,7 +71,7 @@ def segments_refresh_contact(*, tenant: Tenant, contact_id: uuid.UUID, actor: Ac
     if len(segments) > settings.SEGMENTS_INLINE_LIMIT:
         from lists.tasks import segments_refresh_contact_task
 
-        transaction.on_commit(lambda: segments_refresh_contact_task.delay(str(tenant.pk), str(contact_id)))
+        delay_on_commit(segments_refresh_contact_task, str(tenant.pk), str(contact_id), run_here=True)
         return
     _refresh(tenant=tenant, contact_id=contact_id, segments=segments, actor=actor, source=source)
 
@@ -180,9 +181,7 @@ def segments_follow_tag_names(*, tenant: Tenant, names) -> None:
     keys = set(db_name_keys(list(names)))
     for segment, named in segments:  # active ones: re-activating one rebuilds it
         if {key_of[name] for name in named} & keys:
-            transaction.on_commit(
-                lambda list_id=segment.pk: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
-            )
+            delay_on_commit(segment_rebuild_task, str(tenant.pk), str(segment.pk), run_here=True)
 
 
 def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
@@ -214,7 +213,7 @@ def segments_refresh_contacts(
         from lists.tasks import segments_refresh_contacts_task
 
         ids = [str(i) for i in contact_ids]
-        transaction.on_commit(lambda: segments_refresh_contacts_task.delay(str(tenant.pk), ids, only_field))
+        delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, only_field, run_here=True)
         return
     _refresh_many(tenant=tenant, contact_ids=contact_ids, segments=segments, actor=actor, source=source)
 
@@ -251,4 +250,4 @@ def segments_rebuild_later(*, tenant: Tenant) -> None:
         return
     from lists.tasks import segments_rebuild_tenant_task
 
-    transaction.on_commit(lambda: segments_rebuild_tenant_task.delay(str(tenant.pk)))
+    delay_on_commit(segments_rebuild_tenant_task, str(tenant.pk), run_here=True)

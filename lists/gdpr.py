@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
 from contacts_service.models import Tenant
+from contacts_service.queueing import delay_on_commit
 from lists.models import ContactList, ListKind, ListStatus
 from lists.segments import TEXT_FIELDS
 
@@ -45,6 +45,4 @@ def segment_rules_erase(tenant: Tenant, keys: ErasedKeys) -> None:
             continue
         segments.filter(pk=list_id).update(rules=scrubbed, updated_at=timezone.now())
         if status == ListStatus.ACTIVE:  # an archived segment is rebuilt when it is made active again
-            transaction.on_commit(
-                lambda list_id=list_id: segment_rebuild_task.delay(str(tenant.pk), str(list_id))
-            )
+            delay_on_commit(segment_rebuild_task, str(tenant.pk), str(list_id), run_here=True)
