@@ -47,6 +47,18 @@ def sqlite_like(pattern, value, escape=None):
     return _like_pattern(str(pattern), escape).fullmatch(str(value)) is not None
 
 
+def _simple_lower(text: str) -> str:
+    """Each character lower-cased on its own, as PostgreSQL's lower() does: str.lower() maps in context
+    and may lengthen ("İ" is "i" plus a combining dot, a final "Σ" is "ς"), so "istanbul" and "οδοσ"
+    were new tag names beside "İstanbul" and "ΟΔΟΣ" on SQLite alone."""
+    return "".join(ch.lower()[:1] for ch in text)
+
+
+def _simple_upper(text: str) -> str:
+    """Likewise upper(): "ß" stays "ß" ("SS" with str.upper())."""
+    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in text)
+
+
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
     """Every new SQLite connection gets the SQL functions the contacts schema uses (the history
     view's entry ids): SQLite has no SHA-256 of its own, and its functions live per connection.
@@ -57,8 +69,8 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite":
         raw = connection.connection
         raw.create_function(SQLITE_ENTRY_ID_FUNCTION, 2, sqlite_history_entry_id, deterministic=True)
-        raw.create_function("lower", 1, _text(str.lower), deterministic=True)
-        raw.create_function("upper", 1, _text(str.upper), deterministic=True)
+        raw.create_function("lower", 1, _text(_simple_lower), deterministic=True)
+        raw.create_function("upper", 1, _text(_simple_upper), deterministic=True)
         raw.create_function("like", 2, sqlite_like, deterministic=True)
         raw.create_function("like", 3, sqlite_like, deterministic=True)
 

@@ -4,7 +4,7 @@ the database refuses as one it cannot use."""
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.db import DataError, transaction
+from django.db import DataError, OperationalError, connections, transaction
 
 from contacts.search import MAX_WORDS as MAX_SEARCH_WORDS  # as the API's search
 
@@ -22,10 +22,15 @@ class SafeChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
     def get_results(self, request):
+        db = self.root_queryset.db
         try:
-            with transaction.atomic(using=self.root_queryset.db):  # a savepoint inside a transaction
+            with transaction.atomic(using=db):  # a savepoint inside a transaction
                 super().get_results(request)
-        except DataError as exc:
+        except DataError as exc:  # PostgreSQL: invalid regular expression
+            raise IncorrectLookupParameters(exc) from exc
+        except OperationalError as exc:  # SQLite: its REGEXP function (Python's re) raised
+            if connections[db].vendor != "sqlite":
+                raise
             raise IncorrectLookupParameters(exc) from exc
 
 

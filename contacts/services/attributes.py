@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
-from contacts.models import AttributeDefinition, AttributeType, Contact
+from contacts.models import AttributeDefinition, AttributeLookup, AttributeType, Contact
 from contacts.normalization import (
     ATTRIBUTE_KEY_RE,
     FieldError,
@@ -117,14 +116,17 @@ def attribute_definition_update(
     if "choices" in changes:
         new_choices = _check_choices(definition.type, changes["choices"])
         removed = set(definition.choices) - set(new_choices)
-        # KeyTextTransform, not attributes__<key>: a key such as "isnull" or "contains" would be
-        # read as a lookup name.
-        values = Contact.objects.for_tenant(tenant).annotate(
-            _value=KeyTextTransform(definition.key, "attributes")
-        )
+        # AttributeLookup, not attributes__<key>: a key such as "isnull" or "contains" would be read as a
+        # lookup name; and the value compared as JSON text on every database (an annotation compared
+        # with a string was JSON_EXTRACT(%s) on SQLite: "Gold" malformed JSON, "1" the number 1).
+        contacts = Contact.objects.for_tenant(tenant)
         if removed:
             _check_no_import_writes(tenant, definition.key)
-        in_use = [choice for choice in sorted(removed) if values.filter(_value=choice).exists()]
+        in_use = [
+            choice
+            for choice in sorted(removed)
+            if contacts.filter(AttributeLookup(definition.key, "exact", choice)).exists()
+        ]
         if in_use:
             raise ValidationFailed(
                 [
