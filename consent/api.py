@@ -10,7 +10,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +29,7 @@ from consent.serializers import (
     ConsentStateSerializer,
 )
 from contacts.selectors import contact_exists
+from contacts.services.merges import contact_not_found
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
@@ -67,7 +67,7 @@ class ContactConsentsView(TenantAPIView):
     def get(self, request: Request, contact_pk: str) -> Response:
         contact_id = parse_id(contact_pk)
         if not contact_exists(tenant=self.tenant, contact_id=contact_id):
-            raise NotFound("Contact not found.")
+            contact_not_found(self.tenant, contact_id, "Contact not found.")
         return Response(
             {
                 "current": ConsentStateSerializer(

@@ -34,8 +34,7 @@ from contacts.serializers import (
     ResolveQuerySerializer,
     contacts_render,
 )
-from contacts.services.merges import surviving_contact_id
-from contacts_service.errors import NotFound as MergedAway
+from contacts.services.merges import contact_not_found
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
 from contacts_service.schema import empty_skipped
@@ -121,23 +120,7 @@ class ContactViewSet(
             self._not_found(parse_id(self.kwargs["pk"]))
 
     def _not_found(self, contact_id: uuid.UUID) -> NoReturn:
-        """The 404 of an id no live contact of this tenant has. For a contact merged into another
-        (the merge applies) it says where the contact went: `primary_id`, the live contact holding it
-        now (through merges of merges), and `merge_id`, the merge that took it."""
-        merge_id = (
-            Contact.objects.for_tenant(self.tenant)
-            .filter(pk=contact_id, deleted_at__isnull=False, merge__isnull=False)
-            .values_list("merge_id", flat=True)
-            .first()
-        )
-        if merge_id is None:
-            raise NotFound("Not found.")
-        primary_id = surviving_contact_id(self.tenant, contact_id)
-        raise MergedAway(
-            f"This contact was merged into contact {primary_id} (merge {merge_id}).",
-            merge_id=str(merge_id),
-            primary_id=str(primary_id),
-        )
+        contact_not_found(self.tenant, contact_id)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(selectors.contact_rows(self.filter_queryset(self.get_queryset())))
@@ -310,7 +293,7 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
     def contact_id(self) -> uuid.UUID:
         contact_id = parse_id(self.kwargs["contact_pk"])
         if not selectors.contact_exists(tenant=self.tenant, contact_id=contact_id):
-            raise NotFound("Contact not found.")
+            contact_not_found(self.tenant, contact_id, "Contact not found.")
         return contact_id
 
     def get_tenant_queryset(self, tenant):

@@ -114,7 +114,10 @@ def canonical_email(value: str) -> str:
     return f"{local}@{unicodedata.normalize('NFKC', domain).lower()}"
 
 
-def normalize_email(value: str | None) -> str | None:
+def normalize_email(value: str | None, *, lookup: bool = False) -> str | None:
+    """The canonical form of an email to store, or a FieldError. `lookup`: an address looked for rather
+    than written, where a non-ASCII local part (refused for new values, accepted before) still finds
+    the contact stored with it."""
     if value is None:
         return None
     value = canonical_email(value)
@@ -127,7 +130,7 @@ def normalize_email(value: str | None) -> str | None:
         validate_email(value)
     except (DjangoValidationError, UnicodeError) as exc:
         raise FieldError("email", "Enter a valid email address.") from exc
-    if not value.rpartition("@")[0].isascii():
+    if not lookup and not value.rpartition("@")[0].isascii():
         # validate_email matches the local part as [a-z] ignoring case, which Unicode's case folding
         # widens to the long s (U+017F), the dotless i (U+0131) and the Kelvin sign: "\u017fam@x" passed
         # beside "sam@x", a look-alike address.

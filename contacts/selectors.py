@@ -71,7 +71,7 @@ def contact_identifiers(*, tenant: Tenant, contact_id: uuid.UUID) -> QuerySet[Co
 def contact_resolve(*, tenant: Tenant, channel: str, identifier: str) -> Contact | None:
     """The live contact reachable at this address: its identifiers first, then its own
     email (email channel) or phone (phone, sms, whatsapp)."""
-    value = identifier_normalize(channel=channel, value=identifier)
+    value = identifier_normalize(channel=channel, value=identifier, lookup=True)
     live = contact_live(tenant=tenant)
     found = live.filter(identifiers__channel=channel, identifiers__value=value).first()
     if found is None and channel in PHONE_CHANNELS and channel != "phone":

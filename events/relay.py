@@ -463,6 +463,10 @@ class OutboxRelay:
     def _outage(self, exc: Exception, what: str = "RabbitMQ") -> None:
         """Each dependency's outage is counted and logged when it starts, also while the other one is
         down (one start time for both hid a PostgreSQL outage begun during a RabbitMQ one)."""
+        if what == "PostgreSQL" and "RabbitMQ" in self._down_since:
+            # drain() opens the publisher before it reads the outbox: RabbitMQ answered this round.
+            since = self._down_since.pop("RabbitMQ")
+            logger.warning("RabbitMQ reachable again after %.1fs", time.monotonic() - since)
         if what not in self._down_since:
             self._down_since[what] = time.monotonic()
             metrics.RELAY_OUTAGES.labels(what).inc()
@@ -487,6 +491,9 @@ class OutboxRelay:
             signal.signal(sig, lambda *_: self.stop.set())
 
 
+LOGGED_IDS = 200  # correlation / tenant ids on one log line of a batch; more go on lines of their own
+
+
 def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) -> None:
     """One log line and the metrics of a settled batch: which requests' events (correlation ids) it
     published; at DEBUG also one line per confirmed event with its own correlation and tenant id."""
@@ -498,8 +505,12 @@ def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) 
     acked = [rows[i] for i in sorted(result.acked)]
     correlation_ids = list(dict.fromkeys(row[6] or "-" for row in acked))
     tenant_ids = list(dict.fromkeys(row[3] for row in acked))
+    level = logging.WARNING if failed else logging.INFO
+    # Every correlation id is logged (following a request needs its own), LOGGED_IDS a line: a batch of
+    # 1000 events from as many requests on one line was 40 KB, which log shippers split (Docker's
+    # json-file driver at 16 KB), breaking the line's JSON.
     logger.log(
-        logging.WARNING if failed else logging.INFO,
+        level,
         "published %d event(s), %d nacked, %d unconfirmed",
         len(acked),
         len(result.nacked),
@@ -508,13 +519,25 @@ def _observe_batch(rows: list[tuple], result: PublishResult, failed: list[int]) 
             "published": len(acked),
             "nacked": len(result.nacked),
             "unconfirmed": unconfirmed,
-            "correlation_ids": correlation_ids,  # every one: following a request needs its own
-            "tenant_ids": tenant_ids,
+            "correlation_ids": correlation_ids[:LOGGED_IDS],
+            "tenant_ids": tenant_ids[:LOGGED_IDS],
             "first_event_id": acked[0][1] if acked else None,
             "last_event_id": acked[-1][1] if acked else None,
             "duration_ms": round(seconds * 1000, 2),
         },
     )
+    for start in range(LOGGED_IDS, max(len(correlation_ids), len(tenant_ids)), LOGGED_IDS):
+        logger.log(
+            level,
+            "published batch continued: correlation and tenant ids %d-%d",
+            start + 1,
+            start + LOGGED_IDS,
+            extra={
+                "correlation_ids": correlation_ids[start : start + LOGGED_IDS],
+                "tenant_ids": tenant_ids[start : start + LOGGED_IDS],
+                "first_event_id": acked[0][1],
+            },
+        )
     if logger.isEnabledFor(logging.DEBUG):
         for row in acked:
             logger.debug(

@@ -490,11 +490,14 @@ def export_process(job_id: uuid.UUID | str) -> str:
     with _job_lock(job.pk) as acquired:
         if not acquired:
             return "running elsewhere"
-        jobs = ExportJob.objects.unscoped().filter(pk=job.pk)
-        # Read again under the lock: a redelivered message may have waited for a run that finished.
-        if not jobs.filter(status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).exists():
+        active = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+        jobs = ExportJob.objects.unscoped().filter(pk=job.pk, status__in=active)
+        # Read again under the lock, in the update: a redelivered message may have waited for a run that
+        # finished, an erasure may have failed the job since it was read (imports.gdpr). Its filters are
+        # read again with it.
+        if not jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error=""):
             return "nothing to do"
-        jobs.update(status=ExportStatus.RUNNING, started_at=timezone.now(), error="")
+        job.filters = ExportJob.objects.unscoped().values_list("filters", flat=True).get(pk=job.pk)
         name = f"exports/{job.tenant_id}/{job.pk}.csv"
         try:
             with tenant_context(job.tenant, correlation_id=job.correlation_id or None):

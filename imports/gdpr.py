@@ -63,7 +63,7 @@ def export_filters_erase(tenant: Tenant, keys: ErasedKeys) -> None:
         for job_id, filters in ExportJob.objects.for_tenant(tenant).values_list("pk", "filters")
         if scrub_erased(filters, holds)[1]
     ]
-    jobs = ExportJob.objects.for_tenant(tenant).select_for_update().filter(pk__in=named)
+    jobs = ExportJob.objects.for_tenant(tenant).select_for_update().filter(pk__in=named).order_by("pk")
     for job in jobs.only("pk", "status", "filters"):
         changes: dict = {"filters": scrub_erased(job.filters, holds)[0]}
         if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING):

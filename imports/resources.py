@@ -68,6 +68,8 @@ class ContactCSV(CSV):
         if isinstance(in_stream, bytes) and self.encoding:
             in_stream = in_stream.decode(self.encoding)
         rows = list(csv.reader(io.StringIO(in_stream, newline=""), **kwargs))  # as tablib: "\r" lines too
+        while rows and not any(cell.strip() for cell in rows[0]):  # the header is the first row not blank
+            rows.pop(0)
         dataset = tablib.Dataset()
         if not rows:
             return dataset

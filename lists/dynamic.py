@@ -44,7 +44,7 @@ def segment_rebuild(
     if contact_list is None or contact_list.kind != ListKind.DYNAMIC:
         return 0, 0
     try:
-        q = compile_rules(tenant=tenant, rules=contact_list.rules)
+        q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
     except ValidationFailed as exc:  # e.g. a tag the rules name was deleted: keep members, say why
         logger.warning("segment %s not rebuilt: %s", list_id, exc.errors)
         return 0, 0
@@ -82,7 +82,7 @@ def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, s
     one = Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True)
     for contact_list in segments:
         try:
-            q = compile_rules(tenant=tenant, rules=contact_list.rules)
+            q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
         except ValidationFailed:
             continue
         target = _target(contact_list)
@@ -224,7 +224,7 @@ def _refresh_many(*, tenant: Tenant, contact_ids, segments, actor: Actor, source
     some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
     for contact_list in segments:
         try:
-            q = compile_rules(tenant=tenant, rules=contact_list.rules)
+            q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
         except ValidationFailed:
             continue
         target = _target(contact_list)

@@ -55,6 +55,10 @@ class _Compiler:
     definitions: dict[str, AttributeDefinition]
     errors: list[dict[str, str]] = field(default_factory=list)
     count: int = 0
+    # Rules read back from a segment (its upkeep) rather than sent to be saved: the checks added after
+    # rules were first stored (status values in a list, dates as YYYY-MM-DD only) do not apply, so a
+    # segment saved before them keeps following contacts as it did; saving its rules again applies them.
+    stored: bool = False
 
     def group(self, node: Any, path: str, depth: int) -> Q:
         if not isinstance(node, dict):
@@ -130,7 +134,7 @@ class _Compiler:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                 raise _Invalid(f"{path}.value", "Must be a non-empty list of strings.")
             values = [self._text_value(name, v, exact=True) for v in value]
-            if name == "status" and not set(values) <= set(ContactStatus.values):
+            if name == "status" and not self.stored and not set(values) <= set(ContactStatus.values):
                 raise _Invalid(f"{path}.value", f"Each must be one of: {', '.join(ContactStatus.values)}.")
             q = Q(**{f"{name}__in": values})
             return q if op == "in" else ~q
@@ -152,8 +156,9 @@ class _Compiler:
         """A value as the contacts filters read it: an email in any spelling of its domain, a whole
         phone number in any way the API accepts it (E.164; a fragment is compared as written). A whole
         value is trimmed as stored values are; a fragment (contains, starts_with) keeps its spaces:
-        "Ann " is the start of "Ann Lee", not of "Anne"."""
-        if exact:
+        "Ann " is the start of "Ann Lee", not of "Anne" (a phone and a country, stored without spaces,
+        are trimmed whatever the operator)."""
+        if exact or name in ("phone", "country"):
             value = value.strip()
         if name == "email":
             return canonical_email(value)
@@ -237,8 +242,7 @@ class _Compiler:
         # "not equal to 5" (and "not in [..]"), as a contact without a country is "not FR".
         return ~q if op == "neq" else q
 
-    @staticmethod
-    def _typed(definition: AttributeDefinition, value: Any, path: str) -> Any:
+    def _typed(self, definition: AttributeDefinition, value: Any, path: str) -> Any:
         kind = definition.type
         if kind == AttributeType.NUMBER and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise _Invalid(
@@ -254,7 +258,8 @@ class _Compiler:
             )
         if kind == AttributeType.DATE:
             try:  # YYYY-MM-DD only, as a contact's value (parse_date also took 20240105 and 2024-W01-5)
-                day = parse_date(value) if isinstance(value, str) and ISO_DAY.fullmatch(value) else None
+                strict = ISO_DAY.fullmatch(value) or self.stored if isinstance(value, str) else False
+                day = parse_date(value) if strict else None
             except ValueError:  # well formed, not a day of the calendar: 2024-02-30
                 day = None
             if day is None:
@@ -360,10 +365,11 @@ class _Compiler:
         return q if op == "had" else ~q
 
 
-def compile_rules(*, tenant: Tenant, rules: Any) -> Q:
-    """Validate rules and compile them to one Q over contacts; 400 listing every invalid rule."""
+def compile_rules(*, tenant: Tenant, rules: Any, stored: bool = False) -> Q:
+    """Validate rules and compile them to one Q over contacts; 400 listing every invalid rule.
+    `stored`: a segment's saved rules, for its upkeep (see _Compiler.stored)."""
     definitions = {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
-    compiler = _Compiler(tenant=tenant, definitions=definitions)
+    compiler = _Compiler(tenant=tenant, definitions=definitions, stored=stored)
     try:
         q = compiler.group(rules, "rules", 1)
     except _Invalid as exc:

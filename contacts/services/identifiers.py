@@ -19,12 +19,13 @@ from contacts_service.models import Tenant
 PHONE_CHANNELS = {IdentifierChannel.PHONE, IdentifierChannel.SMS, IdentifierChannel.WHATSAPP}
 
 
-def identifier_normalize(*, channel: str, value: str, country: str = "") -> str:
-    """The stored form of an identifier: e-mails lower-case, numbers E.164, tokens as given."""
+def identifier_normalize(*, channel: str, value: str, country: str = "", lookup: bool = False) -> str:
+    """The stored form of an identifier: e-mails lower-case, numbers E.164, tokens as given.
+    `lookup`: a value looked for (see normalize_email)."""
     reject_nul(value, "value")
     if channel == IdentifierChannel.EMAIL:
         try:
-            normalized = normalize_email(value)
+            normalized = normalize_email(value, lookup=lookup)
         except FieldError as exc:
             raise FieldError("value", exc.message) from exc
     elif channel in PHONE_CHANNELS:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import transaction
 from django.db.models import F, Model, Q
@@ -76,6 +76,30 @@ def surviving_contact_ids(tenant: Tenant, contact_ids) -> dict[uuid.UUID, uuid.U
 
 def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
     return surviving_contact_ids(tenant, [contact_id])[contact_id]
+
+
+def contact_not_found(tenant: Tenant, contact_id: uuid.UUID, message: str = "Not found.") -> NoReturn:
+    """The 404 of an id no live contact of this tenant has. For a contact merged into another (the merge
+    applies) it says where the contact went: `merge_id`, the merge that took it, and `primary_id`, the
+    live contact holding it now (through merges of merges), unless that one was deleted since."""
+    merge_id = (
+        Contact.objects.for_tenant(tenant)
+        .filter(pk=contact_id, deleted_at__isnull=False, merge__isnull=False)
+        .values_list("merge_id", flat=True)
+        .first()
+    )
+    if merge_id is None:
+        raise NotFound(message)
+    primary_id = surviving_contact_id(tenant, contact_id)
+    if not Contact.objects.for_tenant(tenant).filter(pk=primary_id, deleted_at__isnull=True).exists():
+        raise NotFound(
+            f"This contact was merged into another (merge {merge_id}), deleted since.", merge_id=str(merge_id)
+        )
+    raise NotFound(
+        f"This contact was merged into contact {primary_id} (merge {merge_id}).",
+        merge_id=str(merge_id),
+        primary_id=str(primary_id),
+    )
 
 
 def _moved_models() -> dict[str, type[Model]]:

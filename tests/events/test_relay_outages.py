@@ -47,16 +47,24 @@ def _outages(dependency: str) -> float:
     return metrics.RELAY_OUTAGES.labels(dependency)._value.get()
 
 
-def test_a_postgresql_outage_during_a_rabbitmq_outage_is_counted_too(settings):
+def test_a_postgresql_outage_during_a_rabbitmq_outage_is_counted_too(settings, caplog):
     """A PostgreSQL outage that starts while RabbitMQ is down is counted (and logged) as one of its own."""
     settings.EVENTS_RELAY_MAX_BACKOFF_SECONDS = 0.01
     rabbit, postgres = _outages("RabbitMQ"), _outages("PostgreSQL")
     relay = _relay_with_outcomes(
         [BrokerUnavailable("connection refused"), OperationalError("server closed the connection"), 0]
     )
+    caplog.set_level(logging.WARNING, logger="events.relay")
     relay.run(once=True)
     assert _outages("RabbitMQ") - rabbit == 1
     assert _outages("PostgreSQL") - postgres == 1
+    # the round that met PostgreSQL down had opened the publisher: RabbitMQ was back then
+    back = [
+        r.getMessage().split(" reachable again")[0]
+        for r in caplog.records
+        if "reachable again" in r.getMessage()
+    ]
+    assert back == ["RabbitMQ", "PostgreSQL"]
 
 
 def test_the_end_of_a_postgresql_outage_is_not_logged_as_rabbitmq_reachable_again(settings, caplog):
