@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
+from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 from imports.models import FINAL_STATUSES, ExportJob, ExportStatus, ImportJob, ImportRowError
 
@@ -53,10 +54,11 @@ def export_files_erase(tenant: Tenant, keys: ErasedKeys) -> None:
 def export_filters_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     """The filters an export was asked with (kept on its job) that name the contact: an email, phone,
     external id or search word of its becomes ERASED_VALUE. A job still queued or running whose filters
-    name it fails, saying so: it needs its filters as asked (a phone other contacts share, a number
-    that is also the contact's external id), and "[erased]" in their place would have written other
-    rows than asked, or failed later on a filter no longer readable. The jobs are locked, so a job
-    ending meanwhile (exports.export_finish) is either ended already or sees it failed."""
+    select the contact (run before the contact's rows go) fails, saying so: it needs its filters as
+    asked (a phone other contacts share), and "[erased]" in their place would have written other rows
+    than asked. One whose filters only look like the contact's values (`score:1` beside an external id
+    "1") does not select it and runs as asked. The jobs are locked in id order, so a job ending
+    meanwhile (exports.export_finish) is either ended already or sees it failed."""
     holds = erased_matcher(keys)
     named = [
         job_id
@@ -67,12 +69,23 @@ def export_filters_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     for job in jobs.only("pk", "status", "filters"):
         changes: dict = {"filters": scrub_erased(job.filters, holds)[0]}
         if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+            if not _selects(tenant, job.filters, keys.contact_id):
+                continue
             changes.update(
                 status=ExportStatus.FAILED,
                 finished_at=timezone.now(),
                 error="A contact its filters name was erased before it was written; export again.",
             )
         ExportJob.objects.for_tenant(tenant).filter(pk=job.pk).update(**changes)
+
+
+def _selects(tenant: Tenant, filters: dict, contact_id) -> bool:
+    from imports.exports import export_queryset
+
+    try:
+        return export_queryset(tenant=tenant, filters=filters).filter(pk=contact_id).exists()
+    except ValidationFailed:  # no longer valid filters: the job fails on its own when it runs
+        return False
 
 
 def upload_discard(name: str) -> None:

@@ -53,8 +53,10 @@ def _save(contact_list: ContactList, **kwargs) -> None:
 @transaction.atomic
 def list_create(
     *, tenant: Tenant, actor: Actor, name: str, description: str = "", kind: str = ListKind.STATIC,
-    status: str = ListStatus.ACTIVE, rules: dict | None = None,
+    status: str = ListStatus.ACTIVE, rules: dict | None = None, stored_rules: bool = False,
 ) -> ContactList:  # fmt: skip
+    """`stored_rules`: rules copied from a saved segment, checked as its upkeep reads them (a segment
+    saved before a check tightened can still be copied; see lists.segments._Compiler.stored)."""
     name = _clean_name(name)
     _name_taken(tenant, name)
     if kind == ListKind.DYNAMIC:
@@ -62,7 +64,7 @@ def list_create(
             raise ValidationFailed(
                 [{"field": "rules", "code": "required", "message": "A dynamic list needs rules."}]
             )
-        compile_rules(tenant=tenant, rules=rules)
+        compile_rules(tenant=tenant, rules=rules, stored=stored_rules)
     elif rules is not None:
         raise ValidationFailed(
             [{"field": "rules", "code": "invalid", "message": "Only dynamic lists have rules."}]
@@ -324,7 +326,13 @@ def list_copy(
     description = original.description if description is None else description
     if kind == ListKind.DYNAMIC:
         copy = list_create(
-            tenant=tenant, actor=actor, name=name, description=description, kind=kind, rules=original.rules
+            tenant=tenant,
+            actor=actor,
+            name=name,
+            description=description,
+            kind=kind,
+            rules=original.rules,
+            stored_rules=True,
         )
         return copy, ListMembership.objects.for_tenant(tenant).filter(contact_list=copy).count()
     copy = list_create(tenant=tenant, actor=actor, name=name, description=description)
