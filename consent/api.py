@@ -87,6 +87,8 @@ class ContactConsentsView(TenantAPIView):
     )
     def post(self, request: Request, contact_pk: str) -> Response:
         contact_id = parse_id(contact_pk)
+        if not contact_exists(tenant=self.tenant, contact_id=contact_id):  # a merged one's 404 says where
+            contact_not_found(self.tenant, contact_id, "Contact not found.")
         payload = ConsentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -373,7 +373,8 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
         if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
             raise Conflict("This confirmation link has been used already.", code="token_used")
         revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(
-            contact=contact,
+            # the contact's own revocations, and those of the contact that signed up, merged into it since
+            contact_id__in={contact.pk, pending.contact_id},
             channel=pending.channel,
             purpose=pending.purpose,
             status=ConsentStatus.REVOKED,
