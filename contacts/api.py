@@ -300,20 +300,22 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
         return selectors.contact_identifiers(tenant=tenant, contact_id=self.contact_id())
 
     def create(self, request: Request, contact_pk: str) -> Response:
+        contact_id = self.contact_id()  # before the body: a merged contact's 404 says where it went
         payload = IdentifierInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         identifier = services.identifier_add(
-            tenant=self.tenant, actor=self.actor, contact_id=self.contact_id(), **payload.validated_data
+            tenant=self.tenant, actor=self.actor, contact_id=contact_id, **payload.validated_data
         )
         return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, contact_pk: str, pk: str) -> Response:
+        contact_id = self.contact_id()
         payload = IdentifierUpdateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         identifier = services.identifier_update(
             tenant=self.tenant,
             actor=self.actor,
-            contact_id=self.contact_id(),
+            contact_id=contact_id,
             identifier_id=parse_id(pk),
             **payload.validated_data,
         )

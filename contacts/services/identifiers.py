@@ -27,7 +27,7 @@ def identifier_normalize(*, channel: str, value: str, country: str = "", lookup:
         try:
             normalized = normalize_email(value, lookup=lookup)
         except FieldError as exc:
-            raise FieldError("value", exc.message) from exc
+            raise FieldError("value", exc.message, exc.code) from exc
     elif channel in PHONE_CHANNELS:
         normalized = normalize_phone(value, country=country, field="value")
     else:
