@@ -28,8 +28,7 @@ from consent.serializers import (
     ConsentsSerializer,
     ConsentStateSerializer,
 )
-from contacts.selectors import contact_exists
-from contacts.services.merges import contact_not_found
+from contacts.services.merges import contact_live_or_404
 from contacts_service.roles import Perm
 from contacts_service.serializers import ErrorSerializer
 from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
@@ -66,8 +65,7 @@ class ContactConsentsView(TenantAPIView):
     )
     def get(self, request: Request, contact_pk: str) -> Response:
         contact_id = parse_id(contact_pk)
-        if not contact_exists(tenant=self.tenant, contact_id=contact_id):
-            contact_not_found(self.tenant, contact_id, "Contact not found.")
+        contact_live_or_404(self.tenant, contact_id)
         return Response(
             {
                 "current": ConsentStateSerializer(
@@ -87,8 +85,7 @@ class ContactConsentsView(TenantAPIView):
     )
     def post(self, request: Request, contact_pk: str) -> Response:
         contact_id = parse_id(contact_pk)
-        if not contact_exists(tenant=self.tenant, contact_id=contact_id):  # a merged one's 404 says where
-            contact_not_found(self.tenant, contact_id, "Contact not found.")
+        contact_live_or_404(self.tenant, contact_id)
         payload = ConsentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import NoReturn
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -34,7 +33,7 @@ from contacts.serializers import (
     ResolveQuerySerializer,
     contacts_render,
 )
-from contacts.services.merges import contact_not_found
+from contacts.services.merges import contact_live_or_404, contact_not_found
 from contacts_service.errors import ValidationFailed
 from contacts_service.roles import Perm
 from contacts_service.schema import empty_skipped
@@ -110,17 +109,14 @@ class ContactViewSet(
         contact_id = parse_id(pk)
         rows = list(selectors.contact_rows(self.get_queryset().filter(pk=contact_id))[:1])
         if not rows:
-            self._not_found(contact_id)
+            contact_not_found(self.tenant, contact_id)
         return Response(contacts_render(tenant=self.tenant, rows=rows)[0])
 
     def get_object(self) -> Contact:
         try:
             return super().get_object()
         except Http404:
-            self._not_found(parse_id(self.kwargs["pk"]))
-
-    def _not_found(self, contact_id: uuid.UUID) -> NoReturn:
-        contact_not_found(self.tenant, contact_id)
+            contact_not_found(self.tenant, parse_id(self.kwargs["pk"]))
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(selectors.contact_rows(self.filter_queryset(self.get_queryset())))
@@ -292,8 +288,7 @@ class ContactIdentifierViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def contact_id(self) -> uuid.UUID:
         contact_id = parse_id(self.kwargs["contact_pk"])
-        if not selectors.contact_exists(tenant=self.tenant, contact_id=contact_id):
-            contact_not_found(self.tenant, contact_id, "Contact not found.")
+        contact_live_or_404(self.tenant, contact_id)
         return contact_id
 
     def get_tenant_queryset(self, tenant):

@@ -12,8 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts.selectors import contact_exists
-from contacts.services.merges import contact_not_found
+from contacts.services.merges import contact_live_or_404
 from contacts_service.roles import Perm
 from contacts_service.schema import empty_skipped
 from contacts_service.viewsets import TenantAPIView, TenantViewSet, parse_id
@@ -106,8 +105,7 @@ class ContactActivitiesView(TenantAPIView, GenericAPIView):
 
     def get(self, request: Request, contact_pk: str) -> Response:
         contact_id = parse_id(contact_pk)
-        if not contact_exists(tenant=self.tenant, contact_id=contact_id):
-            contact_not_found(self.tenant, contact_id, "Contact not found.")
+        contact_live_or_404(self.tenant, contact_id)
         types = [t.strip() for t in request.query_params.get("type", "").split(",") if t.strip()]
         page = self.paginate_queryset(
             selectors.activities_for_contact(tenant=self.tenant, contact_id=contact_id, types=types)

@@ -41,11 +41,6 @@ _IN_USE = OpenApiResponse(
 )
 
 
-def _asks(data, flag: str) -> bool:
-    """The body sets a boolean flag true (the strict input serializers take JSON true only)."""
-    return isinstance(data, Mapping) and data.get(flag) is True
-
-
 @extend_schema_view(
     list=extend_schema(summary="Lists with their member counts"),
     retrieve=extend_schema(summary="Get a list"),
@@ -104,7 +99,8 @@ class ContactListViewSet(
         if (
             self.action == "merge"
             and Perm.LISTS_MANAGE not in request.tenant_access.permissions
-            and _asks(request.data, "delete_merged")
+            and isinstance(request.data, Mapping)
+            and request.data.get("delete_merged") is True  # the strict serializer takes JSON true only
         ):
             raise PermissionDenied(f"Deleting the merged lists needs the permission {Perm.LISTS_MANAGE}.")
 

@@ -78,6 +78,12 @@ def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
     return surviving_contact_ids(tenant, [contact_id])[contact_id]
 
 
+def contact_live_or_404(tenant: Tenant, contact_id: uuid.UUID, message: str = "Contact not found.") -> None:
+    """Nothing when the id is a live contact of this tenant, else its 404 (contact_not_found)."""
+    if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
+        contact_not_found(tenant, contact_id, message)
+
+
 def contact_not_found(tenant: Tenant, contact_id: uuid.UUID, message: str = "Not found.") -> NoReturn:
     """The 404 of an id no live contact of this tenant has. For a contact merged into another (the merge
     applies) it says where the contact went: `merge_id`, the merge that took it, and `primary_id`, the
