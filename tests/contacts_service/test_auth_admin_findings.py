@@ -4,36 +4,15 @@ lookup PostgreSQL refuses with ?e=1, and finds a key by the prefix it shows."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-import jwt
 import pytest
-from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
-from django.utils import timezone
-from rest_framework.test import APIClient
 
 from contacts_service import services
 from contacts_service.roles import Role
+from tests.contacts_service.test_auth import bearer
 
 ME = reverse("me")
-
-
-def bearer(sub: str, email: str = "", **extra) -> APIClient:
-    claims = {
-        "sub": sub,
-        "email": email,
-        "aud": settings.JWT_AUDIENCE,
-        "iss": settings.JWT_ISSUER,
-        "exp": timezone.now() + dt.timedelta(minutes=5),
-        **extra,
-    }
-    client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {jwt.encode(claims, settings.JWT_VERIFYING_KEY, algorithm='HS256')}"
-    )
-    return client
 
 
 def plans(**per_plan) -> dict[str, dict[str, int]]:

@@ -5,8 +5,7 @@ compared a KeyTextTransform annotation with each choice, which SQLite wrapped in
 
 import pytest
 
-from tests.embedded.test_sqlite_default import run_embedded
-from tests.embedded.test_sqlite_parity import PRELUDE
+from tests.embedded.test_sqlite_parity import on_postgresql, on_sqlite
 
 BODY = r"""
 d = api.post("/api/v1/attribute-definitions/", {"key": "tier", "label": "Tier", "type": "choice",
@@ -31,15 +30,10 @@ EXPECTED = {
 
 
 def test_removing_attribute_choices_on_sqlite(tmp_path):
-    out = run_embedded(tmp_path, PRELUDE + BODY + '\nprint("RESULT " + json.dumps(out))\n')
-    assert out == EXPECTED
+    assert on_sqlite(tmp_path, BODY) == EXPECTED
 
 
 @pytest.mark.django_db
 def test_control_removing_attribute_choices_on_postgresql(api, tenant):
     """The same calls on PostgreSQL: the reference answer."""
-    import json
-
-    scope = {"api": api, "tenant": tenant, "out": {}, "json": json}
-    exec(BODY, scope)
-    assert scope["out"] == EXPECTED
+    assert on_postgresql(api, tenant, BODY) == EXPECTED

@@ -19,6 +19,21 @@ api.credentials(HTTP_AUTHORIZATION="Api-Key " + key)
 out = {}
 """
 
+
+def on_sqlite(tmp_path, body: str) -> dict:
+    """`body` (API calls filling `out`) run by the embedded default in a process of its own: its `out`."""
+    return run_embedded(tmp_path, PRELUDE + body + '\nprint("RESULT " + json.dumps(out))\n')
+
+
+def on_postgresql(api, tenant, body: str) -> dict:
+    """The same `body` run here, on PostgreSQL, with an owner's client: the reference `out`."""
+    import json
+
+    scope = {"api": api, "tenant": tenant, "out": {}, "json": json}
+    exec(body, scope)
+    return scope["out"]
+
+
 ATTRIBUTE_FILTER = (
     PRELUDE
     + r"""

@@ -5,8 +5,7 @@ str.lower() mapped in context ("İ" to "i" and a combining dot, a final "Σ" to 
 
 import pytest
 
-from tests.embedded.test_sqlite_default import run_embedded
-from tests.embedded.test_sqlite_parity import PRELUDE
+from tests.embedded.test_sqlite_parity import on_postgresql, on_sqlite
 
 BODY = r"""
 out["tag İstanbul"] = api.post("/api/v1/tags/", {"name": "İstanbul"}, format="json").status_code
@@ -31,15 +30,10 @@ EXPECTED = {
 
 
 def test_tag_and_list_names_clash_ignoring_case_as_on_postgresql(tmp_path):
-    out = run_embedded(tmp_path, PRELUDE + BODY + '\nprint("RESULT " + json.dumps(out))\n')
-    assert out == EXPECTED
+    assert on_sqlite(tmp_path, BODY) == EXPECTED
 
 
 @pytest.mark.django_db
 def test_control_name_clashes_on_postgresql(api, tenant):
     """The same calls on PostgreSQL: the reference answer."""
-    import json
-
-    scope = {"api": api, "tenant": tenant, "out": {}, "json": json}
-    exec(BODY, scope)
-    assert scope["out"] == EXPECTED
+    assert on_postgresql(api, tenant, BODY) == EXPECTED

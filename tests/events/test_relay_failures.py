@@ -84,15 +84,19 @@ def test_broker_outage_while_writing_and_relaying_loses_nothing(tenant, broker, 
     assert any("reachable again" in r.getMessage() for r in caplog.records)
 
 
-def _seed_outbox(tenant, count: int) -> None:
+PADDED = "jsonb_build_object('n', n, 'padding', repeat('x', 300))"
+
+
+def _seed_outbox(tenant, count: int, payload: str = PADDED) -> None:
+    """`count` pending events of the tenant; `payload`: their payload as SQL of the series' `n`."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             INSERT INTO events_outboxevent
                 (tenant_id, event_id, event_type, aggregate_type, aggregate_id, sequence, payload,
                  created_at, attempts, last_error)
             SELECT %s, gen_random_uuid(), 'contact.updated', 'contact', gen_random_uuid(), 1,
-                   jsonb_build_object('n', n, 'padding', repeat('x', 300)), now(), 0, ''
+                   {payload}, now(), 0, ''
             FROM generate_series(1, %s) AS n
             """,
             [tenant.pk, count],

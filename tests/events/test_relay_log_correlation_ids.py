@@ -7,32 +7,16 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.db import connection
 
 from events.relay import OutboxRelay
-
-
-def _seed(tenant, count: int) -> None:
-    """`count` pending events, each recorded by a different request (its own correlation id)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO events_outboxevent
-                (tenant_id, event_id, event_type, aggregate_type, aggregate_id, sequence, payload,
-                 created_at, attempts, last_error)
-            SELECT %s, gen_random_uuid(), 'contact.updated', 'contact', gen_random_uuid(), 1,
-                   json_build_object('correlation_id', 'req-' || n), now(), 0, ''
-            FROM generate_series(1, %s) AS n
-            """,
-            [tenant.pk, count],
-        )
+from tests.events.test_relay_failures import _seed_outbox
 
 
 @pytest.mark.django_db(transaction=True)
 def test_every_published_events_correlation_id_is_on_its_batch_log_lines(tenant, broker, caplog):
     """Each of 450 requests' correlation ids is on a relay line of the batch that published its event:
     200 a line, the rest on `published batch continued` lines."""
-    _seed(tenant, 450)
+    _seed_outbox(tenant, 450, payload="json_build_object('correlation_id', 'req-' || n)")
     caplog.set_level(logging.INFO, logger="events.relay")
     relay = OutboxRelay()
     try:
