@@ -25,6 +25,7 @@ from contacts.serializers import (
     ContactChangeSerializer,
     ContactExportSerializer,
     ContactInputSerializer,
+    ContactPatchSchemaSerializer,
     ContactSerializer,
     ErasureReceiptSerializer,
     IdentifierInputSerializer,
@@ -62,7 +63,9 @@ from tags.serializers import ContactTagsInputSerializer
         },
     ),
     partial_update=extend_schema(
-        summary="Change fields of a contact", request=ContactInputSerializer, responses=ContactSerializer
+        summary="Change fields of a contact",
+        request=ContactPatchSchemaSerializer,
+        responses=ContactSerializer,
     ),
     destroy=extend_schema(summary="Soft-delete a contact (restore brings it back)", responses={204: None}),
 )

@@ -7,7 +7,7 @@ from django.db import connections
 from django.db.models import BooleanField, DateTimeField, Value
 from django.utils import timezone
 from django.utils.functional import cached_property
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from contacts.models import (
@@ -19,6 +19,7 @@ from contacts.models import (
     ContactIdentifier,
     ContactStatus,
     IdentifierChannel,
+    MatchKey,
 )
 from contacts_service.serializers import StrictInputSerializer
 from events.serializers import TimelineEntrySerializer
@@ -276,6 +277,14 @@ class ContactInputSerializer(StrictInputSerializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="ContactInput")
+class ContactPatchSchemaSerializer(ContactInputSerializer):
+    """The body of PATCH /contacts/{id}/ as the schema shows it: allow_erased is create only (the view
+    validates with ContactInputSerializer, which answers that field's 400 by name)."""
+
+    allow_erased = None
+
+
 class IdentifierInputSerializer(StrictInputSerializer):
     channel = serializers.ChoiceField(choices=IdentifierChannel.choices)
     value = serializers.CharField(max_length=512)
@@ -397,6 +406,18 @@ class ExportTagSerializer(serializers.Serializer):
     added_by = serializers.DictField(help_text="Actor: type, id, label.")
 
 
+class ExportDuplicateSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    other_contact_id = serializers.UUIDField(help_text="The other contact of the pair.")
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=MatchKey.choices), help_text="The keys the two contacts share."
+    )
+    score = serializers.IntegerField()
+    name_similarity = serializers.FloatField(allow_null=True)
+    detected_at = serializers.DateTimeField()
+    dismissed_at = serializers.DateTimeField(allow_null=True)
+
+
 class ExportListSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -449,6 +470,9 @@ class ContactExportSerializer(serializers.Serializer):
     timeline = TimelineEntrySerializer(many=True, help_text="Oldest first.")
     history = ContactChangeSerializer(many=True, help_text="Every field change, oldest first.")
     admin_log = ExportAdminLogSerializer(many=True, help_text="Operators' admin log entries of the contact.")
+    duplicates = ExportDuplicateSerializer(
+        many=True, help_text="The duplicate candidate pairs naming the contact, either side."
+    )
     merges = serializers.ListField(
         child=serializers.DictField(),
         help_text="Merges the contact took part in: merge_id, role, status, primary_id, merged_ids, "

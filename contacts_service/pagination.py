@@ -473,6 +473,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:  # bounded (400 outside), empty: the default
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
                 parameter["allowEmptyValue"] = True
+            elif parameter["name"] == self.page_query_param:  # a number from 1, or "last" (get_page_number)
+                parameter["schema"] = {
+                    "oneOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "string", "enum": list(self.last_page_strings)},
+                    ]
+                }
+                parameter["description"] += ' Or "last": the last page, while the count is exact.'
         return [
             *parameters,
             {
@@ -490,17 +498,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
 def paging_parameters() -> list:
     """The paging query parameters for extend_schema of a POST action that pages its answer
     (drf-spectacular adds them to list actions only): page, page_size and cursor, as on every list."""
-    from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter
 
-    types = {"integer": OpenApiTypes.INT, "string": OpenApiTypes.STR}
-    return [
-        OpenApiParameter(
-            p["name"],
-            types[p["schema"]["type"]],
-            OpenApiParameter.QUERY,
-            required=False,
-            description=p["description"],
+    from contacts_service.schema import empty_skipped
+
+    parameters = []
+    for p in PageNumberPagination().get_schema_operation_parameters(None):
+        # The raw schema (bounds, "last"), and allowEmptyValue through empty_skipped.
+        built = OpenApiParameter(
+            p["name"], p["schema"], OpenApiParameter.QUERY, required=False, description=p["description"]
         )
-        for p in PageNumberPagination().get_schema_operation_parameters(None)
-    ]
+        parameters.append(empty_skipped(built) if p.get("allowEmptyValue") else built)
+    return parameters

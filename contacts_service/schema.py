@@ -124,6 +124,12 @@ class AutoSchema(SpectacularAutoSchema):
             schema["minProperties"] = 1
         return schema
 
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if isinstance(self.view, TenantScopedMixin):
+            headers = {**rate_limit_headers(str(status_code)), **headers}
+        return headers
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if not isinstance(self.view, TenantScopedMixin):
@@ -140,6 +146,34 @@ class AutoSchema(SpectacularAutoSchema):
                 )
                 responses[code] = self._get_response_for_code(body, code)
         return responses
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": ("integer", "Requests a minute of the bucket with the fewest left."),
+    "X-RateLimit-Remaining": ("integer", "Requests left in that bucket now."),
+    "X-RateLimit-Reset": ("integer", "Seconds until that bucket is full again."),
+    "X-RateLimit-Scope": ("string", "The bucket: tenant, api_key, user or expensive."),
+}
+# Answered before the request is counted (authentication and permissions come first).
+UNCOUNTED = {"401", "403"}
+
+
+def rate_limit_headers(status_code: str) -> dict:
+    """The headers of a counted answer (RateLimitHeadersMiddleware): the X-RateLimit-* of every answer
+    after the permission checks, and Retry-After on a 429."""
+    if status_code in UNCOUNTED:
+        return {}
+    headers = {
+        name: {"schema": {"type": kind}, "description": description}
+        for name, (kind, description) in RATE_LIMIT_HEADERS.items()
+    }
+    if status_code == "429":
+        headers["Retry-After"] = {
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "Whole seconds until the next request fits.",
+            "required": True,
+        }
+    return headers
 
 
 def empty_skipped(parameter: OpenApiParameter) -> OpenApiParameter:

@@ -102,7 +102,9 @@ class ListShareInputSerializer(StrictInputSerializer):
 
 class ListShareSerializer(serializers.Serializer):
     user_id = serializers.UUIDField(source="user.pk")
-    email = serializers.EmailField(source="user.email")
+    email = serializers.CharField(
+        source="user.email", help_text="The user's email; empty when their token's email is not verified."
+    )
     role = serializers.CharField(help_text="The member's role in the tenant.")
     permission = serializers.SerializerMethodField()
 

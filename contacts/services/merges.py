@@ -170,7 +170,7 @@ def _live_contacts(
         contacts = contacts.select_for_update().order_by("pk")
     found = {c.pk: c for c in contacts}
     if primary_id not in found:
-        raise NotFound("Contact not found.")
+        contact_not_found(tenant, primary_id, "Contact not found.")
     for index, other_id in enumerate(other_ids):
         if other_id not in found:
             raise NotFound("No such live contact in this tenant.", field=f"others.{index}")
