@@ -10,7 +10,7 @@ from typing import Any
 
 import django_filters
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
@@ -125,6 +125,8 @@ class ContactFilter(FilterSet):
         return queryset.filter(email=canonical_email(value))
 
     def filter_tags_any(self, queryset, name, value):
+        if not value.replace(",", "").strip():
+            return queryset  # `?tags=,` is empty: skipped, as every empty filter (and tags_all)
         tag_ids = _tag_ids(value, name)
         return queryset.filter(_has_any_tag(tag_ids))
 
@@ -283,7 +285,10 @@ def filter_query(filters: dict[str, Any], *, prefix: str) -> tuple[QueryDict, li
 
 def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] | None:
     """Tag names (any case, as tag names are unique: lower-cased, whitespace collapsed) or ids of the
-    tenant in scope; unknown ones match nothing. every=True: None when any of them is unknown."""
+    tenant in scope; unknown ones match nothing. every=True: None when any of them is unknown.
+
+    A value shaped as an id is the tag with that id, failing that the tag with that name (a tag may be
+    named with 32 hex digits, an order number); its name key is its lower case (an id is ASCII)."""
     from tags.models import Tag
 
     parts = [p.strip() for p in value.split(",") if p.strip()]
@@ -291,23 +296,30 @@ def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] 
         raise ValidationError({param: ["At most 50 tags."]})
     if not parts:
         return []
-    by_id, names = set(), []
+    ids, names = {}, []
     for part in parts:
         try:
-            by_id.add(uuid.UUID(part))
+            ids[part.lower()] = uuid.UUID(part)
         except ValueError:
             names.append(part)
     # Lower-cased by the database on both sides, as the unique index compares names; tags_all needs
     # the keys themselves (a query more) to tell whether every name was found.
-    by_name = set(db_name_keys(names)) if every else [Lower(Value(" ".join(n.split()))) for n in names]
-    found = dict(
-        Tag.objects.annotate(key=Lower("name"))
-        .filter(Q(pk__in=by_id) | Q(key__in=by_name))
-        .values_list("pk", "key")
+    keys = db_name_keys(names) if every else [Lower(Value(" ".join(n.split()))) for n in names]
+    tags = Tag.objects.annotate(key=Lower("name"))
+    if names:
+        tags = tags.annotate(named=ExpressionWrapper(Q(key__in=keys), output_field=BooleanField()))
+    else:
+        tags = tags.annotate(named=Value(False))
+    rows = list(
+        tags.filter(Q(pk__in=ids.values()) | Q(key__in=[*ids, *keys])).values_list("pk", "key", "named")
     )
-    if every and (by_id - found.keys() or by_name - set(found.values())):
-        return None
-    return list(found)
+    found = {pk for pk, _, named in rows if named}
+    unknown = every and bool(set(keys) - {key for _, key, named in rows if named})
+    for key, tag_id in ids.items():
+        chosen = {tag_id} & {pk for pk, _, _ in rows} or {pk for pk, name, _ in rows if name == key}
+        unknown = unknown or not chosen
+        found |= chosen
+    return None if every and unknown else list(found)
 
 
 TAGS_ALL_IDS_LIMIT = 5_000

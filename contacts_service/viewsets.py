@@ -145,6 +145,13 @@ class TenantViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     def get_tenant_queryset(self, tenant: Tenant) -> QuerySet:
         raise NotImplementedError
 
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        """The list filters narrow a list: a detail URL (/things/{id}/ and its actions) names its row by
+        id, and a list's query string a UI keeps on it (`?status=active`) does not make that row a 404."""
+        if self.detail:
+            return queryset
+        return super().filter_queryset(queryset)
+
     def get_queryset(self) -> QuerySet:
         access = getattr(self.request, "tenant_access", None)
         if access is None:  # schema generation

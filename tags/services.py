@@ -28,7 +28,13 @@ MAX_TAG_NAME = 100
 
 
 def _clean_name(name: str, field: str = "name") -> str:
-    return name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME)
+    """A tag name has no comma: the `tags` filters and an import's tags column separate names with
+    commas, so "Paris, France" would select the holders of "Paris" and of "France"."""
+    cleaned = name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME)
+    if "," in cleaned:
+        message = "Must not contain commas: filters and imports separate tag names with them."
+        raise ValidationFailed([{"field": field, "code": "invalid", "message": message}])
+    return cleaned
 
 
 def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from contacts.models import Contact, MergeStrategy
@@ -90,11 +91,19 @@ def check_fields(
     return chosen
 
 
+def _same_key(value: Any) -> tuple:
+    """What two values are the same on: a number by its value (1 and 1.0 are one number, as in JSON),
+    anything else by its repr (true is not 1; lists and objects compare whole)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ("number", Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+    return ("repr", repr(value))
+
+
 def _resolve(
     name: str, values: list[tuple[Contact, Any]], strategy: str, chosen: dict[str, uuid.UUID]
 ) -> tuple[Contact, Any, bool]:
     """(source contact, value, conflict) for one field; values[0] is the primary's."""
-    distinct = {repr(v) for _, v in values if not _empty(v)}
+    distinct = {_same_key(v) for _, v in values if not _empty(v)}
     conflict = len(distinct) > 1
     if name in chosen:
         return (*next((c, v) for c, v in values if c.pk == chosen[name]), conflict)
