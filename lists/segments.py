@@ -227,7 +227,9 @@ class _Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 raise _Invalid(f"{path}.value", "Must be a non-empty list.")
-            q = has_key & lookup("in", [self._typed(definition, v, path) for v in value])
+            q = has_key & lookup(
+                "in", [self._choice(definition, self._typed(definition, v, path), path) for v in value]
+            )
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
         if kind in (AttributeType.STRING, AttributeType.CHOICE) and op in ("contains", "starts_with"):
@@ -237,10 +239,20 @@ class _Compiler:
         if kind == AttributeType.DATE and op in ("before", "after"):
             return has_key & lookup("lt" if op == "before" else "gt", typed)
         name = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
-        q = has_key & lookup(name, typed)
+        q = has_key & lookup(name, self._choice(definition, typed, path))
         # Negative operators are the complement of positive ones: a contact without the attribute is
         # "not equal to 5" (and "not in [..]"), as a contact without a country is "not FR".
         return ~q if op == "neq" else q
+
+    def _choice(self, definition: AttributeDefinition, value: Any, path: str) -> Any:
+        """A value compared whole with a choice attribute is one of its choices, as a contact's value
+        must be (exactly): another matches nobody. Stored rules keep a choice removed since."""
+        if definition.type == AttributeType.CHOICE and not self.stored and value not in definition.choices:
+            raise _Invalid(
+                f"{path}.value",
+                f"{definition.key} is a choice attribute: use one of {', '.join(definition.choices)}.",
+            )
+        return value
 
     def _typed(self, definition: AttributeDefinition, value: Any, path: str) -> Any:
         kind = definition.type

@@ -4,6 +4,7 @@
 import pytest
 from django.urls import reverse
 
+from lists.dynamic import segment_rebuild
 from lists.models import ContactList
 from tags.models import Tag, TagAssignment
 from tests.factories import AttributeDefinitionFactory, ContactFactory
@@ -283,3 +284,33 @@ def test_odd_list_bodies_are_4xx(owner, tenant, method, action, body):
 def test_contact_list_tag_filters_never_500(owner, tenant, query):
     response = owner.get(reverse("contact-list"), query)
     assert response.status_code in (200, 400), (response.status_code, response.content[:300])
+
+
+@pytest.mark.django_db
+def test_a_choice_compared_whole_must_be_one_of_the_choices(owner, tenant):
+    """`eq`, `neq`, `in` and `not_in` on a choice attribute take its choices (exactly, as a contact's
+    value must be): "Pro" of ["free", "pro"] is a 400 naming the value, not a rule matching nobody;
+    `contains` takes any text, and a segment saved before keeps following contacts."""
+    AttributeDefinitionFactory(tenant=tenant, key="plan", type="choice", choices=["free", "pro"])
+    ContactFactory(tenant=tenant, attributes={"plan": "pro"})
+
+    def preview(op, value):
+        rule = {"field": "attributes.plan", "op": op, "value": value}
+        return owner.post(PREVIEW, {"rules": {"operator": "and", "rules": [rule]}}, format="json")
+
+    assert fields(preview("eq", "Pro")) == ["rules.rules.0.value"]
+    assert fields(preview("neq", "gold")) == ["rules.rules.0.value"]
+    assert fields(preview("in", ["pro", "gold"])) == ["rules.rules.0.value"]
+    assert "free, pro" in preview("eq", "Pro").json()["errors"][0]["message"]
+    assert preview("eq", "pro").json()["count"] == 1
+    assert preview("not_in", ["free"]).json()["count"] == 1
+    assert preview("contains", "Pr").json()["count"] == 1
+
+    stored = ContactList.objects.for_tenant(tenant).create(
+        tenant=tenant, name="Gold", kind="dynamic",
+        rules={"operator": "or", "rules": [{"field": "attributes.plan", "op": "eq", "value": "gold"},
+                                          {"field": "attributes.plan", "op": "eq", "value": "pro"}]},
+    )  # fmt: skip
+    segment_rebuild(tenant=tenant, list_id=stored.pk)
+    members = owner.get(reverse("list-contacts", kwargs={"pk": stored.pk}))
+    assert members.json()["count"] == 1
