@@ -10,6 +10,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import idna
@@ -182,12 +183,24 @@ def derive_display_name(
     return (full or email or phone or company or "")[:DISPLAY_NAME_MAX]
 
 
+def _double_as_written(value: int) -> bool:
+    """Whether a whole number past 2^53 is the value of a double's shortest form: 100000000000000000000
+    (1e+20, what PostgreSQL's jsonb stores for 1e20) is; 9007199254740993 is not (JavaScript reads it
+    as ...992). Such a number reads back the same in every JSON reader, so what the API stored for 1e20
+    can be sent back, merged back and imported back."""
+    try:
+        return Decimal(repr(float(value))) == value
+    except OverflowError:  # past the largest double
+        return False
+
+
 def attribute_value(definition: AttributeDefinition, value: Any, field: str) -> Any:
     """Check one attribute value against its definition; return the value to store."""
     kind = definition.type
     if kind == AttributeType.STRING:
         if not isinstance(value, str):
             raise FieldError(field, "Must be a string.")
+        value = value.strip()  # as the contact's own text fields, an import's cells and the filter
         if len(value) > MAX_ATTRIBUTE_STRING:
             raise FieldError(field, f"At most {MAX_ATTRIBUTE_STRING} characters.")
         reject_nul(value, field)
@@ -197,8 +210,11 @@ def attribute_value(definition: AttributeDefinition, value: Any, field: str) -> 
             raise FieldError(field, "Must be a number.")
         if isinstance(value, float) and not math.isfinite(value):
             raise FieldError(field, "Must be a finite number.")
-        if isinstance(value, int) and abs(value) > 2**53:
-            raise FieldError(field, "Must be between -2^53 and 2^53.")
+        if isinstance(value, int) and abs(value) > 2**53 and not _double_as_written(value):
+            message = (
+                "A whole number must be between -2^53 and 2^53, or one a double holds as written (1e+20)."
+            )
+            raise FieldError(field, message)
         return value
     if kind == AttributeType.BOOLEAN:
         if not isinstance(value, bool):
@@ -269,6 +285,10 @@ def clean_choices(choices: Iterable[Any]) -> list[str]:
         if not isinstance(choice, str) or not choice.strip():
             raise FieldError(f"choices.{index}", "Each choice must be a non-empty string.")
         reject_nul(choice, f"choices.{index}")
+        if "," in choice:  # ?attribute=key:a,b is either value: "Small, medium" could not be filtered on
+            raise FieldError(
+                f"choices.{index}", "Must not contain commas: filters separate values with them."
+            )
         if choice in cleaned:
             raise FieldError(f"choices.{index}", "Choices must be unique.")
         cleaned.append(choice)

@@ -191,6 +191,18 @@ def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
     return [s for s in segments.only("pk", "name", "rules") if _named_lists(s.rules) & wanted]
 
 
+def segments_naming_field(*, tenant: Tenant, field: str) -> list[ContactList]:
+    """The tenant's dynamic lists (archived too) whose rules have a rule on `field` exactly."""
+
+    def names(node) -> bool:
+        if not isinstance(node, dict):
+            return False
+        return node.get("field") == field or any(names(child) for child in node.get("rules") or [])
+
+    segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC, rules__icontains=field)
+    return [s for s in segments.order_by("name").only("pk", "name", "rules") if names(s.rules)]
+
+
 def rules_mention(rules, field_prefix: str) -> bool:
     """Whether any rule of a (nested) rule group is on a field starting with `field_prefix`."""
     if isinstance(rules, dict):

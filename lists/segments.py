@@ -228,7 +228,7 @@ class _Compiler:
             if not isinstance(value, list) or not value:
                 raise _Invalid(f"{path}.value", "Must be a non-empty list.")
             q = has_key & lookup(
-                "in", [self._choice(definition, self._typed(definition, v, path), path) for v in value]
+                "in", [self._whole(definition, self._typed(definition, v, path), path) for v in value]
             )
             return q if op == "in" else ~q
         typed = self._typed(definition, value, path)
@@ -239,14 +239,17 @@ class _Compiler:
         if kind == AttributeType.DATE and op in ("before", "after"):
             return has_key & lookup("lt" if op == "before" else "gt", typed)
         name = {"eq": "exact", "neq": "exact", "lt": "lt", "gt": "gt", "lte": "lte", "gte": "gte"}[op]
-        q = has_key & lookup(name, self._choice(definition, typed, path))
+        q = has_key & lookup(name, self._whole(definition, typed, path))
         # Negative operators are the complement of positive ones: a contact without the attribute is
         # "not equal to 5" (and "not in [..]"), as a contact without a country is "not FR".
         return ~q if op == "neq" else q
 
-    def _choice(self, definition: AttributeDefinition, value: Any, path: str) -> Any:
-        """A value compared whole with a choice attribute is one of its choices, as a contact's value
-        must be (exactly): another matches nobody. Stored rules keep a choice removed since."""
+    def _whole(self, definition: AttributeDefinition, value: Any, path: str) -> Any:
+        """A value compared whole (eq, neq, in, not_in): a text one trimmed, as a contact's value is
+        stored; a choice one of its choices, as a contact's value must be (exactly): another matches
+        nobody. Stored rules keep a choice removed since."""
+        if definition.type == AttributeType.STRING:
+            return value.strip()
         if definition.type == AttributeType.CHOICE and not self.stored and value not in definition.choices:
             raise _Invalid(
                 f"{path}.value",

@@ -183,7 +183,10 @@ def _check_no_import_writes(tenant: Tenant, key: str) -> None:
 
 @transaction.atomic
 def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> None:
-    """Refused while contacts hold a value, so no contact silently loses data."""
+    """Refused while contacts hold a value, so no contact silently loses data, and while a segment's
+    rules name the attribute (its upkeep would stop following contacts without a word)."""
+    from lists.dynamic import segments_naming_field
+
     definition = (
         AttributeDefinition.objects.for_tenant(tenant).select_for_update().filter(pk=definition_id).first()
     )
@@ -195,5 +198,13 @@ def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> 
             f"{used} contacts still have a value for {definition.key}; clear it first.",
             code="in_use",
             in_use=used,
+        )
+    naming = segments_naming_field(tenant=tenant, field=f"attributes.{definition.key}")
+    if naming:
+        raise Conflict(
+            f"The rules of {len(naming)} dynamic list(s) name {definition.key} "
+            f"({', '.join(repr(s.name) for s in naming[:5])}); change their rules first.",
+            code="in_use",
+            segments=[{"id": str(s.pk), "name": s.name} for s in naming],
         )
     definition.delete()
