@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import contacts_link, contacts_unlink
+from contacts.services.links import TargetBusy, contacts_link, contacts_unlink
 from contacts_service.context import SYSTEM_ACTOR, Actor
-from contacts_service.errors import ValidationFailed
+from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
 from contacts_service.queueing import delay_on_commit
@@ -40,6 +40,9 @@ def segment_rebuild(
     Returns (added, removed)."""
     from lists.services import _target
 
+    # FOR UPDATE: a contact write refreshing this segment in its request (which holds the contact)
+    # defers to a task instead of waiting (_refresh); one that refreshed it already is waited for, so
+    # the rules are run on its change.
     contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
     if contact_list is None or contact_list.kind != ListKind.DYNAMIC:
         return 0, 0
@@ -73,21 +76,9 @@ def segments_refresh_contact(*, tenant: Tenant, contact_id: uuid.UUID, actor: Ac
 
         delay_on_commit(segments_refresh_contact_task, str(tenant.pk), str(contact_id), run_here=True)
         return
-    _refresh(tenant=tenant, contact_id=contact_id, segments=segments, actor=actor, source=source)
-
-
-def _refresh(*, tenant: Tenant, contact_id: uuid.UUID, segments, actor: Actor, source: str) -> None:
-    from lists.services import _target
-
-    one = Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True)
-    for contact_list in segments:
-        try:
-            q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
-        except ValidationFailed:
-            continue
-        target = _target(contact_list)
-        contacts_link(tenant=tenant, target=target, selection=one.filter(q), actor=actor, source=source)
-        contacts_unlink(tenant=tenant, target=target, selection=one.exclude(q), actor=actor, source=source)
+    _refresh_many(
+        tenant=tenant, contact_ids=[contact_id], segments=segments, actor=actor, source=source, wait=False
+    )
 
 
 def _tag_rule_names(node) -> list[str]:
@@ -227,24 +218,44 @@ def segments_refresh_contacts(
         ids = [str(i) for i in contact_ids]
         delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, only_field, run_here=True)
         return
-    _refresh_many(tenant=tenant, contact_ids=contact_ids, segments=segments, actor=actor, source=source)
+    _refresh_many(
+        tenant=tenant, contact_ids=contact_ids, segments=segments, actor=actor, source=source, wait=False
+    )
 
 
-def _refresh_many(*, tenant: Tenant, contact_ids, segments, actor: Actor, source: str) -> None:
+def _refresh_many(
+    *, tenant: Tenant, contact_ids, segments, actor: Actor, source: str, wait: bool = True
+) -> None:
+    """Link the contacts to the segments they match, unlink them from those they no longer match.
+    wait=False (in the request that changed them, holding them): a segment another transaction holds
+    (its deletion, a rules change, a rebuild, which lock its contacts next) is not waited for, which
+    deadlocked, but left to a task right after this commits."""
     from lists.services import _target
+    from lists.tasks import segments_refresh_contacts_task
 
     some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
+    busy = False
     for contact_list in segments:
         try:
             q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
         except ValidationFailed:
             continue
         target = _target(contact_list)
-        contacts_link(tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source)
         members = some.filter(list_memberships__contact_list_id=contact_list.pk)
-        contacts_unlink(
-            tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
-        )
+        try:
+            contacts_link(
+                tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, wait=wait
+            )
+            contacts_unlink(
+                tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
+            )
+        except NotFound:  # deleted while this waited for it (_target_lock)
+            continue
+        except TargetBusy:
+            busy = True
+    if busy:
+        ids = [str(i) for i in contact_ids]
+        delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, "", run_here=True)
 
 
 def time_relative_segments():

@@ -11,7 +11,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import LinkTarget, contacts_link, contacts_unlink
+from contacts.services.links import LinkTarget, contacts_link, contacts_unlink, target_delete
 from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Membership, Tenant
@@ -31,10 +31,10 @@ def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> 
     name_check_free(ContactList.objects.for_tenant(tenant), name, label="List", exclude=exclude)
 
 
-def _list(tenant: Tenant, list_id: uuid.UUID, *, lock: bool = False) -> ContactList:
-    """The tenant's list (row-locked with lock=True), or a 404."""
+def _list(tenant: Tenant, list_id: uuid.UUID, *, lock: bool = False, no_key: bool = False) -> ContactList:
+    """The tenant's list (row-locked with lock=True: FOR UPDATE, or FOR NO KEY UPDATE), or a 404."""
     lists = ContactList.objects.for_tenant(tenant)
-    contact_list = (lists.select_for_update() if lock else lists).filter(pk=list_id).first()
+    contact_list = (lists.select_for_update(no_key=no_key) if lock else lists).filter(pk=list_id).first()
     if contact_list is None:
         raise NotFound("List not found.")
     return contact_list
@@ -150,7 +150,7 @@ def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str
     """Delete a list; every member leaves it (with its event). Returns how many left. Refused while a
     segment's rules name it (a list id never comes back, so the segment could never be rebuilt) or an
     import under way adds its rows to it."""
-    contact_list = _list(tenant, list_id, lock=True)
+    contact_list = _list(tenant, list_id, lock=True, no_key=True)  # see target_delete
     naming = segments_naming(tenant=tenant, list_ids=[contact_list.pk])
     if naming:
         raise Conflict(
@@ -160,12 +160,9 @@ def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str
             segments=[{"id": str(s.pk), "name": s.name} for s in naming],
         )
     _refuse_if_imported_into(tenant, contact_list)
-    members = Contact.objects.for_tenant(tenant).filter(list_memberships__contact_list=contact_list)
-    removed = contacts_unlink(
-        tenant=tenant, target=_target(contact_list), selection=members, actor=actor, source=source
+    return target_delete(
+        tenant=tenant, target=_target(contact_list), instance=contact_list, actor=actor, source=source
     )
-    contact_list.delete()
-    return removed
 
 
 def list_members_change(

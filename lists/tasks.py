@@ -31,13 +31,13 @@ def segments_rebuild_tenant_task(tenant_id: str) -> int:
 
 @shared_task(acks_late=True)
 def segments_refresh_contact_task(tenant_id: str, contact_id: str) -> None:
-    from lists.dynamic import _dynamic_lists, _refresh
+    from lists.dynamic import _dynamic_lists, _refresh_many
 
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_context(tenant):
-        _refresh(
+        _refresh_many(
             tenant=tenant,
-            contact_id=contact_id,
+            contact_ids=[contact_id],
             segments=list(_dynamic_lists(tenant)),
             actor=SYSTEM_ACTOR,
             source=ChangeSource.SYSTEM,

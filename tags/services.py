@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import LinkTarget, contacts_link, contacts_lock, contacts_unlink
+from contacts.services.links import LinkTarget, contacts_link, contacts_lock, contacts_unlink, target_delete
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -118,14 +118,10 @@ def _target(tag: Tag) -> LinkTarget:
 @transaction.atomic
 def tag_delete(*, tenant: Tenant, actor: Actor, tag_id: uuid.UUID, source: str = ChangeSource.API) -> int:
     """Delete a tag; each contact that had it is untagged (with its event). Returns that count."""
-    tag = Tag.objects.for_tenant(tenant).select_for_update().filter(pk=tag_id).first()
+    tag = Tag.objects.for_tenant(tenant).select_for_update(no_key=True).filter(pk=tag_id).first()
     if tag is None:
         raise NotFound("Tag not found.")
-    tagged = Contact.objects.for_tenant(tenant).filter(tag_assignments__tag=tag)
-    removed = contacts_unlink(
-        tenant=tenant, target=_target(tag), selection=tagged, actor=actor, source=source
-    )
-    tag.delete()
+    removed = target_delete(tenant=tenant, target=_target(tag), instance=tag, actor=actor, source=source)
     if removed:
         segments_rebuild_later(tenant=tenant)
     return removed

@@ -177,8 +177,10 @@ def contacts_link(
     actor: Actor,
     source: str,
     bulk: bool = False,
+    wait: bool = True,
 ) -> int:
-    """Link every live contact of `selection` not linked yet; returns how many were linked."""
+    """Link every live contact of `selection` not linked yet; returns how many were linked. wait=False:
+    TargetBusy rather than wait for a target another transaction holds (see _target_lock)."""
     table = target.model._meta.db_table
     if connection.vendor == "postgresql":
         # The selection's own query, narrowed to the tenant's live contacts, is the source: read as
@@ -190,7 +192,7 @@ def contacts_link(
         except EmptyResultSet:  # a filter that matches nobody (tags_all naming an unknown tag)
             return 0
         # Table and column names come from model metadata, never from input; values are parameters.
-        _target_lock(target)
+        _target_lock(target, wait=wait)
         locked = _LOCKED_SQL.format(selection=selection_sql, live="AND c.deleted_at IS NULL")
         sql = f"""
             WITH {locked}, changed AS (
@@ -246,18 +248,47 @@ def contacts_unlink(
     return _unlink_loop(tenant=tenant, target=target, selection=selection, actor=actor, source=source)
 
 
-def _target_lock(target: LinkTarget) -> None:
+def target_delete(*, tenant: Tenant, target: LinkTarget, instance, actor: Actor, source: str) -> int:
+    """Unlink every contact linked to a tag or list (each with its event), then delete it; returns how
+    many were unlinked. The caller holds its row FOR NO KEY UPDATE: a request linking one contact holds
+    that contact, then key-share-locks the target (_target_lock), which that lock lets pass, where FOR
+    UPDATE had it wait while the unlink below waited for its contact (a deadlock). FOR UPDATE then
+    waits for such requests to commit (later ones wait for this one, then find the target gone), and
+    the contacts they linked meanwhile, or a merge moved the link to, are unlinked too, with their
+    events, before the row and its links go."""
+
+    def holders() -> QuerySet[Contact]:
+        linked = _links(tenant, target).values("contact_id")
+        return Contact.objects.for_tenant(tenant).filter(pk__in=linked)
+
+    removed = contacts_unlink(tenant=tenant, target=target, selection=holders(), actor=actor, source=source)
+    list(type(instance).objects.unscoped().select_for_update().filter(pk=instance.pk).values_list("pk"))
+    removed += contacts_unlink(tenant=tenant, target=target, selection=holders(), actor=actor, source=source)
+    instance.delete()
+    return removed
+
+
+class TargetBusy(Exception):
+    """The tag or list is held (deleted, its rules changed, rebuilt) and the caller asked not to wait."""
+
+
+def _target_lock(target: LinkTarget, *, wait: bool = True) -> None:
     """Key-share-lock the tag or list the links point at (what their foreign key check takes at
     commit, taken now): while it is being deleted this waits, then finds it gone - a 404 rather than
-    a foreign key error at commit (a 500)."""
+    a foreign key error at commit (a 500). wait=False: TargetBusy while another transaction holds it
+    FOR UPDATE, for a caller holding a contact that transaction may be about to lock."""
     model = target.model._meta.get_field(target.column.removesuffix("_id")).related_model
+    table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {model._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608 (model metadata)
-            [target.target_id],
-        )
-        if cursor.fetchone() is None:
-            raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
+        skip = "" if wait else " SKIP LOCKED"
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE{skip}", [target.target_id])  # noqa: S608 (model metadata)
+        if cursor.fetchone() is not None:
+            return
+        if not wait:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s", [target.target_id])  # noqa: S608
+            if cursor.fetchone() is not None:
+                raise TargetBusy(target.target_id)
+        raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
 
 
 def _links(tenant: Tenant, target: LinkTarget) -> QuerySet:
