@@ -95,6 +95,11 @@ def apikey_create(
 
 def apikey_revoke(*, tenant: Tenant | None, prefix_or_id: str) -> ApiKey:
     """Revoke by id or by visible prefix ("csk_ab12..." or "ab12..."); revoking twice is harmless."""
+    if "\x00" in prefix_or_id:
+        # No key holds one, and PostgreSQL cannot compare text with one (a DataError, not "not found").
+        raise ValidationFailed(
+            [{"field": "key", "code": "null_characters_not_allowed", "message": "key: no NUL characters."}]
+        )
     prefix = prefix_or_id.removeprefix(f"{API_KEY_PREFIX}_")
     keys = ApiKey.objects.all() if tenant is None else ApiKey.objects.filter(tenant=tenant)
     api_key = keys.filter(prefix=prefix).first()
@@ -119,10 +124,19 @@ def membership_set(*, tenant: Tenant, user: User, role: str) -> Membership:
 
 
 def user_get_or_create(*, email: str, password: str | None = None) -> User:
+    """The user with this email (any case), or a new one. A new user's username is the email; an email
+    over the 150 characters of username (emails go to 254), or one another user already has as
+    username, gets its first 133 characters, "-" and 16 hex digits of its SHA-256: unique per email,
+    so two long emails sharing their first 150 characters are two users, not an IntegrityError."""
+    import hashlib  # here, not at the top: only this function derives usernames
+
     email = email.strip().lower()
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
-        user = User(username=email[:150], email=email)
+        username = email
+        if len(username) > 150 or User.objects.filter(username=username).exists():
+            username = f"{email[:133]}-{hashlib.sha256(email.encode()).hexdigest()[:16]}"
+        user = User(username=username, email=email)
         if password:
             user.set_password(password)
         else:

@@ -6,6 +6,7 @@ CELERY_BROKER_URL and RABBITMQ_URL.
 """
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -23,8 +24,9 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    """An integer variable; a value that is not one (or is below `minimum`) stops start-up naming it."""
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer variable; a value that is not one (or is outside `minimum`..`maximum`) stops start-up
+    naming it."""
     value = os.environ.get(name)
     if not value:
         return default
@@ -34,6 +36,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value!r}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value!r}")
     return number
 
 
@@ -62,6 +66,33 @@ def env_redis_url(name: str, default: str = "") -> str:
     if value and not value.startswith(REDIS_URL_SCHEMES):
         raise ImproperlyConfigured(
             f"{name} must be a Redis URL starting with {', '.join(REDIS_URL_SCHEMES)} (e.g. redis://host:6379/0)"
+        )
+    return value
+
+
+def env_database(name: str, default: str, **options) -> dict:
+    """The database of a URL variable (empty: the default, as for the other URL variables); one
+    dj-database-url cannot read (a typo in the scheme, an unquoted character) stops start-up naming
+    it. The message never repeats the URL (it may hold a password)."""
+    value = os.environ.get(name, "").strip() or default
+    try:
+        return dj_database_url.parse(value, **options)
+    except ValueError as exc:  # UnknownSchemeError, ParseError
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL (e.g. postgres://user:pass@host:5432/db): {exc}"
+        ) from None
+
+
+# Level names logging knows (CRITICAL, FATAL, ERROR, WARN, WARNING, INFO, DEBUG, NOTSET).
+LOG_LEVEL_NAMES = tuple(logging.getLevelNamesMapping())
+
+
+def env_log_level(name: str, default: str) -> str:
+    """A log level variable in any case (`info` is INFO); another value stops start-up naming it."""
+    value = os.environ.get(name, "").strip().upper() or default
+    if value not in LOG_LEVEL_NAMES:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(LOG_LEVEL_NAMES)} (any case), not {value!r}"
         )
     return value
 
@@ -145,8 +176,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env_database(
+        "DATABASE_URL",
+        f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -325,8 +357,8 @@ JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "") or None
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "") or None
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
 
-# Celery: without a broker URL tasks run in-process (the embedded default).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+# Celery: without a broker URL (unset or empty) tasks run in-process (the embedded default).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or "memory://"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -408,7 +440,8 @@ CONSENT_CONFIRM_URL = os.environ.get("CONSENT_CONFIRM_URL", "")
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "")
 EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "contacts.events")
 EVENTS_SOURCE = "contacts-service"
-EVENTS_RELAY_BATCH_SIZE = env_int("EVENTS_RELAY_BATCH_SIZE", 1000)
+# The range relay_events --batch-size accepts: 0 would claim nothing (LIMIT 0) and publish nothing.
+EVENTS_RELAY_BATCH_SIZE = env_int("EVENTS_RELAY_BATCH_SIZE", 1000, minimum=1, maximum=10_000)
 # Send a contact's next event only once the one before is confirmed (events.relay._waves): off, a
 # batch goes out at once (faster when contacts have several events in a row), and an event a queue
 # refuses (x-overflow reject-publish) can then arrive after a later event of its contact.
@@ -426,7 +459,7 @@ EVENTS_CONSUMER_MAX_DELIVERIES = env_int("EVENTS_CONSUMER_MAX_DELIVERIES", 5)
 HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 2)
 
 # --- Logs and metrics (docs/operations.md, "Logs" and "Metrics") ---------------------------------
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 # json: one JSON object per line (production default); plain: one readable line (DJANGO_DEBUG default).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "") or ("plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:

@@ -301,7 +301,9 @@ class OutboxRelay:
         self, *, url: str | None = None, exchange: str | None = None, batch_size: int | None = None,
         publisher: ConfirmingPublisher | None = None,
     ) -> None:  # fmt: skip
-        self.batch_size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
+        # Settings refuse an EVENTS_RELAY_BATCH_SIZE below 1 at start-up; never claim LIMIT 0 (nothing,
+        # forever) from a value set later (override_settings) either.
+        self.batch_size = max(1, batch_size or settings.EVENTS_RELAY_BATCH_SIZE)
         self.publisher = publisher or ConfirmingPublisher(url=url, exchange=exchange)
         self.stats = RelayStats()
         self.stop = threading.Event()

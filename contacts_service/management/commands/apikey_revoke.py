@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts_service import services
-from contacts_service.errors import NotFound
+from contacts_service.errors import NotFound, ValidationFailed
 
 
 class Command(BaseCommand):
@@ -15,6 +15,8 @@ class Command(BaseCommand):
             api_key = services.apikey_revoke(tenant=None, prefix_or_id=key)
         except NotFound as exc:
             raise CommandError(str(exc)) from exc
+        except ValidationFailed as exc:  # a NUL in the argument
+            raise CommandError("; ".join(e["message"] for e in exc.errors)) from exc
         self.stdout.write(
             f"revoked {api_key.display_prefix} ({api_key.name}) at {api_key.revoked_at.isoformat()}"
         )
