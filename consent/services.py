@@ -30,7 +30,7 @@ from consent.models import (
 from contacts.models import ChangeSource, Contact
 from contacts.normalization import FieldError, reject_nul
 from contacts.services.contacts import _lock as lock_contact
-from contacts.services.merges import surviving_contact_id
+from contacts.services.merges import lock_surviving_contact
 from contacts_service.context import Actor, get_correlation_id, tenant_context
 from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.models import Tenant
@@ -369,7 +369,7 @@ def consent_confirm(*, token: str, ip_address: str | None, user_agent: str) -> C
         pending = ConsentRecord.objects.for_tenant(tenant).filter(pk=record_id).first()
         if pending is None or pending.status != ConsentStatus.PENDING:
             raise NotFound("This confirmation link no longer leads anywhere.")
-        contact = lock_contact(tenant=tenant, contact_id=surviving_contact_id(tenant, pending.contact_id))
+        contact = lock_surviving_contact(tenant, pending.contact_id)
         if ConsentRecord.objects.for_tenant(tenant).filter(confirms=pending).exists():
             raise Conflict("This confirmation link has been used already.", code="token_used")
         revoked_since = ConsentRecord.objects.for_tenant(tenant).filter(

@@ -33,6 +33,8 @@ MAX_DATA_BYTES = 16_384
 ACTIVITY_TYPE = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 EVENT_TYPE = "contact.activity_recorded"
 KEY_RACE_ATTEMPTS = 3
+# Lookups of an item's contact while merges or undos of it commit meanwhile (activities_record).
+LOOKUP_ROUNDS = 5
 
 
 @dataclass
@@ -110,13 +112,23 @@ def activities_record(
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     by_id, by_email = _resolve(tenant, live, items)
     # Lock every contact concerned, in id order, in one statement (no deadlock between concurrent batches).
-    contacts = {
-        c.pk: c
-        for c in live.filter(pk__in={*by_id.values(), *by_email.values()})
-        .select_for_update()
-        .order_by("pk")
-        .only("pk", "email", "event_sequence", "last_activity_at")
-    }
+    # A merge or its undo committing while the lock waited changes which contact an id or email stands
+    # for (a merged contact's activity landed nowhere; one for a contact an undo restored, on the other
+    # person): looked up again once locked, and the contacts it names now locked too, until it holds.
+    contacts: dict = {}
+    for _ in range(LOOKUP_ROUNDS):
+        wanted = {*by_id.values(), *by_email.values()} - contacts.keys()
+        contacts.update(
+            (c.pk, c)
+            for c in live.filter(pk__in=wanted)
+            .select_for_update()
+            .order_by("pk")
+            .only("pk", "email", "event_sequence", "last_activity_at")
+        )
+        again = _resolve(tenant, live, items)
+        if again == (by_id, by_email):
+            break
+        by_id, by_email = again
     for attempt in range(1, KEY_RACE_ATTEMPTS + 1):
         before = {pk: (c.event_sequence, c.last_activity_at) for pk, c in contacts.items()}
         try:

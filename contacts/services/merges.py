@@ -78,6 +78,23 @@ def surviving_contact_id(tenant: Tenant, contact_id: uuid.UUID) -> uuid.UUID:
     return surviving_contact_ids(tenant, [contact_id])[contact_id]
 
 
+def lock_surviving_contact(tenant: Tenant, contact_id: uuid.UUID) -> Contact:
+    """The live contact an id stands for now (itself, or the one it was merged into), row-locked. A
+    merge or its undo committing while the lock waited changes which contact that is (the contact
+    that signed up was live again after an undo): looked up again once locked, until it holds."""
+    for _ in range(5):
+        target = surviving_contact_id(tenant, contact_id)
+        contact = (
+            Contact.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(pk=target, deleted_at__isnull=True)
+            .first()
+        )
+        if contact is not None and surviving_contact_id(tenant, contact_id) == contact.pk:
+            return contact
+    raise NotFound("Contact not found.")
+
+
 def contact_live_or_404(tenant: Tenant, contact_id: uuid.UUID, message: str = "Contact not found.") -> None:
     """Nothing when the id is a live contact of this tenant, else its 404 (contact_not_found)."""
     if not Contact.objects.for_tenant(tenant).filter(pk=contact_id, deleted_at__isnull=True).exists():
