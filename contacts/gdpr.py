@@ -42,6 +42,7 @@ from contacts.models import (
     ErasureTombstone,
     IdentifierChannel,
     Merge,
+    MergeContact,
     MergeStatus,
     TombstoneSalt,
 )
@@ -694,6 +695,16 @@ def contact_erase(
     merge applies is refused (409 merged): its identifiers and values are the primary's now; undo the
     merge first, or erase the primary. What merges involving the contact left on other contacts and
     the merge records themselves go with it (_merge_records_erase)."""
+    # The merges the contact took part in first, in id order, as merge_undo locks a merge and then its
+    # contacts: locking the contacts first deadlocked with an undo of one of them.
+    taken_part = MergeContact.objects.for_tenant(tenant).filter(contact_id=contact_id).values("merge_id")
+    list(
+        Merge.objects.for_tenant(tenant)
+        .filter(pk__in=taken_part)
+        .select_for_update()
+        .order_by("pk")
+        .values("pk")
+    )
     contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("Contact not found.")

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import TargetBusy, contacts_link, contacts_unlink
+from contacts.services.links import TargetBusy, contacts_link, contacts_unlink, target_lock
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -229,33 +229,47 @@ def _refresh_many(
     """Link the contacts to the segments they match, unlink them from those they no longer match.
     wait=False (in the request that changed them, holding them): a segment another transaction holds
     (its deletion, a rules change, a rebuild, which lock its contacts next) is not waited for, which
-    deadlocked, but left to a task right after this commits."""
+    deadlocked, but left to a task right after this commits; that task waits for it, then reads the
+    rules it left (a rules change committing meanwhile is followed)."""
     from lists.services import _target
     from lists.tasks import segments_refresh_contacts_task
 
-    some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
     busy = False
     for contact_list in segments:
         try:
-            q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
-        except ValidationFailed:
-            continue
-        target = _target(contact_list)
-        members = some.filter(list_memberships__contact_list_id=contact_list.pk)
-        try:
-            contacts_link(
-                tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, wait=wait
-            )
-            contacts_unlink(
-                tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source
-            )
-        except NotFound:  # deleted while this waited for it (_target_lock)
+            if wait:
+                with transaction.atomic():
+                    target_lock(_target(contact_list))
+                    current = _dynamic_lists(tenant).filter(pk=contact_list.pk).first()
+                    if current is not None:
+                        _refresh_one(tenant, current, contact_ids, actor=actor, source=source, wait=True)
+            else:
+                _refresh_one(tenant, contact_list, contact_ids, actor=actor, source=source, wait=False)
+        except NotFound:  # deleted while this waited for it (target_lock)
             continue
         except TargetBusy:
             busy = True
     if busy:
         ids = [str(i) for i in contact_ids]
         delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, "", run_here=True)
+
+
+def _refresh_one(
+    tenant: Tenant, contact_list: ContactList, contact_ids, *, actor, source, wait: bool
+) -> None:
+    from lists.services import _target
+
+    try:
+        q = compile_rules(tenant=tenant, rules=contact_list.rules, stored=True)
+    except ValidationFailed:
+        return
+    target = _target(contact_list)
+    some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
+    members = some.filter(list_memberships__contact_list_id=contact_list.pk)
+    contacts_link(
+        tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, wait=wait
+    )
+    contacts_unlink(tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source)
 
 
 def time_relative_segments():

@@ -180,7 +180,7 @@ def contacts_link(
     wait: bool = True,
 ) -> int:
     """Link every live contact of `selection` not linked yet; returns how many were linked. wait=False:
-    TargetBusy rather than wait for a target another transaction holds (see _target_lock)."""
+    TargetBusy rather than wait for a target another transaction holds (see target_lock)."""
     table = target.model._meta.db_table
     if connection.vendor == "postgresql":
         # The selection's own query, narrowed to the tenant's live contacts, is the source: read as
@@ -192,7 +192,7 @@ def contacts_link(
         except EmptyResultSet:  # a filter that matches nobody (tags_all naming an unknown tag)
             return 0
         # Table and column names come from model metadata, never from input; values are parameters.
-        _target_lock(target, wait=wait)
+        target_lock(target, wait=wait)
         locked = _LOCKED_SQL.format(selection=selection_sql, live="AND c.deleted_at IS NULL")
         sql = f"""
             WITH {locked}, changed AS (
@@ -251,7 +251,7 @@ def contacts_unlink(
 def target_delete(*, tenant: Tenant, target: LinkTarget, instance, actor: Actor, source: str) -> int:
     """Unlink every contact linked to a tag or list (each with its event), then delete it; returns how
     many were unlinked. The caller holds its row FOR NO KEY UPDATE: a request linking one contact holds
-    that contact, then key-share-locks the target (_target_lock), which that lock lets pass, where FOR
+    that contact, then key-share-locks the target (target_lock), which that lock lets pass, where FOR
     UPDATE had it wait while the unlink below waited for its contact (a deadlock). FOR UPDATE then
     waits for such requests to commit (later ones wait for this one, then find the target gone), and
     the contacts they linked meanwhile, or a merge moved the link to, are unlinked too, with their
@@ -272,7 +272,7 @@ class TargetBusy(Exception):
     """The tag or list is held (deleted, its rules changed, rebuilt) and the caller asked not to wait."""
 
 
-def _target_lock(target: LinkTarget, *, wait: bool = True) -> None:
+def target_lock(target: LinkTarget, *, wait: bool = True) -> None:
     """Key-share-lock the tag or list the links point at (what their foreign key check takes at
     commit, taken now): while it is being deleted this waits, then finds it gone - a 404 rather than
     a foreign key error at commit (a 500). wait=False: TargetBusy while another transaction holds it

@@ -1,4 +1,4 @@
-"""A contact PATCH (its inline segment refresh key-share-locks each segment: contacts_link._target_lock)
+"""A contact PATCH (its inline segment refresh key-share-locks each segment: contacts_link.target_lock)
 while a dynamic segment is held FOR UPDATE by its deletion, a rules change or a rebuild: the PATCH
 leaves that segment to a task right after its commit; no deadlock, no 404, and the membership ends
 right."""
