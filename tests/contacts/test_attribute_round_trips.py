@@ -4,6 +4,7 @@ undo and a CSV export re-imported; text values are trimmed, so the filter and se
 same contacts; a choice has no comma; a definition a segment names is not deleted under it."""
 
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -121,3 +122,33 @@ def test_a_definition_a_segment_names_is_not_deleted(api, tenant):
     assert deleted.json()["code"] == "in_use"
     assert deleted.json()["segments"] == [{"id": seg.json()["id"], "name": "no score"}]
     assert api.get(members).json()["count"] == 2
+
+
+@pytest.mark.django_db
+def test_contact_created_carries_a_large_number_as_it_reads_back(api, tenant):
+    """1e20 is stored as PostgreSQL's jsonb gives it back, 100000000000000000000: contact.created (the
+    contact and its changes), GET and the next contact.updated all carry that integer."""
+    from django.db import connection
+
+    from events.models import OutboxEvent
+
+    AttributeDefinitionFactory(tenant=tenant, key="n", type="number")
+    AttributeDefinitionFactory(tenant=tenant, key="s", type="string")
+    created = api.post(LIST, {"email": "n@example.com", "attributes": {"n": 1e20, "s": "x"}}, format="json")
+    contact_id = created.json()["id"]
+    api.patch(detail(contact_id), {"attributes": {"s": "y"}}, format="json")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT payload::text FROM events_outboxevent WHERE aggregate_id = %s ORDER BY id", [contact_id]
+        )
+        payloads = [json.loads(text) for (text,) in cursor.fetchall()]
+    assert [p["event_type"] for p in payloads] == ["contact.created", "contact.updated"]
+    stored = api.get(detail(contact_id)).json()["attributes"]["n"]
+    assert stored == 10**20 and type(stored) is int
+    for payload in payloads:
+        assert payload["data"]["contact"]["attributes"]["n"] == 10**20
+        assert type(payload["data"]["contact"]["attributes"]["n"]) is int
+    assert payloads[0]["data"]["changes"]["attributes"]["new"]["n"] == 10**20
+    assert created.json()["attributes"]["n"] == 10**20
+    assert OutboxEvent.objects.unscoped().filter(aggregate_id=contact_id).count() == 2
