@@ -55,8 +55,9 @@ class HasActionPermission(permissions.BasePermission):
     def _granted_on_object(request, view, action: str) -> bool:
         """A view may let an object permission (django-guardian) stand in for the role's permission on
         some detail actions: `object_grants = {"action[:method]": "app.codename"}`. The object is
-        looked up in the caller's tenant before the action runs; an unknown id falls through to
-        the action's own 404."""
+        looked up in the caller's tenant before the action runs; an unknown or malformed id (or
+        another tenant's) is no grant: the 403 of the role's missing permission, as for an API key of
+        that role and for the actions without object grants (it said 404, then 403 once shared)."""
         grants = getattr(view, "object_grants", {})
         codename = grants.get(f"{action}:{request.method.lower()}") or grants.get(action)
         user = request.user
@@ -66,8 +67,8 @@ class HasActionPermission(permissions.BasePermission):
         try:
             obj = view.get_queryset().filter(pk=uuid.UUID(str(lookup))).first()
         except ValueError:
-            return True  # the action answers 404 for a malformed id
-        return obj is None or holds_object_grant(user, obj, codename)
+            return False
+        return obj is not None and holds_object_grant(user, obj, codename)
 
 
 def _is_user(user) -> bool:
