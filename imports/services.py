@@ -32,7 +32,7 @@ from consent.bulk import Statement, consent_plan, consent_write
 from consent.services import purpose_keys
 from contacts.gdpr import erased_values
 from contacts.models import AttributeDefinition, ChangeSource, Contact, ContactChange
-from contacts.services.attributes import choice_definitions_hold
+from contacts.services.attributes import definitions_hold
 from contacts.services.contacts import _apply_display_name
 from contacts.services.duplicates import duplicates_recompute_later
 from contacts.services.recording import PUBLIC_FIELDS, TITLES, contact_snapshot
@@ -255,7 +255,7 @@ def import_start(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
     mapped = [
         t.removeprefix("attributes.") for t in job.mapping.values() if t and t.startswith("attributes.")
     ]
-    choice_definitions_hold(_definitions(tenant), mapped)
+    definitions_hold(_definitions(tenant), mapped)
     now = timezone.now()
     job.status, job.queued_at, job.heartbeat_at = ImportStatus.QUEUED, now, now
     # The task's events carry the id of the request that queued it (docs/events.md), not the upload's.

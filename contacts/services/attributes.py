@@ -145,20 +145,18 @@ def attribute_definition_update(
     return definition
 
 
-def choice_definitions_hold(
+def definitions_hold(
     definitions: Mapping[str, AttributeDefinition], keys: Iterable[str]
 ) -> dict[str, AttributeDefinition]:
-    """The choice definitions of these keys, read again FOR SHARE (until the caller's transaction
-    commits): removing a choice (attribute_definition_update, FOR UPDATE) then waits for the caller,
-    a contact write or an import's start, and sees its value or its job, instead of finding neither
-    while the caller has checked against the old choices. FOR SHARE does not hold back other writers."""
+    """The definitions of these keys, read again FOR SHARE (until the caller's transaction commits):
+    removing a choice (attribute_definition_update) or deleting the definition (FOR UPDATE) then waits
+    for the caller, a contact write or an import's start, and sees its value or its job, instead of
+    finding neither while the caller has checked against the old definition (a value of a deleted
+    definition could not even be cleared). One deleted while this waited is missing from the answer.
+    FOR SHARE does not hold back other writers."""
+    ids = [definitions[key].pk for key in keys if key in definitions]
     if connection.vendor != "postgresql":
-        return {}
-    ids = [
-        definitions[key].pk
-        for key in keys
-        if key in definitions and definitions[key].type == AttributeType.CHOICE
-    ]
+        return {key: definitions[key] for key in keys if key in definitions}
     if not ids:
         return {}
     held = AttributeDefinition.objects.raw(

@@ -19,7 +19,7 @@ from contacts.normalization import (
     normalize_phone,
     reject_nul,
 )
-from contacts.services.attributes import choice_definitions_hold
+from contacts.services.attributes import definitions_hold
 from contacts.services.duplicates import duplicates_check
 from contacts.services.recording import PUBLIC_FIELDS, record_contact_change
 from contacts_service.context import Actor
@@ -74,7 +74,10 @@ def _clean(
     if "attributes" in data:
         definitions = {d.key: d for d in AttributeDefinition.objects.for_tenant(tenant)}
         if isinstance(data["attributes"], Mapping):
-            definitions.update(choice_definitions_hold(definitions, data["attributes"]))
+            held = definitions_hold(definitions, data["attributes"])
+            for key in data["attributes"]:  # held again; one deleted meanwhile is unknown now
+                definitions.pop(key, None)
+            definitions.update(held)
         values["attributes"], attribute_errors = merge_attributes(
             definitions=definitions,
             current=current.attributes if current else {},
