@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
@@ -157,6 +157,22 @@ def _named_tags(node) -> set[str]:
     if node.get("field") == "tags" and isinstance(node.get("value"), list):
         return {v for v in node["value"] if isinstance(v, str)}
     return set()
+
+
+def tags_named_hold(*, tenant: Tenant, rules) -> None:
+    """Hold the tags a segment's rules name (FOR SHARE) until the caller, which saves the rules,
+    commits: a rename (tag_update, FOR UPDATE) then waits and rewrites these rules too
+    (segments_follow_tag_rename), where it missed a segment not committed yet, left naming a tag gone.
+    Call it before checking the rules: a rename that came first makes the old name unknown (a 400)."""
+    names = [" ".join(name.split()) for name in _named_tags(rules)]
+    if not names or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM tags_tag WHERE tenant_id = %s AND lower(name) = "
+            "ANY(ARRAY(SELECT lower(n) FROM unnest(%s::text[]) AS n)) ORDER BY id FOR SHARE",
+            [tenant.pk, names],
+        )
 
 
 def segments_follow_tag_names(*, tenant: Tenant, names) -> None:

@@ -16,7 +16,7 @@ from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
-from lists.dynamic import segment_rebuild, segments_naming, segments_rebuild_later
+from lists.dynamic import segment_rebuild, segments_naming, segments_rebuild_later, tags_named_hold
 from lists.models import ContactList, ContactListUserPermission, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
 
@@ -64,6 +64,7 @@ def list_create(
             raise ValidationFailed(
                 [{"field": "rules", "code": "required", "message": "A dynamic list needs rules."}]
             )
+        tags_named_hold(tenant=tenant, rules=rules)
         compile_rules(tenant=tenant, rules=rules, stored=stored_rules)
     elif rules is not None:
         raise ValidationFailed(
@@ -102,6 +103,7 @@ def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: di
             raise ValidationFailed(
                 [{"field": "rules", "code": "invalid", "message": "Only dynamic lists have rules."}]
             )
+        tags_named_hold(tenant=tenant, rules=changes["rules"])
         compile_rules(tenant=tenant, rules=changes["rules"])
         contact_list.rules = changes["rules"]
     contact_list.updated_at = timezone.now()
