@@ -6,6 +6,7 @@ through the same set-based link/unlink statements and emit added_to_list / remov
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import uuid
@@ -63,6 +64,39 @@ def segment_rebuild(
         tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source, bulk=True
     )
     return added, removed
+
+
+# How far before a segment's fill its catch-up looks: a contact write that started before the fill and
+# committed after its snapshot (requests end well within this).
+CATCH_UP_MARGIN = dt.timedelta(minutes=5)
+
+
+def segment_fill(*, tenant: Tenant, list_id: uuid.UUID, actor: Actor, source: str) -> tuple[int, int]:
+    """Fill a segment created or made active (segment_rebuild), and right after this commits, refresh
+    the contacts that changed from a little before (segment_catch_up): until this commits, contact
+    writes do not see the segment, and the fill may have read them before their change."""
+    from lists.tasks import segment_catch_up_task
+
+    since = timezone.now() - CATCH_UP_MARGIN
+    result = segment_rebuild(tenant=tenant, list_id=list_id, actor=actor, source=source)
+    delay_on_commit(segment_catch_up_task, str(tenant.pk), str(list_id), since.isoformat(), run_here=True)
+    return result
+
+
+def segment_catch_up(*, tenant: Tenant, list_id: uuid.UUID, since: dt.datetime) -> None:
+    """The contacts with an event (any change: fields, tags, lists, consent, activities) from `since`
+    refreshed against one segment, waiting for it (see segment_fill)."""
+    from events.models import OutboxEvent
+
+    changed = (
+        OutboxEvent.objects.for_tenant(tenant)
+        .filter(aggregate_type="contact", created_at__gte=since)
+        .values("aggregate_id")
+    )
+    segments = list(_dynamic_lists(tenant).filter(pk=list_id))
+    _refresh_many(
+        tenant=tenant, contact_ids=changed, segments=segments, actor=SYSTEM_ACTOR, source=ChangeSource.SYSTEM
+    )
 
 
 def segments_refresh_contact(*, tenant: Tenant, contact_id: uuid.UUID, actor: Actor, source: str) -> None:

@@ -16,7 +16,13 @@ from contacts_service.context import Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
-from lists.dynamic import segment_rebuild, segments_naming, segments_rebuild_later, tags_named_hold
+from lists.dynamic import (
+    segment_fill,
+    segment_rebuild,
+    segments_naming,
+    segments_rebuild_later,
+    tags_named_hold,
+)
 from lists.models import ContactList, ContactListUserPermission, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
 
@@ -76,7 +82,7 @@ def list_create(
     )  # fmt: skip
     _save(contact_list, force_insert=True)
     if kind == ListKind.DYNAMIC:
-        segment_rebuild(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
+        segment_fill(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
     return contact_list
 
 
@@ -108,9 +114,10 @@ def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: di
         contact_list.rules = changes["rules"]
     contact_list.updated_at = timezone.now()
     _save(contact_list)
-    if rules_changed or (
-        changes.get("status") == ListStatus.ACTIVE and contact_list.kind == ListKind.DYNAMIC
-    ):
+    if changes.get("status") == ListStatus.ACTIVE and contact_list.kind == ListKind.DYNAMIC:
+        # Made active: contact writes skipped it (and defer to it while this holds it)
+        segment_fill(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
+    elif rules_changed:  # contact writes meanwhile defer to a task that waits for this (_refresh_many)
         segment_rebuild(tenant=tenant, list_id=contact_list.pk, actor=actor, source=ChangeSource.API)
     return contact_list
 

@@ -18,6 +18,17 @@ def segment_rebuild_task(tenant_id: str, list_id: str) -> dict:
 
 
 @shared_task(acks_late=True)
+def segment_catch_up_task(tenant_id: str, list_id: str, since: str) -> None:
+    import datetime as dt
+
+    from lists.dynamic import segment_catch_up
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        segment_catch_up(tenant=tenant, list_id=list_id, since=dt.datetime.fromisoformat(since))
+
+
+@shared_task(acks_late=True)
 def segments_rebuild_tenant_task(tenant_id: str) -> int:
     from lists.dynamic import _dynamic_lists, segment_rebuild
 

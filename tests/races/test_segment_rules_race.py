@@ -1,4 +1,4 @@
-"""A segment's rules changed while a contact changes to match them."""
+"""A segment's rules changed (or the segment created) while a contact changes to match them."""
 
 import threading
 import time
@@ -52,4 +52,30 @@ def test_a_contact_entering_a_segment_whose_rules_are_being_changed_becomes_a_me
     _, errors = run_together(change_rules, _move_to_lyon(tenant, ann, rebuilt))
     assert errors == [], errors
     assert ListMembership.objects.unscoped().filter(contact_list=segment, contact=ann).exists()
+    assert_sequences_gap_free([ann.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_contact_matching_a_segment_being_created_becomes_a_member(tenant):
+    """A contact changed to match while a segment is created (its fill read her before; her write
+    could not see the segment): the catch-up right after the creation commits (segment_fill) refreshes
+    the contacts changed meanwhile, so she is a member."""
+    with tenant_context(tenant):
+        ann = services.contact_create(
+            tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "ann@example.com", "city": "Berlin"}
+        )
+    rebuilt = threading.Event()
+    created = {}
+
+    def create():
+        with tenant_context(tenant), transaction.atomic():
+            created["segment"] = list_create(
+                tenant=tenant, actor=SYSTEM_ACTOR, name="Lyonnais", kind=ListKind.DYNAMIC, rules=_city("Lyon")
+            )
+            rebuilt.set()
+            time.sleep(1)
+
+    _, errors = run_together(create, _move_to_lyon(tenant, ann, rebuilt))
+    assert errors == [], errors
+    assert ListMembership.objects.unscoped().filter(contact_list=created["segment"], contact=ann).exists()
     assert_sequences_gap_free([ann.pk])
