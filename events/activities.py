@@ -114,7 +114,8 @@ def activities_record(
     # Lock every contact concerned, in id order, in one statement (no deadlock between concurrent batches).
     # A merge or its undo committing while the lock waited changes which contact an id or email stands
     # for (a merged contact's activity landed nowhere; one for a contact an undo restored, on the other
-    # person): looked up again once locked, and the contacts it names now locked too, until it holds.
+    # person): looked up again once locked, and the contacts it names now locked too (a later round,
+    # only after such a race, so out of the first statement's order), until it holds.
     contacts: dict = {}
     for _ in range(LOOKUP_ROUNDS):
         wanted = {*by_id.values(), *by_email.values()} - contacts.keys()

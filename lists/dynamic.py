@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import TargetBusy, contacts_link, contacts_unlink, target_lock
+from contacts.services.links import SKIP, TargetBusy, contacts_link, contacts_unlink, target_lock
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -42,7 +42,7 @@ def segment_rebuild(
     from lists.services import _target
 
     # FOR UPDATE: a contact write refreshing this segment in its request (which holds the contact)
-    # defers to a task instead of waiting (_refresh); one that refreshed it already is waited for, so
+    # defers to a task instead of waiting (_refresh_many); one that refreshed it already is waited for, so
     # the rules are run on its change.
     contact_list = ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=list_id).first()
     if contact_list is None or contact_list.kind != ListKind.DYNAMIC:
@@ -60,9 +60,10 @@ def segment_rebuild(
     removed = contacts_unlink(
         tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source, bulk=True
     )
-    added = contacts_link(
-        tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source, bulk=True
-    )
+    added = contacts_link(  # the segment locked above
+        tenant=tenant, target=target, selection=live.filter(q), actor=actor, source=source, bulk=True,
+        target_mode=None,
+    )  # fmt: skip
     return added, removed
 
 
@@ -88,10 +89,18 @@ def segment_catch_up(*, tenant: Tenant, list_id: uuid.UUID, since: dt.datetime) 
     refreshed against one segment, waiting for it (see segment_fill)."""
     from events.models import OutboxEvent
 
+    # The outbox has no index on created_at: the newest row written before `since`, found walking the
+    # primary key back from the end (through the last minutes' rows only), bounds the id range instead.
+    before = (
+        OutboxEvent.objects.unscoped()
+        .filter(created_at__lt=since)
+        .order_by("-id")
+        .values_list("id", flat=True)
+    ).first()
     changed = (
         OutboxEvent.objects.for_tenant(tenant)
-        .filter(aggregate_type="contact", created_at__gte=since)
-        .values("aggregate_id")
+        .filter(aggregate_type="contact", id__gt=before or 0)
+        .values_list("aggregate_id", flat=True)
     )
     segments = list(_dynamic_lists(tenant).filter(pk=list_id))
     _refresh_many(
@@ -234,22 +243,22 @@ def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
 
 def segments_naming_field(*, tenant: Tenant, field: str) -> list[ContactList]:
     """The tenant's dynamic lists (archived too) whose rules have a rule on `field` exactly."""
-
-    def names(node) -> bool:
-        if not isinstance(node, dict):
-            return False
-        return node.get("field") == field or any(names(child) for child in node.get("rules") or [])
-
     segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC, rules__icontains=field)
-    return [s for s in segments.order_by("name").only("pk", "name", "rules") if names(s.rules)]
+    return [
+        s
+        for s in segments.order_by("name").only("pk", "name", "rules")
+        if rules_mention(s.rules, field, exact=True)
+    ]
 
 
-def rules_mention(rules, field_prefix: str) -> bool:
-    """Whether any rule of a (nested) rule group is on a field starting with `field_prefix`."""
+def rules_mention(rules, field_prefix: str, *, exact: bool = False) -> bool:
+    """Whether any rule of a (nested) rule group is on a field starting with `field_prefix` (exact:
+    on that field)."""
     if isinstance(rules, dict):
-        if isinstance(rules.get("field"), str) and rules["field"].startswith(field_prefix):
+        field = rules.get("field")
+        if isinstance(field, str) and (field == field_prefix if exact else field.startswith(field_prefix)):
             return True
-        return any(rules_mention(child, field_prefix) for child in rules.get("rules") or [])
+        return any(rules_mention(child, field_prefix, exact=exact) for child in rules.get("rules") or [])
     return False
 
 
@@ -292,9 +301,9 @@ def _refresh_many(
                     target_lock(_target(contact_list))
                     current = _dynamic_lists(tenant).filter(pk=contact_list.pk).first()
                     if current is not None:
-                        _refresh_one(tenant, current, contact_ids, actor=actor, source=source, wait=True)
+                        _refresh_one(tenant, current, contact_ids, actor=actor, source=source, mode=None)
             else:
-                _refresh_one(tenant, contact_list, contact_ids, actor=actor, source=source, wait=False)
+                _refresh_one(tenant, contact_list, contact_ids, actor=actor, source=source, mode=SKIP)
         except NotFound:  # deleted while this waited for it (target_lock)
             continue
         except TargetBusy:
@@ -304,9 +313,7 @@ def _refresh_many(
         delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, "", run_here=True)
 
 
-def _refresh_one(
-    tenant: Tenant, contact_list: ContactList, contact_ids, *, actor, source, wait: bool
-) -> None:
+def _refresh_one(tenant: Tenant, contact_list: ContactList, contact_ids, *, actor, source, mode) -> None:
     from lists.services import _target
 
     try:
@@ -317,7 +324,7 @@ def _refresh_one(
     some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
     members = some.filter(list_memberships__contact_list_id=contact_list.pk)
     contacts_link(
-        tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, wait=wait
+        tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, target_mode=mode
     )
     contacts_unlink(tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source)
 

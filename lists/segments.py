@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -263,6 +264,9 @@ class _Compiler:
             raise _Invalid(
                 f"{path}.value", f"{definition.key} is a number attribute: the value must be a number."
             )
+        sqlite = connection.vendor != "postgresql"
+        if kind == AttributeType.NUMBER and isinstance(value, int) and abs(value) >= 2**63 and sqlite:
+            return float(value)  # SQLite binds integers of 64 bits (its JSON reads a larger one as a real)
         if kind == AttributeType.BOOLEAN and not isinstance(value, bool):
             raise _Invalid(
                 f"{path}.value", f"{definition.key} is a boolean attribute: the value must be true or false."

@@ -88,6 +88,8 @@ def list_create(
 
 @transaction.atomic
 def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: dict) -> ContactList:
+    if "rules" in changes:  # the tags before the list, as a tag rename locks them (tag, then segments)
+        tags_named_hold(tenant=tenant, rules=changes["rules"])
     contact_list = _list(tenant, list_id, lock=True)
     if not changes:
         raise ValidationFailed(
@@ -109,7 +111,6 @@ def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: di
             raise ValidationFailed(
                 [{"field": "rules", "code": "invalid", "message": "Only dynamic lists have rules."}]
             )
-        tags_named_hold(tenant=tenant, rules=changes["rules"])
         compile_rules(tenant=tenant, rules=changes["rules"])
         contact_list.rules = changes["rules"]
     contact_list.updated_at = timezone.now()

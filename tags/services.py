@@ -11,7 +11,14 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import LinkTarget, contacts_link, contacts_lock, contacts_unlink, target_delete
+from contacts.services.links import (
+    KEY_SHARE,
+    LinkTarget,
+    contacts_link,
+    contacts_lock,
+    contacts_unlink,
+    target_delete,
+)
 from contacts_service.context import Actor
 from contacts_service.errors import NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -178,9 +185,10 @@ def contact_tag(
     selection = Contact.objects.for_tenant(tenant).filter(pk=contact_id)
     changed = 0
     for tag in tags:
-        changed += contacts_link(
-            tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source
-        )
+        changed += contacts_link(  # holding the contact: KEY_SHARE (see target_delete)
+            tenant=tenant, target=_target(tag), selection=selection, actor=actor, source=source,
+            target_mode=KEY_SHARE,
+        )  # fmt: skip
     if changed:
         segments_refresh_contact(tenant=tenant, contact_id=contact_id, actor=actor, source=source)
     return tags

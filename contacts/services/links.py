@@ -168,6 +168,12 @@ locked AS (
 )"""
 
 
+# How a link statement locks its tag or list (target_lock), by what its caller already holds:
+SHARE = "FOR SHARE"  # nothing: wait for a deletion (even its first phase) or a rebuild to end first
+KEY_SHARE = "FOR KEY SHARE"  # one contact: pass a deletion's first phase, which then waits for it
+SKIP = "FOR KEY SHARE SKIP LOCKED"  # contacts a FOR UPDATE holder may lock next: TargetBusy, no wait
+
+
 @transaction.atomic
 def contacts_link(
     *,
@@ -177,10 +183,10 @@ def contacts_link(
     actor: Actor,
     source: str,
     bulk: bool = False,
-    wait: bool = True,
+    target_mode: str | None = SHARE,
 ) -> int:
-    """Link every live contact of `selection` not linked yet; returns how many were linked. wait=False:
-    TargetBusy rather than wait for a target another transaction holds (see target_lock)."""
+    """Link every live contact of `selection` not linked yet; returns how many were linked. The target
+    is locked first as `target_mode` says (target_lock; None: the caller holds it already)."""
     table = target.model._meta.db_table
     if connection.vendor == "postgresql":
         # The selection's own query, narrowed to the tenant's live contacts, is the source: read as
@@ -192,7 +198,8 @@ def contacts_link(
         except EmptyResultSet:  # a filter that matches nobody (tags_all naming an unknown tag)
             return 0
         # Table and column names come from model metadata, never from input; values are parameters.
-        target_lock(target, wait=wait)
+        if target_mode is not None:
+            target_lock(target, target_mode)
         locked = _LOCKED_SQL.format(selection=selection_sql, live="AND c.deleted_at IS NULL")
         sql = f"""
             WITH {locked}, changed AS (
@@ -251,8 +258,9 @@ def contacts_unlink(
 def target_delete(*, tenant: Tenant, target: LinkTarget, instance, actor: Actor, source: str) -> int:
     """Unlink every contact linked to a tag or list (each with its event), then delete it; returns how
     many were unlinked. The caller holds its row FOR NO KEY UPDATE: a request linking one contact holds
-    that contact, then key-share-locks the target (target_lock), which that lock lets pass, where FOR
-    UPDATE had it wait while the unlink below waited for its contact (a deadlock). FOR UPDATE then
+    that contact, then key-share-locks the target (target_lock, KEY_SHARE), which that lock lets pass,
+    where FOR UPDATE had it wait while the unlink below waited for its contact (a deadlock); a bulk
+    link, holding no contact yet, takes SHARE and waits for the whole deletion. FOR UPDATE then
     waits for such requests to commit (later ones wait for this one, then find the target gone), and
     the contacts they linked meanwhile, or a merge moved the link to, are unlinked too, with their
     events, before the row and its links go."""
@@ -272,23 +280,24 @@ class TargetBusy(Exception):
     """The tag or list is held (deleted, its rules changed, rebuilt) and the caller asked not to wait."""
 
 
-def target_lock(target: LinkTarget, *, wait: bool = True) -> None:
-    """Key-share-lock the tag or list the links point at (what their foreign key check takes at
-    commit, taken now): while it is being deleted this waits, then finds it gone - a 404 rather than
-    a foreign key error at commit (a 500). wait=False: TargetBusy while another transaction holds it
-    FOR UPDATE, for a caller holding a contact that transaction may be about to lock."""
+def target_lock(target: LinkTarget, mode: str = SHARE) -> None:
+    """Lock the tag or list the links point at (its foreign key check at commit takes a key-share
+    lock; taken now, and stronger for a caller holding no contact, see SHARE): while it is being
+    deleted this waits, then finds it gone - a 404 rather than a foreign key error at commit (a 500).
+    On SQLite (no row locks) it only checks the row is there."""
     model = target.model._meta.get_field(target.column.removesuffix("_id")).related_model
-    table = model._meta.db_table
+    there = model._base_manager.filter(pk=target.target_id)
+    if connection.vendor != "postgresql":
+        if not there.exists():
+            raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
+        return
     with connection.cursor() as cursor:
-        skip = "" if wait else " SKIP LOCKED"
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE{skip}", [target.target_id])  # noqa: S608 (model metadata)
+        cursor.execute(f"SELECT 1 FROM {model._meta.db_table} WHERE id = %s {mode}", [target.target_id])  # noqa: S608 (model metadata)
         if cursor.fetchone() is not None:
             return
-        if not wait:
-            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s", [target.target_id])  # noqa: S608
-            if cursor.fetchone() is not None:
-                raise TargetBusy(target.target_id)
-        raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
+    if mode == SKIP and there.exists():
+        raise TargetBusy(target.target_id)
+    raise NotFound(f"This {model._meta.verbose_name} no longer exists.")
 
 
 def _links(tenant: Tenant, target: LinkTarget) -> QuerySet:

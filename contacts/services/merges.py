@@ -90,8 +90,11 @@ def lock_surviving_contact(tenant: Tenant, contact_id: uuid.UUID) -> Contact:
             .filter(pk=target, deleted_at__isnull=True)
             .first()
         )
-        if contact is not None and surviving_contact_id(tenant, contact_id) == contact.pk:
+        now = surviving_contact_id(tenant, contact_id)
+        if contact is not None and now == contact.pk:
             return contact
+        if contact is None and now == target:  # deleted, not merged: nothing to follow
+            break
     raise NotFound("Contact not found.")
 
 
