@@ -19,7 +19,7 @@ from django.utils import timezone
 from contacts.models import ChangeSource, Contact
 from contacts.services.links import SKIP, TargetBusy, contacts_link, contacts_unlink, target_lock
 from contacts_service.context import SYSTEM_ACTOR, Actor
-from contacts_service.errors import NotFound, ValidationFailed
+from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.names import db_name_keys
 from contacts_service.queueing import delay_on_commit
@@ -239,6 +239,17 @@ def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
     wanted = {str(i) for i in list_ids}
     segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC).order_by("name")
     return [s for s in segments.only("pk", "name", "rules") if _named_lists(s.rules) & wanted]
+
+
+def refuse_if_named(naming: list[ContactList], what: str) -> None:
+    """409 in_use listing the segments whose rules name `what` (a list, an attribute) about to go."""
+    if naming:
+        raise Conflict(
+            f"The rules of {len(naming)} dynamic list(s) name {what} "
+            f"({', '.join(repr(s.name) for s in naming[:5])}); change their rules first.",
+            code="in_use",
+            segments=[{"id": str(s.pk), "name": s.name} for s in naming],
+        )
 
 
 def segments_naming_field(*, tenant: Tenant, field: str) -> list[ContactList]:

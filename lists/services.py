@@ -17,6 +17,7 @@ from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
 from lists.dynamic import (
+    refuse_if_named,
     segment_fill,
     segment_rebuild,
     segments_naming,
@@ -161,14 +162,7 @@ def list_delete(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, source: str
     segment's rules name it (a list id never comes back, so the segment could never be rebuilt) or an
     import under way adds its rows to it."""
     contact_list = _list(tenant, list_id, lock=True, no_key=True)  # see target_delete
-    naming = segments_naming(tenant=tenant, list_ids=[contact_list.pk])
-    if naming:
-        raise Conflict(
-            f"The rules of {len(naming)} dynamic list(s) name {contact_list.name!r} "
-            f"({', '.join(repr(s.name) for s in naming[:5])}); change their rules first.",
-            code="in_use",
-            segments=[{"id": str(s.pk), "name": s.name} for s in naming],
-        )
+    refuse_if_named(segments_naming(tenant=tenant, list_ids=[contact_list.pk]), repr(contact_list.name))
     _refuse_if_imported_into(tenant, contact_list)
     return target_delete(
         tenant=tenant, target=_target(contact_list), instance=contact_list, actor=actor, source=source

@@ -183,7 +183,7 @@ def _check_no_import_writes(tenant: Tenant, key: str) -> None:
 def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> None:
     """Refused while contacts hold a value, so no contact silently loses data, and while a segment's
     rules name the attribute (its upkeep would stop following contacts without a word)."""
-    from lists.dynamic import segments_naming_field
+    from lists.dynamic import refuse_if_named, segments_naming_field
 
     definition = (
         AttributeDefinition.objects.for_tenant(tenant).select_for_update().filter(pk=definition_id).first()
@@ -197,12 +197,7 @@ def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> 
             code="in_use",
             in_use=used,
         )
-    naming = segments_naming_field(tenant=tenant, field=f"attributes.{definition.key}")
-    if naming:
-        raise Conflict(
-            f"The rules of {len(naming)} dynamic list(s) name {definition.key} "
-            f"({', '.join(repr(s.name) for s in naming[:5])}); change their rules first.",
-            code="in_use",
-            segments=[{"id": str(s.pk), "name": s.name} for s in naming],
-        )
+    refuse_if_named(
+        segments_naming_field(tenant=tenant, field=f"attributes.{definition.key}"), definition.key
+    )
     definition.delete()

@@ -1,6 +1,8 @@
 """Run callables at the same time, each in its own thread with its own DB connection (tests/races)."""
 
 import threading
+import time
+import uuid
 from collections.abc import Callable
 
 from django.db import connection
@@ -44,3 +46,65 @@ def assert_sequences_gap_free(contact_ids) -> None:
         )
         final = Contact.objects.unscoped().get(pk=contact_id).event_sequence
         assert sequences == list(range(1, final + 1)), (contact_id, sequences, final)
+
+
+def two_contacts(tenant):
+    """(primary, other): two live contacts to merge."""
+    from contacts import services
+    from contacts_service.context import SYSTEM_ACTOR, tenant_context
+
+    with tenant_context(tenant):
+        primary = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "p@example.com"})
+        other = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "o@example.com"})
+    return primary, other
+
+
+def merge_holding_locks(tenant, primary, other, locked: threading.Event) -> Callable[[], object]:
+    """A merge of `other` into `primary` that takes its first step (both contacts locked in id order),
+    sets `locked`, holds them a second (the racing request starts and waits), then merges."""
+
+    def merge():
+        from django.db import transaction
+
+        from contacts import services
+        from contacts.models import Contact
+        from contacts_service.context import SYSTEM_ACTOR, tenant_context
+
+        with tenant_context(tenant), transaction.atomic():
+            ids = sorted([primary.pk, other.pk])
+            list(Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=ids).order_by("pk"))
+            locked.set()
+            time.sleep(1)
+            services.contact_merge(
+                tenant=tenant, actor=SYSTEM_ACTOR, primary_id=primary.pk, other_ids=[other.pk]
+            )
+
+    return merge
+
+
+def undo_holding_locks(tenant, merge, locked: threading.Event, *, contacts: bool = True) -> Callable[[], int]:
+    """An undo of `merge` that takes its first steps (the merge row; with `contacts`, its contacts in id
+    order too), sets `locked`, holds them a second, then undoes; returns 200 or the refusal's status."""
+
+    def undo() -> int:
+        from django.db import transaction
+
+        from contacts.models import Contact, Merge
+        from contacts.services.merge_undo import merge_undo
+        from contacts_service.context import SYSTEM_ACTOR, tenant_context
+        from contacts_service.errors import ServiceError
+
+        with tenant_context(tenant), transaction.atomic():
+            list(Merge.objects.for_tenant(tenant).select_for_update().filter(pk=merge.pk))
+            if contacts:
+                ids = sorted([merge.primary_id, *(uuid.UUID(str(i)) for i in merge.merged_ids)])
+                list(Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=ids).order_by("pk"))
+            locked.set()
+            time.sleep(1)
+            try:
+                merge_undo(tenant=tenant, actor=SYSTEM_ACTOR, merge_id=merge.pk)
+            except ServiceError as exc:  # a 409/404 is an acceptable answer
+                return exc.status_code
+        return 200
+
+    return undo

@@ -2,19 +2,16 @@
 being deleted."""
 
 import threading
-import time
 
 import pytest
-from django.db import transaction
 
-from contacts import services
 from contacts.models import Contact
 from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from events.models import OutboxEvent
 from lists.services import list_create, list_delete, list_members_change
 from tags.models import Tag
 from tags.services import contact_tag, tag_delete
-from tests.races.helpers import assert_sequences_gap_free, run_together
+from tests.races.helpers import assert_sequences_gap_free, merge_holding_locks, run_together, two_contacts
 
 
 def _events(contact_id, *types):
@@ -26,33 +23,12 @@ def _events(contact_id, *types):
     )
 
 
-def _two(tenant):
-    with tenant_context(tenant):
-        primary = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "p@example.com"})
-        other = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "o@example.com"})
-    return primary, other
-
-
-def _merge_holding_locks(tenant, primary, other, locked):
-    def merge():
-        with tenant_context(tenant), transaction.atomic():
-            ids = sorted([primary.pk, other.pk])  # contact_merge's first step: both locked in id order
-            list(Contact.objects.for_tenant(tenant).select_for_update().filter(pk__in=ids).order_by("pk"))
-            locked.set()
-            time.sleep(1)  # the tag/list deletion starts meanwhile and waits on the merged contact
-            services.contact_merge(
-                tenant=tenant, actor=SYSTEM_ACTOR, primary_id=primary.pk, other_ids=[other.pk]
-            )
-
-    return merge
-
-
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_tag_while_a_merge_moves_it_to_the_primary_emits_its_untagged(tenant):
     """The merged contact holds tag VIP, the primary does not; the tag is deleted while the merge
     moves the assignment to the primary: the primary gets contact.untagged (every holder gets one, the
     deletion unlinks again the holders of the moment before the tag goes)."""
-    primary, other = _two(tenant)
+    primary, other = two_contacts(tenant)
     with tenant_context(tenant):
         contact_tag(tenant=tenant, actor=SYSTEM_ACTOR, contact_id=other.pk, names=["VIP"])
     tag = Tag.objects.unscoped().get(tenant=tenant, name="VIP")
@@ -63,7 +39,7 @@ def test_deleting_a_tag_while_a_merge_moves_it_to_the_primary_emits_its_untagged
         with tenant_context(tenant):
             return tag_delete(tenant=tenant, actor=SYSTEM_ACTOR, tag_id=tag.pk)
 
-    results, errors = run_together(_merge_holding_locks(tenant, primary, other, locked), delete)
+    results, errors = run_together(merge_holding_locks(tenant, primary, other, locked), delete)
     assert errors == [], errors
     assert not Tag.objects.unscoped().filter(pk=tag.pk).exists()
     assert_sequences_gap_free([primary.pk, other.pk])
@@ -75,7 +51,7 @@ def test_deleting_a_tag_while_a_merge_moves_it_to_the_primary_emits_its_untagged
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_list_while_a_merge_moves_its_membership_to_the_primary_emits_removed_from_list(tenant):
     """The same with a static list: the primary gets contact.removed_from_list."""
-    primary, other = _two(tenant)
+    primary, other = two_contacts(tenant)
     with tenant_context(tenant):
         target = list_create(tenant=tenant, actor=SYSTEM_ACTOR, name="Newsletter")
         list_members_change(
@@ -91,7 +67,7 @@ def test_deleting_a_list_while_a_merge_moves_its_membership_to_the_primary_emits
         with tenant_context(tenant):
             return list_delete(tenant=tenant, actor=SYSTEM_ACTOR, list_id=target.pk)
 
-    results, errors = run_together(_merge_holding_locks(tenant, primary, other, locked), delete)
+    results, errors = run_together(merge_holding_locks(tenant, primary, other, locked), delete)
     assert errors == [], errors
     assert_sequences_gap_free([primary.pk, other.pk])
     assert _events(primary.pk, "contact.added_to_list", "contact.removed_from_list") == [

@@ -1,18 +1,13 @@
 """A merge undo racing the GDPR erasure of the merge's primary."""
 
 import threading
-import time
 
 import pytest
-from django.db import transaction
 
 from contacts import services
-from contacts.models import Merge
-from contacts.services.merge_undo import merge_undo
 from contacts_service.context import SYSTEM_ACTOR, tenant_context
-from contacts_service.errors import ServiceError
 from contacts_service.roles import Role
-from tests.races.helpers import run_together
+from tests.races.helpers import run_together, undo_holding_locks
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,21 +23,10 @@ def test_undoing_a_merge_while_its_primary_is_erased_is_not_a_500(client_for, te
     client = client_for(tenant, Role.OWNER)
     locked = threading.Event()
 
-    def undo():
-        with tenant_context(tenant), transaction.atomic():
-            list(Merge.objects.for_tenant(tenant).select_for_update().filter(pk=merge.pk))  # its first step
-            locked.set()
-            time.sleep(1)  # the erasure starts meanwhile
-            try:
-                merge_undo(tenant=tenant, actor=SYSTEM_ACTOR, merge_id=merge.pk)
-            except ServiceError as exc:
-                return exc.status_code
-        return 200
-
     def erase():
         assert locked.wait(10)
         return client.post(f"/api/v1/contacts/{a.pk}/erase/", {}, format="json").status_code
 
-    results, errors = run_together(undo, erase)
+    results, errors = run_together(undo_holding_locks(tenant, merge, locked, contacts=False), erase)
     assert errors == [], errors  # an exception here is a 500 (deadlock detected)
     assert results[1] in (200, 201, 202, 204), results
