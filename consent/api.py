@@ -175,7 +175,18 @@ class ConsentConfirmView(APIView):
         summary="Change a purpose's label or description (the key is fixed)",
         request=ConsentPurposeUpdateSerializer,
     ),
-    destroy=extend_schema(summary="Delete a purpose no ledger entry uses", responses={204: None}),
+    destroy=extend_schema(
+        summary="Delete a purpose no ledger entry, import under way or segment uses",
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Code `in_use`: the purpose is in the consent ledger, a queued or running "
+                "import maps a column to it, or the rules of dynamic lists (`segments`: `[{id, name}]`) "
+                "name it (change their rules first).",
+            ),
+        },
+    ),
 )
 class ConsentPurposeViewSet(
     mixins.ListModelMixin,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from consent.models import (
     DEFAULT_PURPOSES,
+    ConsentChannel,
     ConsentPurpose,
     ConsentRecord,
     ConsentState,
@@ -115,6 +116,8 @@ def purpose_update(*, tenant: Tenant, purpose_id: uuid.UUID, changes: dict[str, 
 
 @transaction.atomic
 def purpose_delete(*, tenant: Tenant, purpose_id: uuid.UUID) -> None:
+    from lists.dynamic import refuse_if_named, segments_naming_field
+
     purpose = ConsentPurpose.objects.for_tenant(tenant).select_for_update().filter(pk=purpose_id).first()
     if purpose is None:
         raise NotFound("Purpose not found.")
@@ -131,6 +134,9 @@ def purpose_delete(*, tenant: Tenant, purpose_id: uuid.UUID) -> None:
             field="key",
             code="in_use",
         )
+    # A segment's rules on consent.<channel>.<key> would stop following contacts without a word.
+    fields = [f"consent.{channel}.{purpose.key}" for channel in ConsentChannel.values]
+    refuse_if_named(segments_naming_field(tenant=tenant, fields=fields), purpose.key)
     ConsentPurpose.objects.for_tenant(tenant).filter(pk=purpose.pk).delete()
 
 

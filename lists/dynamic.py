@@ -11,13 +11,15 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import ChangeSource, Contact
-from contacts.services.links import SKIP, TargetBusy, contacts_link, contacts_unlink, target_lock
+from contacts.services.links import SHARE, SKIP, TargetBusy, contacts_link, contacts_unlink, target_lock
 from contacts_service.context import SYSTEM_ACTOR, Actor
 from contacts_service.errors import Conflict, NotFound, ValidationFailed
 from contacts_service.models import Tenant
@@ -202,20 +204,43 @@ def _named_tags(node) -> set[str]:
     return set()
 
 
-def tags_named_hold(*, tenant: Tenant, rules) -> None:
-    """Hold the tags a segment's rules name (FOR SHARE) until the caller, which saves the rules,
-    commits: a rename (tag_update, FOR UPDATE) then waits and rewrites these rules too
-    (segments_follow_tag_rename), where it missed a segment not committed yet, left naming a tag gone.
-    Call it before checking the rules: a rename that came first makes the old name unknown (a 400)."""
-    names = [" ".join(name.split()) for name in _named_tags(rules)]
-    if not names or connection.vendor != "postgresql":
+def _named_fields(node) -> set[str]:
+    """The fields the rules of a rule group are on, as written."""
+    if not isinstance(node, dict):
+        return set()
+    if isinstance(node.get("rules"), list):
+        return set().union(*(_named_fields(child) for child in node["rules"]))
+    field = node.get("field")
+    return {field} if isinstance(field, str) else set()
+
+
+def rules_names_hold(*, tenant: Tenant, rules) -> None:
+    """Hold what a segment's rules name by name (FOR SHARE) until the caller, which saves the rules,
+    commits: the tags, so a rename (tag_update, FOR UPDATE) waits and rewrites these rules too
+    (segments_follow_tag_rename), where it missed a segment not committed yet, left naming a tag gone;
+    the attribute definitions and consent purposes, so their deletion (FOR UPDATE, then a 409 when a
+    segment names them) waits and sees this one, where both committed and the segment froze.
+    Call it before checking the rules: a rename or deletion that came first makes the name unknown (a 400)."""
+    if connection.vendor != "postgresql":
         return
+    # A name with a NUL names nothing (PostgreSQL's text refuses it): left for the rules check, a 400.
+    tags = [" ".join(name.split()) for name in _named_tags(rules) if "\x00" not in name]
+    fields = [f for f in _named_fields(rules) if "\x00" not in f]
+    keys = [f.removeprefix("attributes.") for f in fields if f.startswith("attributes.")]
+    purposes = [f.split(".", 2)[2] for f in fields if f.startswith("consent.") and f.count(".") >= 2]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM tags_tag WHERE tenant_id = %s AND lower(name) = "
-            "ANY(ARRAY(SELECT lower(n) FROM unnest(%s::text[]) AS n)) ORDER BY id FOR SHARE",
-            [tenant.pk, names],
-        )
+        if tags:
+            cursor.execute(
+                "SELECT 1 FROM tags_tag WHERE tenant_id = %s AND lower(name) = "
+                "ANY(ARRAY(SELECT lower(n) FROM unnest(%s::text[]) AS n)) ORDER BY id FOR SHARE",
+                [tenant.pk, tags],
+            )
+        for table, names in (("contacts_attributedefinition", keys), ("consent_consentpurpose", purposes)):
+            if names:
+                cursor.execute(
+                    f"SELECT 1 FROM {table} WHERE tenant_id = %s AND key = ANY(%s) ORDER BY id FOR SHARE",  # noqa: S608 (constant)
+                    [tenant.pk, names],
+                )
 
 
 def segments_follow_tag_names(*, tenant: Tenant, names) -> None:
@@ -242,7 +267,8 @@ def segments_naming(*, tenant: Tenant, list_ids) -> list[ContactList]:
 
 
 def refuse_if_named(naming: list[ContactList], what: str) -> None:
-    """409 in_use listing the segments whose rules name `what` (a list, an attribute) about to go."""
+    """409 in_use listing the segments whose rules name `what` (a list, an attribute, a consent purpose)
+    about to go."""
     if naming:
         raise Conflict(
             f"The rules of {len(naming)} dynamic list(s) name {what} "
@@ -252,13 +278,16 @@ def refuse_if_named(naming: list[ContactList], what: str) -> None:
         )
 
 
-def segments_naming_field(*, tenant: Tenant, field: str) -> list[ContactList]:
-    """The tenant's dynamic lists (archived too) whose rules have a rule on `field` exactly."""
-    segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC, rules__icontains=field)
+def segments_naming_field(*, tenant: Tenant, fields: list[str]) -> list[ContactList]:
+    """The tenant's dynamic lists (archived too) whose rules have a rule on one of `fields` exactly."""
+    mentions = Q()
+    for field in fields:
+        mentions |= Q(rules__icontains=field)
+    segments = ContactList.objects.for_tenant(tenant).filter(mentions, kind=ListKind.DYNAMIC)
     return [
         s
         for s in segments.order_by("name").only("pk", "name", "rules")
-        if rules_mention(s.rules, field, exact=True)
+        if any(rules_mention(s.rules, field, exact=True) for field in fields)
     ]
 
 
@@ -307,14 +336,13 @@ def _refresh_many(
     busy = False
     for contact_list in segments:
         try:
-            if wait:
-                with transaction.atomic():
-                    target_lock(_target(contact_list))
-                    current = _dynamic_lists(tenant).filter(pk=contact_list.pk).first()
-                    if current is not None:
-                        _refresh_one(tenant, current, contact_ids, actor=actor, source=source, mode=None)
-            else:
-                _refresh_one(tenant, contact_list, contact_ids, actor=actor, source=source, mode=SKIP)
+            # Each segment's rules are read again once it is locked: a rules change or an archive that
+            # committed after `segments` was read is what runs (the stale rules linked the contact).
+            with transaction.atomic() if wait else nullcontext():
+                target_lock(_target(contact_list), SHARE if wait else SKIP)
+                current = _dynamic_lists(tenant).filter(pk=contact_list.pk).first()
+                if current is not None:
+                    _refresh_one(tenant, current, contact_ids, actor=actor, source=source)
         except NotFound:  # deleted while this waited for it (target_lock)
             continue
         except TargetBusy:
@@ -324,7 +352,8 @@ def _refresh_many(
         delay_on_commit(segments_refresh_contacts_task, str(tenant.pk), ids, "", run_here=True)
 
 
-def _refresh_one(tenant: Tenant, contact_list: ContactList, contact_ids, *, actor, source, mode) -> None:
+def _refresh_one(tenant: Tenant, contact_list: ContactList, contact_ids, *, actor, source) -> None:
+    """Refresh one segment the caller holds (target_lock)."""
     from lists.services import _target
 
     try:
@@ -335,7 +364,7 @@ def _refresh_one(tenant: Tenant, contact_list: ContactList, contact_ids, *, acto
     some = Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids, deleted_at__isnull=True)
     members = some.filter(list_memberships__contact_list_id=contact_list.pk)
     contacts_link(
-        tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, target_mode=mode
+        tenant=tenant, target=target, selection=some.filter(q), actor=actor, source=source, target_mode=None
     )
     contacts_unlink(tenant=tenant, target=target, selection=members.exclude(q), actor=actor, source=source)
 

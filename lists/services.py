@@ -18,11 +18,11 @@ from contacts_service.models import Membership, Tenant
 from contacts_service.names import name_check_free, name_clean
 from lists.dynamic import (
     refuse_if_named,
+    rules_names_hold,
     segment_fill,
     segment_rebuild,
     segments_naming,
     segments_rebuild_later,
-    tags_named_hold,
 )
 from lists.models import ContactList, ContactListUserPermission, ListKind, ListMembership, ListStatus
 from lists.segments import compile_rules
@@ -71,7 +71,7 @@ def list_create(
             raise ValidationFailed(
                 [{"field": "rules", "code": "required", "message": "A dynamic list needs rules."}]
             )
-        tags_named_hold(tenant=tenant, rules=rules)
+        rules_names_hold(tenant=tenant, rules=rules)
         compile_rules(tenant=tenant, rules=rules, stored=stored_rules)
     elif rules is not None:
         raise ValidationFailed(
@@ -90,7 +90,7 @@ def list_create(
 @transaction.atomic
 def list_update(*, tenant: Tenant, actor: Actor, list_id: uuid.UUID, changes: dict) -> ContactList:
     if "rules" in changes:  # the tags before the list, as a tag rename locks them (tag, then segments)
-        tags_named_hold(tenant=tenant, rules=changes["rules"])
+        rules_names_hold(tenant=tenant, rules=changes["rules"])
     contact_list = _list(tenant, list_id, lock=True)
     if not changes:
         raise ValidationFailed(

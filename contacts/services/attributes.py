@@ -198,6 +198,6 @@ def attribute_definition_delete(*, tenant: Tenant, definition_id: uuid.UUID) -> 
             in_use=used,
         )
     refuse_if_named(
-        segments_naming_field(tenant=tenant, field=f"attributes.{definition.key}"), definition.key
+        segments_naming_field(tenant=tenant, fields=[f"attributes.{definition.key}"]), definition.key
     )
     definition.delete()

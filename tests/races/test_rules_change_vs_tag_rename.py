@@ -8,7 +8,7 @@ from django.db import transaction
 
 from contacts import services
 from contacts_service.context import SYSTEM_ACTOR, tenant_context
-from lists.dynamic import tags_named_hold
+from lists.dynamic import rules_names_hold
 from lists.models import ContactList, ListKind
 from lists.services import list_create, list_update
 from tags.models import Tag
@@ -35,7 +35,7 @@ def test_changing_a_segments_rules_while_the_tag_they_name_is_renamed_does_not_d
         with tenant_context(tenant), transaction.atomic():
             # list_update's first statements (the tags its rules name, then the list), then the rest
             rules = {"operator": "and", "rules": [{"field": "tags", "op": "any", "value": ["VIP"]}]}
-            tags_named_hold(tenant=tenant, rules=rules)
+            rules_names_hold(tenant=tenant, rules=rules)
             list(ContactList.objects.for_tenant(tenant).select_for_update().filter(pk=segment.pk))
             locked.set()
             time.sleep(1)
