@@ -1,10 +1,10 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from consent.models import ConsentPurpose, ConsentRecord, ConsentState
+from contacts_service.admin_delete import ServiceDeleteMixin
 from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.context import tenant_context
-from contacts_service.errors import Conflict
 
 
 class _ReadOnlyAdmin(BoundedSearchMixin, admin.ModelAdmin):
@@ -50,6 +50,9 @@ class ConsentStateAdmin(_ReadOnlyAdmin):
 
 
 class _PurposeForm(forms.ModelForm):
+    # Bounded as the API bounds it (ConsentPurposeInputSerializer); the model's TextField is not.
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea)
+
     class Meta:
         model = ConsentPurpose
         fields = ["tenant", "key", "label", "description"]
@@ -67,7 +70,7 @@ class _PurposeForm(forms.ModelForm):
 
 
 @admin.register(ConsentPurpose)
-class ConsentPurposeAdmin(BoundedSearchMixin, admin.ModelAdmin):
+class ConsentPurposeAdmin(ServiceDeleteMixin, BoundedSearchMixin, admin.ModelAdmin):
     """Purposes of every tenant. A purpose named in a tenant's consent ledger cannot be deleted (the
     ledger is kept), as through the API: its delete page and a delete action selecting it are refused."""
 
@@ -92,23 +95,9 @@ class ConsentPurposeAdmin(BoundedSearchMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and self._in_ledger(obj))
 
-    def delete_model(self, request, obj):
-        self._delete(request, [obj])
-
-    def delete_queryset(self, request, queryset):
-        self._delete(request, list(queryset.select_related("tenant")))
-
-    def _delete(self, request, purposes: list[ConsentPurpose]) -> None:
+    def delete_one(self, request, purpose) -> None:
         """Through the API's service, which locks the purpose before it checks the ledger (a consent
-        being recorded meanwhile cannot slip in); one in a ledger by then is kept, and said so."""
+        being recorded meanwhile cannot slip in), the imports under way and the segments' rules."""
         from consent.services import purpose_delete
 
-        kept = []
-        for purpose in purposes:
-            try:
-                purpose_delete(tenant=purpose.tenant, purpose_id=purpose.pk)
-            except Conflict:
-                kept.append(purpose)
-        if kept:
-            names = ", ".join(f"{p.key} ({p.tenant})" for p in kept)
-            self.message_user(request, f"Kept, being in a consent ledger: {names}.", level=messages.WARNING)
+        purpose_delete(tenant=purpose.tenant, purpose_id=purpose.pk)

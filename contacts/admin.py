@@ -25,9 +25,10 @@ from contacts.models import (
     DuplicateCandidate,
     Merge,
 )
+from contacts_service.admin_delete import ServiceDeleteMixin
 from contacts_service.admin_search import BoundedSearchMixin
 from contacts_service.context import Actor, tenant_context
-from contacts_service.errors import Conflict, NotFound, ServiceError
+from contacts_service.errors import ServiceError
 from imports.resources import (
     ContactConfirmImportForm,
     ContactCSV,
@@ -281,7 +282,7 @@ class ContactAdmin(TenantAdminMixin, ImportMixin, ExportActionMixin, admin.Model
 
 
 @admin.register(AttributeDefinition)
-class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
+class AttributeDefinitionAdmin(ServiceDeleteMixin, TenantAdminMixin, admin.ModelAdmin):
     """Read-only. A definition whose key contacts still hold a value for cannot be deleted (they would
     keep values no definition types), as through the API: its delete page and a delete action
     selecting it are refused."""
@@ -304,29 +305,12 @@ class AttributeDefinitionAdmin(TenantAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and self._in_use(obj))
 
-    def delete_model(self, request, obj):
-        self._delete(request, [obj])
-
-    def delete_queryset(self, request, queryset):
-        self._delete(request, list(queryset.select_related("tenant")))
-
-    def _delete(self, request, definitions: list[AttributeDefinition]) -> None:
-        """Through the API's service, which locks the definition before it counts the holders."""
+    def delete_one(self, request, definition) -> None:
+        """Through the API's service, which locks the definition before it counts the holders and
+        looks for segments naming it."""
         from contacts.services.attributes import attribute_definition_delete
 
-        kept = []
-        for definition in definitions:
-            try:
-                attribute_definition_delete(tenant=definition.tenant, definition_id=definition.pk)
-            except Conflict:  # in use by now (NotFound: deleted meanwhile, nothing to say)
-                kept.append(definition)
-            except NotFound:
-                continue
-        if kept:
-            names = ", ".join(f"{d.key} ({d.tenant})" for d in kept)
-            self.message_user(
-                request, f"Kept, contacts still holding a value: {names}.", level=messages.WARNING
-            )
+        attribute_definition_delete(tenant=definition.tenant, definition_id=definition.pk)
 
 
 class ReadOnlyAdmin(TenantAdminMixin, admin.ModelAdmin):

@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -7,13 +7,13 @@ from guardian.admin import GuardedModelAdmin
 
 from contacts.admin import TenantAdminMixin, admin_actor
 from contacts.models import ChangeSource
+from contacts_service.admin_delete import ServiceDeleteMixin
 from contacts_service.context import tenant_context
-from contacts_service.errors import Conflict, NotFound
 from lists.models import ContactList, ListKind
 
 
 @admin.register(ContactList)
-class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
+class ContactListAdmin(ServiceDeleteMixin, TenantAdminMixin, GuardedModelAdmin):
     """Lists of every tenant (read-only: membership changes go through the API so events are written).
     "Object permissions" shows and edits who a list is shared with (manage_list). Deleting a list here
     goes through the API's service: each member leaves with its contact.removed_from_list event."""
@@ -36,47 +36,22 @@ class ContactListAdmin(TenantAdminMixin, GuardedModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def delete_model(self, request, obj):
-        self._delete(request, [obj])
+    def delete_order(self, contact_lists):
+        # Dynamic lists first: a static list selected with the segment naming it goes too.
+        return sorted(contact_lists, key=lambda c: c.kind != ListKind.DYNAMIC)
 
-    def delete_queryset(self, request, queryset):
-        self._delete(request, list(queryset.select_related("tenant")))
-
-    def _delete(self, request, contact_lists) -> None:
+    def delete_one(self, request, contact_list) -> None:
         """Through the API's service: members leave with their events; a list a segment's rules name
         is kept (as the API's 409 in_use), with a message naming it."""
         from lists.services import list_delete
 
-        kept, deleted = [], 0
-        # Dynamic lists first: a static list selected with the segment naming it goes too.
-        for contact_list in sorted(contact_lists, key=lambda c: c.kind != ListKind.DYNAMIC):
-            with tenant_context(contact_list.tenant):
-                try:
-                    list_delete(
-                        tenant=contact_list.tenant,
-                        actor=admin_actor(request),
-                        list_id=contact_list.pk,
-                        source=ChangeSource.ADMIN,
-                    )
-                    deleted += 1
-                except Conflict as exc:
-                    kept.append(exc.message)
-                except NotFound:  # deleted meanwhile
-                    continue
-        for message in kept:
-            self.message_user(request, f"Kept: {message}", level=messages.WARNING)
-        request._lists_deleted = deleted  # what message_user says next, instead of Django's own
-
-    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
-        """Django's "deleted successfully" after delete_model / delete_queryset counts what it was
-        asked to delete: a kept list was said to be deleted, beside the warning saying it was kept."""
-        deleted = getattr(request, "_lists_deleted", None)
-        if deleted is not None and level == messages.SUCCESS:
-            del request._lists_deleted
-            if not deleted:
-                return
-            message = f"Successfully deleted {deleted} contact list{'s' if deleted > 1 else ''}."
-        super().message_user(request, message, level, *args, **kwargs)
+        with tenant_context(contact_list.tenant):
+            list_delete(
+                tenant=contact_list.tenant,
+                actor=admin_actor(request),
+                list_id=contact_list.pk,
+                source=ChangeSource.ADMIN,
+            )
 
     # django-guardian's sharing pages look the list, user or group up with the raw URL value: one that
     # is not an id of its model was a 500 (ValidationError), where it is a 404.
