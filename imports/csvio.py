@@ -223,6 +223,12 @@ def neutralise(cell: str) -> str:
     return f"'{cell}" if cell and cell[0] in FORMULA_PREFIXES else cell
 
 
+def unneutralise(cell: str) -> str:
+    """An import's reading of a cell `neutralise` wrote (ours, or a spreadsheet's): the ' before = + -
+    @ tab or CR is not part of the value, so an exported file imports back as it was."""
+    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_PREFIXES else cell
+
+
 def cell_sql(expression: str) -> str:
     """A text expression as a CSV cell written by PostgreSQL: `neutralise`d, and '' as NULL (COPY ...
     CSV writes NULL as an empty cell but '' as "", where the csv module writes both as nothing)."""

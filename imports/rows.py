@@ -22,7 +22,8 @@ from contacts.normalization import (
     normalize_email,
     normalize_phone,
 )
-from tags.services import MAX_TAG_NAME
+from imports.csvio import unneutralise
+from tags.services import MAX_TAG_NAME, TAG_SEPARATORS
 
 FIELD_TARGETS = {
     "email": 254,
@@ -66,7 +67,6 @@ CONSENT_SYNONYMS = {
 CONSENT_PREFIX = "consent."
 GRANT_WORDS = {"granted", "grant", "subscribed", "optin", "optedin", "accepted", "agree", "agreed"}
 REVOKE_WORDS = {"revoked", "revoke", "unsubscribed", "optout", "optedout", "declined", "refused", "withdrawn"}
-TAG_SPLIT = re.compile(r"[,;|]")
 TRUE_WORDS = {"true", "yes", "y", "1", "oui", "ja", "si", "x"}
 FALSE_WORDS = {"false", "no", "n", "0", "non", "nein"}
 MAX_TAGS_PER_ROW = 50
@@ -75,12 +75,13 @@ MAX_TAGS_PER_ROW = 50
 def tag_names(cell: str) -> list[str]:
     """The tag names of a tags cell, as the tags API cleans a name (whitespace collapsed), each cut to
     the longest tag name."""
-    names = (" ".join(part.split())[:MAX_TAG_NAME].rstrip() for part in TAG_SPLIT.split(cell))
+    names = (" ".join(part.split())[:MAX_TAG_NAME].rstrip() for part in TAG_SEPARATORS.split(cell))
     return [name for name in names if name]
 
 
-# Longest number cell read: 2**53 has 16 digits, a float's full text (-1.2345678901234567e-308) 24.
-MAX_NUMBER_CHARS = 100
+# Longest number cell read: an export writes a stored number in full, without exponent (jsonb's text):
+# 1e308 has 309 digits, 5e-324 is "0." and 323 more; int() would refuse 4,300 digits.
+MAX_NUMBER_CHARS = 400
 # A number as a CSV cell writes one: ASCII digits, one . or , decimal mark, an optional exponent.
 # (int() and float() also take "1_000", "inf", "nan" and other scripts' digits.)
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -119,10 +120,11 @@ def suggest_mapping(header: list[str], attribute_keys: list[str], purposes: set[
     for name in header:
         norm = _norm(name)
         target = ""
-        for candidate, words in SYNONYMS.items():
-            if norm in words and candidate not in used:
-                target = candidate
-                break
+        written = name.strip()
+        if written.removeprefix("attributes.") in attribute_keys and written.startswith("attributes."):
+            target = "" if written in used else written  # an export's own name for the column
+        else:
+            target = next((c for c, words in SYNONYMS.items() if norm in words and c not in used), "")
         if not target and norm in by_norm and f"attributes.{by_norm[norm]}" not in used:
             target = f"attributes.{by_norm[norm]}"
         if not target:
@@ -235,7 +237,10 @@ class RowParser:
         if len(raw) > self.width and any(cell.strip() for cell in raw[self.width :]):
             row.error("row", f"{len(raw)} columns where the header has {self.width}.")
             return row
-        cells = {target: (raw[i].strip() if i < len(raw) else "") for i, target in self.columns}
+        cells = {
+            target: (unneutralise(raw[i].strip()).strip() if i < len(raw) else "")
+            for i, target in self.columns
+        }
         country = ""
         if cells.get("country"):
             try:

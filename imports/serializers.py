@@ -19,7 +19,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
     failed = serializers.IntegerField(source="failed_count", read_only=True)
     rows_per_second = serializers.SerializerMethodField()
     eta_seconds = serializers.SerializerMethodField()
-    problems = serializers.SerializerMethodField(help_text="What must be fixed (mapping) before start.")
+    problems = serializers.SerializerMethodField(
+        help_text="What must be fixed (mapping, list_id) before start."
+    )
     preview = serializers.SerializerMethodField(
         help_text="While draft: the first 20 rows as they would be imported (create/update/skip/error)."
     )

@@ -176,13 +176,29 @@ def _definitions(tenant: Tenant) -> dict[str, AttributeDefinition]:
 
 
 def job_problems(job: ImportJob) -> list[dict[str, str]]:
-    return mapping_problems(
+    problems = mapping_problems(
         job.mapping,
         job.header,
         _definitions(job.tenant),
         job.dedupe_key,
         set(purpose_keys(tenant=job.tenant)),
     )
+    if job.list_id:  # chosen when it was a static list; a draft does not hold it (deleted since?)
+        problems += _list_problems(job.tenant, job.list_id)
+    return problems
+
+
+def _list_problems(tenant: Tenant, list_id: uuid.UUID) -> list[dict[str, str]]:
+    """Why the rows cannot be added to list `list_id`, if they cannot."""
+    from lists.models import ContactList, ListKind
+
+    kind = ContactList.objects.for_tenant(tenant).filter(pk=list_id).values_list("kind", flat=True).first()
+    if kind is None:
+        return [{"field": "list_id", "code": "not_found", "message": "No such list (deleted?)."}]
+    if kind != ListKind.STATIC:
+        return [{"field": "list_id", "code": "dynamic",
+                 "message": "Import into a static list; dynamic lists follow their rules."}]  # fmt: skip
+    return []
 
 
 OPTION_FIELDS = ("mapping", "dedupe_key", "on_match", "list_id", "tags", "allow_erased")
@@ -200,27 +216,8 @@ def import_update(*, tenant: Tenant, job_id: uuid.UUID, changes: dict[str, Any])
     if "mapping" in changes:
         # Columns left out keep their suggestion; "" ignores a column.
         changes["mapping"] = {**job.mapping, **changes["mapping"]}
-    if changes.get("list_id"):
-        from lists.models import ContactList, ListKind
-
-        kind = (
-            ContactList.objects.for_tenant(tenant)
-            .filter(pk=changes["list_id"])
-            .values_list("kind", flat=True)
-            .first()
-        )
-        if kind is None:
-            raise ValidationFailed([{"field": "list_id", "code": "not_found", "message": "No such list."}])
-        if kind != ListKind.STATIC:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": "list_id",
-                        "code": "dynamic",
-                        "message": "Import into a static list; dynamic lists follow their rules.",
-                    }
-                ]
-            )
+    if changes.get("list_id") and (problems := _list_problems(tenant, changes["list_id"])):
+        raise ValidationFailed(problems)
     if "tags" in changes:
         from tags.services import _clean_name
 
@@ -249,7 +246,16 @@ def import_start(*, tenant: Tenant, job_id: uuid.UUID) -> ImportJob:
         raise Conflict(f"The import is {job.status} already.", code="started")
     problems = job_problems(job)
     if problems:
-        raise ValidationFailed(problems, message="Fix the mapping before starting.")
+        raise ValidationFailed(problems, message="Fix the options before starting.")
+    if job.list_id:  # held until queued: a deletion meanwhile waits, then sees the job (409 in_use)
+        from contacts.services.links import target_lock
+        from lists.models import ContactList
+        from lists.services import _target
+
+        try:
+            target_lock(_target(ContactList.objects.for_tenant(tenant).get(pk=job.list_id)))
+        except (NotFound, ContactList.DoesNotExist):
+            raise ValidationFailed(_list_problems(tenant, job.list_id)) from None
     # A choice removed meanwhile: the removal waits for this start and then sees the job under way
     # (refused), or this start waits for the removal and the task reads the choices left.
     mapped = [

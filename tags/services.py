@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 
@@ -32,14 +33,18 @@ from lists.dynamic import (
 from tags.models import DEFAULT_COLOR, Tag, TagAssignment, color_validator
 
 MAX_TAG_NAME = 100
+# What separates tag names in a filter (commas), an import's tags column (any) and an export ("; ").
+TAG_SEPARATORS = re.compile(r"[,;|]")
 
 
 def _clean_name(name: str, field: str = "name") -> str:
-    """A tag name has no comma: the `tags` filters and an import's tags column separate names with
-    commas, so "Paris, France" would select the holders of "Paris" and of "France"."""
+    """A tag name has no comma, semicolon or vertical bar: the `tags` filters separate names with
+    commas, an import's tags column with any of the three (and an export joins them with "; "), so
+    "Paris, France" would select the holders of "Paris" and of "France", and "R;D" come back from an
+    exported file as "R" and "D"."""
     cleaned = name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME)
-    if "," in cleaned:
-        message = "Must not contain commas: filters and imports separate tag names with them."
+    if TAG_SEPARATORS.search(cleaned):
+        message = "Must not contain , ; or |: filters, imports and exports separate tag names with them."
         raise ValidationFailed([{"field": field, "code": "invalid", "message": message}])
     return cleaned
 

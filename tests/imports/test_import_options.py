@@ -45,14 +45,24 @@ def test_unknown_list_is_400(api):
     assert r.status_code == 400, r.json()
 
 
-def test_list_deleted_after_patch_then_run(api, tenant):
+def test_list_deleted_after_patch_refuses_the_start(api, tenant):
+    """A draft does not hold its list: deleted since the PATCH, the draft shows the problem and the
+    start is a 400 naming list_id (it ran and completed, its rows in no list, without a word)."""
     static = api.post(reverse("list-list"), {"name": "L"}, format="json").json()
     job_id = _job(api)
     assert api.patch(job_url(job_id), {"list_id": static["id"]}, format="json").status_code == 200
     assert api.delete(reverse("list-detail", kwargs={"pk": static["id"]})).status_code == 204
-    job = run(api, job_id)
-    print(job)
-    assert job["status"] in ("completed", "failed")
+    assert [p["field"] for p in api.get(job_url(job_id)).json()["problems"]] == ["list_id"]
+    started = api.post(job_url(job_id, "start"))
+    assert started.status_code == 400, started.json()
+    assert started.json()["errors"] == [
+        {"field": "list_id", "code": "not_found", "message": "No such list (deleted?)."}
+    ]
+    assert api.get(job_url(job_id)).json()["status"] == "draft"
+    # Another list chosen, it runs.
+    other = api.post(reverse("list-list"), {"name": "M"}, format="json").json()
+    assert run(api, job_id, list_id=other["id"])["status"] == "completed"
+    assert ListMembership.objects.unscoped().filter(contact_list_id=other["id"]).count() == 1
 
 
 @pytest.mark.parametrize("tags", [[""], ["   "], ["x" * 101], ["a\x00b"], [None]])

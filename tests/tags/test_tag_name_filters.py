@@ -38,7 +38,7 @@ def test_a_tag_name_with_a_comma_is_refused_wherever_a_name_is_given(api, tenant
     assert created.status_code == 400 and created.json()["errors"][0]["field"] == "name"
     assert renamed.status_code == 400 and renamed.json()["errors"][0]["field"] == "name"
     assert tagged.status_code == 400 and tagged.json()["errors"][0]["field"] == "tags.1"
-    assert "commas" in created.json()["errors"][0]["message"]
+    assert created.json()["errors"][0]["message"].startswith("Must not contain , ; or |")
     assert list(Tag.objects.unscoped().filter(tenant=tenant).values_list("name", flat=True)) == ["Paris"]
     assert not TagAssignment.objects.unscoped().filter(contact=contact).exists()
 
