@@ -276,6 +276,9 @@ def merge_attributes(
             result[key] = attribute_value(definition, value, field)
         except FieldError as exc:
             errors.append(exc)
+            continue
+        if definition.required and result[key] == "":  # "" or spaces (trimmed): no value given
+            errors.append(FieldError(field, "This attribute is required.", "required"))
     if creating:
         for key, definition in definitions.items():
             if definition.required and key not in result:

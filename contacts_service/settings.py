@@ -28,7 +28,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     """An integer variable; a value that is not one (or is outside `minimum`..`maximum`) stops start-up
     naming it."""
     value = os.environ.get(name)
-    if not value:
+    if not value or not value.strip():  # unset, empty or blank: the default (as gunicorn_conf.env_int)
         return default
     try:
         number = int(value)

@@ -89,6 +89,12 @@ def test_required_attribute_must_be_given_on_create_and_cannot_be_removed(api, t
     contact = api.post(LIST, {"email": "r@example.com", "attributes": {"region": "EU"}}, format="json").json()
     removed = api.patch(detail(contact["id"]), {"attributes": {"region": None}}, format="json")
     assert removed.status_code == 400 and removed.json()["errors"][0]["code"] == "required"
+    # Spaces are no value either (a string is trimmed): refused on create and on update.
+    blank = api.post(LIST, {"email": "b@example.com", "attributes": {"region": "   "}}, format="json")
+    assert blank.status_code == 400 and blank.json()["errors"][0]["field"] == "attributes.region"
+    emptied = api.patch(detail(contact["id"]), {"attributes": {"region": " "}}, format="json")
+    assert emptied.status_code == 400 and emptied.json()["errors"][0]["code"] == "required"
+    assert api.get(detail(contact["id"])).json()["attributes"] == {"region": "EU"}
 
 
 @pytest.mark.django_db

@@ -110,14 +110,15 @@ def test_a_relay_batch_size_outside_what_relay_events_accepts_stops_start_up(val
     assert "ImproperlyConfigured" in line and "EVENTS_RELAY_BATCH_SIZE" in line, line
 
 
-@pytest.mark.parametrize("value", ["1", "10000"])
-def test_a_relay_batch_size_within_the_range_starts(value):
+@pytest.mark.parametrize(("value", "taken"), [("1", "1"), ("10000", "10000"), ("  ", "1000")])
+def test_a_relay_batch_size_within_the_range_starts(value, taken):
+    """A blank value is the default, as an empty one (and as the GUNICORN_* variables take it)."""
     result = start(
         "from django.conf import settings as s; print(s.EVENTS_RELAY_BATCH_SIZE)",
         **{"EVENTS_RELAY_BATCH_SIZE": value},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == value
+    assert result.stdout.strip() == taken
 
 
 @pytest.mark.parametrize(
