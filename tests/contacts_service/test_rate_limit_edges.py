@@ -156,3 +156,27 @@ def test_a_tenant_on_a_plan_no_longer_defined_can_still_be_saved_in_the_admin(op
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     other.refresh_from_db()
     assert other.plan == "standard"
+
+
+@pytest.mark.django_db
+def test_when_two_buckets_are_over_retry_after_is_the_longest_wait_and_names_that_bucket(client_for, tenant):
+    """A client told "Retry-After: N" can send after N seconds: with the tenant bucket (4/min: one every
+    15 s) and the key bucket (3/min: one every 20 s) both used up, the 429 names the key bucket and its
+    20 s, not the tenant's 15 s (after which the key still refuses)."""
+    with override_settings(RATE_LIMIT_PLANS=plans(standard={"tenant": 4, "api_key": 3})):
+        key = client_for(tenant, Role.OWNER)
+        other_key = client_for(tenant, Role.OWNER)
+        assert other_key.get(LIST).status_code == 200  # tenant: 1 used
+        for _ in range(3):  # tenant: 4 used, key: 3 used
+            assert key.get(LIST).status_code == 200
+
+        refused = key.get(LIST)
+
+        assert refused.status_code == 429
+        body = refused.json()
+        assert body["limit"]["scope"] == "api_key"
+        assert refused["X-RateLimit-Scope"] == "api_key"
+        assert refused["X-RateLimit-Limit"] == "3"
+        assert refused["X-RateLimit-Remaining"] == "0"
+        assert 16 <= int(refused["Retry-After"]) <= 20
+        assert body["retry_after"] == int(refused["Retry-After"])
