@@ -192,10 +192,10 @@ def _holds(keys: ErasedKeys, national: set[str], cell: str) -> bool:
     value = cell.strip()
     if not value:
         return False
+    if keys.external_id and value.casefold() == keys.external_id.casefold():
+        return True  # before the email test: an external id may hold an @ (Acct@Legacy-7)
     if "@" in value:
         return canonical_email(value) in keys.emails
-    if keys.external_id and value.casefold() == keys.external_id.casefold():
-        return True
     if national and _PHONE_LIKE.fullmatch(value):
         digits = re.sub(r"\D", "", value)
         return any(digits.endswith(number) and len(digits) - len(number) <= 5 for number in national)

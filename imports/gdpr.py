@@ -2,7 +2,8 @@
 
 An import's failed rows (errors.csv) are kept as uploaded, with no column naming a contact: the
 rows holding one of the contact's emails, phones or its external id, or whose reasons name its id,
-are deleted. The uploads of finished imports go (later imports delete theirs when they finish).
+are deleted, and a header row that holds one (a file uploaded without a header) is renamed "Column 1",
+"Column 2"... The uploads of finished imports go (later imports delete theirs when they finish).
 The files of exports written before the erasure are deleted (and one written meanwhile is not served:
 exports.export_open), and the filters exports were asked with lose the contact's values.
 """
@@ -19,6 +20,7 @@ from contacts.gdpr import ErasedKeys, erased_matcher, scrub_erased
 from contacts_service.errors import ValidationFailed
 from contacts_service.models import Tenant
 from imports.models import FINAL_STATUSES, ExportJob, ExportStatus, ImportJob, ImportRowError
+from imports.rows import unique_header
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,16 @@ def import_traces_erase(tenant: Tenant, keys: ErasedKeys) -> None:
             doomed.append(pk)
     for start in range(0, len(doomed), 5000):
         ImportRowError.objects.for_tenant(tenant).filter(pk__in=doomed[start : start + 5000]).delete()
+    # A file uploaded without a header row: its first row, the job's header and its mapping's keys,
+    # may be the contact's. Renamed as unique_header names an empty column: "Column 1", "Column 2"...
+    jobs = ImportJob.objects.for_tenant(tenant).values_list("pk", "header", "mapping")
+    for job_id, header, mapping in jobs.iterator(chunk_size=2000):
+        if any(isinstance(cell, str) and holds(cell) for cell in header or ()):
+            renamed = dict(zip(header, unique_header([""] * len(header)), strict=True))
+            ImportJob.objects.for_tenant(tenant).filter(pk=job_id).update(
+                header=list(renamed.values()),
+                mapping={renamed.get(column, column): target for column, target in (mapping or {}).items()},
+            )
     finished = ImportJob.objects.for_tenant(tenant).filter(status__in=FINAL_STATUSES).exclude(file="")
     for job_id, name in list(finished.values_list("pk", "file")):
         ImportJob.objects.for_tenant(tenant).filter(pk=job_id).update(file="")
