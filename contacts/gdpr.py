@@ -158,10 +158,19 @@ class ErasedKeys:
 _erasure_steps: list[Callable[[Tenant, ErasedKeys], None]] = []
 
 
-def register_erasure_step(step: Callable[[Tenant, ErasedKeys], None]) -> None:
-    """Add a step to every erasure (idempotent: the same function once)."""
+_erasure_holds: list[Callable[[Tenant, ErasedKeys], None]] = []
+
+
+def register_erasure_step(
+    step: Callable[[Tenant, ErasedKeys], None], *, hold: Callable[[Tenant, ErasedKeys], None] | None = None
+) -> None:
+    """Add a step to every erasure (idempotent: the same function once). `hold`: called before the
+    contact is locked, with its keys as they are then, to lock rows the step will write that other
+    paths lock before contacts (a segment: a rebuild holds it, then its contacts)."""
     if step not in _erasure_steps:
         _erasure_steps.append(step)
+    if hold is not None and hold not in _erasure_holds:
+        _erasure_holds.append(hold)
 
 
 # -- matching an erased contact's values in what other apps keep (their erasure steps) -------------
@@ -705,6 +714,9 @@ def contact_erase(
         .order_by("pk")
         .values("pk")
     )
+    for hold in _erasure_holds:  # before the contacts, as the paths that lock those rows first
+        for reached in _erased_with(tenant, contact_id):
+            hold(tenant, _erased_keys(tenant, reached))
     contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("Contact not found.")
@@ -716,6 +728,21 @@ def contact_erase(
             code="merged", merge_id=str(merge.pk), primary_id=str(merge.primary_id),
         )  # fmt: skip
     return _contact_erase(tenant=tenant, actor=actor, contact=contact, source=source)
+
+
+def _erased_with(tenant: Tenant, contact_id: uuid.UUID) -> list[Contact]:
+    """The contact and the contacts merged into it, transitively (erased with it), read unlocked."""
+    reached, frontier = [], [contact_id]
+    while frontier:
+        found = list(Contact.objects.for_tenant(tenant).filter(pk__in=frontier))
+        reached += found
+        frontier = list(
+            Contact.objects.for_tenant(tenant)
+            .filter(merge__primary_id__in=[c.pk for c in found], merge__status=MergeStatus.APPLIED,
+                    deleted_at__isnull=False)
+            .values_list("pk", flat=True)
+        )  # fmt: skip
+    return reached
 
 
 def _contact_erase(*, tenant: Tenant, actor: Actor, contact: Contact, source: str) -> dict[str, Any]:

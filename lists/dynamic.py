@@ -158,6 +158,7 @@ def segments_follow_tag_rename(*, tenant: Tenant, old: str, new: str) -> int:
     lists = list(
         ContactList.objects.for_tenant(tenant)
         .filter(kind=ListKind.DYNAMIC)
+        .order_by("pk")  # in id order, as list_merge locks them
         .select_for_update()
         .only("pk", "rules")
     )

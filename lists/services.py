@@ -348,7 +348,7 @@ def list_merge(
 ) -> int:  # fmt: skip
     """Add the members of `lists` to the static list `list_id`; with delete_merged, delete those lists
     afterwards (their members leave them, with events). Returns how many contacts joined."""
-    target = _list(tenant, list_id, lock=True)
+    target = _list(tenant, list_id)
     if target.kind != ListKind.STATIC:
         raise Conflict(
             "Members of a dynamic list follow its rules; merge into a static list.", code="dynamic"
@@ -358,6 +358,13 @@ def list_merge(
             [{"field": "lists", "code": "invalid", "message": "A list cannot be merged into itself."}]
         )
     sources = _source_lists(tenant, lists)
+    # Every list this changes, in id order, before any contact (as a rebuild locks its segment, then
+    # its contacts, and a tag rename the segments in id order): the merged lists were locked only at
+    # their deletion, after their members, which deadlocked with a rebuild or a rename of them.
+    changed = [list_id, *(s.pk for s in sources)] if delete_merged else [list_id]
+    locked = ContactList.objects.for_tenant(tenant).filter(pk__in=changed).order_by("pk").select_for_update()
+    if len(list(locked.values_list("pk", flat=True))) < len(changed):
+        raise NotFound("List not found.")  # deleted meanwhile
     selection = combined_selection(tenant=tenant, lists=sources, operation=SetOperation.UNION)
     added = _fill(tenant, actor, target, selection, source)
     if delete_merged:

@@ -87,8 +87,12 @@ def _save(tag: Tag, **kwargs) -> None:
 
 @transaction.atomic
 def tag_update(*, tenant: Tenant, tag_id: uuid.UUID, changes: dict) -> Tag:
-    """Rename, recolour or describe a tag (assignments keep pointing at it)."""
-    tag = Tag.objects.for_tenant(tenant).select_for_update().filter(pk=tag_id).first()
+    """Rename, recolour or describe a tag (assignments keep pointing at it). Locked FOR NO KEY UPDATE:
+    no column a foreign key can use changes (the name's unique index is on lower(name)), so a contact
+    being tagged (FOR KEY SHARE, holding its contact) passes, where it waited on a rename that waited on
+    a segment rebuild waiting on that contact (a deadlock); FOR SHARE holders (rules naming the tag, a
+    bulk apply) still wait for it."""
+    tag = Tag.objects.for_tenant(tenant).select_for_update(no_key=True).filter(pk=tag_id).first()
     if tag is None:
         raise NotFound("Tag not found.")
     if not changes:

@@ -108,3 +108,50 @@ def undo_holding_locks(tenant, merge, locked: threading.Event, *, contacts: bool
         return 200
 
     return undo
+
+
+def backend_pid() -> int:
+    """This thread's PostgreSQL backend (for wait_until_blocked)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def deadlock_in(results, errors) -> list[str]:
+    """Every deadlock reported: an exception in a thread, or a 500 response's body."""
+    found = [repr(e) for e in errors if "deadlock" in repr(e).lower()]
+    for r in results:
+        if isinstance(r, tuple) and r and r[0] == 500:
+            found.append(repr(r))
+        if isinstance(r, str) and "deadlock" in r.lower():
+            found.append(r)
+    return found
+
+
+def call(fn):
+    """fn() in the thread; its exception as its result (so every side's outcome is kept)."""
+    try:
+        return fn()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def post(client, url, data=None):
+    client.raise_request_exception = False  # an unhandled error is the user's 500
+    response = client.post(url, data or {}, format="json")
+    return response.status_code, (response.content[:300] if response.status_code == 500 else response.json())
+
+
+def wait_until_blocked(pid_holder: dict, key: str, timeout: float = 10) -> None:
+    """Wait until the backend whose pid is pid_holder[key] waits on a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = pid_holder.get(key)
+        if pid is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+                row = cursor.fetchone()
+            if row and row[0] == "Lock":
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{key} never blocked")
