@@ -283,6 +283,29 @@ def filter_query(filters: dict[str, Any], *, prefix: str) -> tuple[QueryDict, li
     return data, problems
 
 
+def filter_selection(queryset, filters: dict[str, Any], *, prefix: str, problems: list | None = None):
+    """`queryset` filtered by a JSON object of contacts list filters (filter_query), as the contacts
+    list filters it; one ValidationFailed naming every problem (`problems`: the caller's own, first),
+    those of the values of known filters too (an unknown filter hid them)."""
+    from contacts_service.errors import ValidationFailed, flatten_errors
+
+    data, found = filter_query(filters, prefix=prefix)
+    problems = [*(problems or []), *found]
+    filterset = ContactFilter(data, queryset=queryset)
+    if not filterset.is_valid():
+        problems += [
+            {"field": f"{prefix}.{name}", "code": error["code"] or "invalid", "message": error["message"]}
+            for name, items in filterset.form.errors.get_json_data().items()
+            for error in items
+        ]
+    if problems:
+        raise ValidationFailed(problems, message=f"Invalid {prefix}.")
+    try:
+        return filterset.qs
+    except ValidationError as exc:  # raised by a filter method (consent conditions, too many tags...)
+        raise ValidationFailed(flatten_errors(exc.detail, prefix), message=f"Invalid {prefix}.") from exc
+
+
 def _tag_ids(value: str, param: str, *, every: bool = False) -> list[uuid.UUID] | None:
     """Tag names (any case, as tag names are unique: lower-cased, whitespace collapsed) or ids of the
     tenant in scope; unknown ones match nothing. every=True: None when any of them is unknown.

@@ -94,10 +94,8 @@ def contact_selection(
 ) -> QuerySet[Contact]:
     """The live contacts a bulk operation targets. Every explicit id must be a live contact of
     this tenant: another tenant's id is refused (400 naming it), never silently skipped."""
-    from rest_framework.exceptions import ValidationError
-
-    from contacts.filters import ContactFilter, filter_query
-    from contacts_service.errors import ValidationFailed, flatten_errors
+    from contacts.filters import filter_selection
+    from contacts_service.errors import ValidationFailed
 
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     if contact_ids is not None:
@@ -112,21 +110,7 @@ def contact_selection(
             )  # fmt: skip
         return live.filter(pk__in=wanted)
     params = {k: v for k, v in (filter_params or {}).items() if k not in {"page", "page_size", "ordering"}}
-    query, problems = filter_query(params, prefix="filter")
-    if problems:
-        raise ValidationFailed(problems)
-    filterset = ContactFilter(data=query, queryset=live)
-    if not filterset.is_valid():
-        raise ValidationFailed(
-            [
-                {"field": f"filter.{name}", "code": "invalid", "message": " ".join(str(m) for m in messages)}
-                for name, messages in filterset.errors.items()
-            ]
-        )
-    try:
-        return filterset.qs
-    except ValidationError as exc:  # raised by a filter method (consent conditions, too many tags...)
-        raise ValidationFailed(flatten_errors(exc.detail, "filter")) from exc
+    return filter_selection(live, params, prefix="filter")
 
 
 def duplicate_list(*, tenant: Tenant) -> QuerySet[DuplicateCandidate]:

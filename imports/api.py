@@ -145,6 +145,7 @@ class ImportJobViewSet(
     def start(self, request: Request, pk: str) -> Response:
         job = self.get_object()  # its list was checked with the permissions (check_permissions)
         job = services.import_start(tenant=self.tenant, job_id=job.pk)
+        job.refresh_from_db()  # with Celery eager (no broker: the embedded default) it has run already
         return Response(self.get_serializer(job).data)
 
     @extend_schema(summary="Cancel: a running import stops after its current batch", request=None,

@@ -34,15 +34,13 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework.exceptions import ValidationError
 
-from contacts.filters import ContactFilter, filter_query
+from contacts.filters import filter_selection
 from contacts.models import AttributeDefinition, Contact, ErasureTombstone
 from contacts_service.context import Actor, get_correlation_id, tenant_context
-from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed, flatten_errors
+from contacts_service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from contacts_service.models import Tenant
 from contacts_service.queueing import delay_on_commit
 from imports import csvio
@@ -88,42 +86,17 @@ class FileGone(ServiceError):
 # -- request ----------------------------------------------------------------------------------------
 
 
-def _filter_data(filters: dict[str, Any]) -> tuple[QueryDict, list[dict[str, str]]]:
-    """The filters as the query string the contacts list would get, and what is wrong with them."""
-    data, problems = filter_query({k: v for k, v in filters.items() if k != "ordering"}, prefix="filters")
-    if "ordering" in filters:
-        message = "Exports come in creation order; ordering does not apply."
-        problems.insert(0, {"field": "filters.ordering", "code": "unknown", "message": message})
-    return data, problems
-
-
 def export_queryset(*, tenant: Tenant, filters: dict[str, Any]) -> QuerySet[Contact]:
     """The tenant's live contacts the filters select, exactly as the contacts list would; a filter
-    the list would refuse is a ValidationFailed naming `filters.<name>`."""
-    data, problems = _filter_data(filters)
-    if problems:
-        raise ValidationFailed(problems, message="Invalid filters.")
+    the list would refuse is a ValidationFailed naming `filters.<name>` (every one at once)."""
+    problems = []
+    if "ordering" in filters:
+        message = "Exports come in creation order; ordering does not apply."
+        problems.append({"field": "filters.ordering", "code": "unknown", "message": message})
     live = Contact.objects.for_tenant(tenant).filter(deleted_at__isnull=True)
     with tenant_context(tenant):  # tag, list and consent lookups of the filters are tenant-scoped
-        filterset = ContactFilter(data, queryset=live)
-        if not filterset.is_valid():
-            errors = filterset.form.errors.get_json_data()
-            raise ValidationFailed(
-                [
-                    {
-                        "field": f"filters.{name}",
-                        "code": error["code"] or "invalid",
-                        "message": error["message"],
-                    }
-                    for name, items in errors.items()
-                    for error in items
-                ],
-                message="Invalid filters.",
-            )
-        try:
-            return filterset.qs.order_by(*ORDER)
-        except ValidationError as exc:  # raised by a filter method (consent conditions, too many tags)
-            raise ValidationFailed(flatten_errors(exc.detail, "filters"), message="Invalid filters.") from exc
+        wanted = {k: v for k, v in filters.items() if k != "ordering"}
+        return filter_selection(live, wanted, prefix="filters", problems=problems).order_by(*ORDER)
 
 
 def _column_problems(tenant: Tenant, columns: list[str]) -> list[dict[str, str]]:
