@@ -68,6 +68,27 @@ def is_gzip(name: str) -> bool:
         return raw.read(2) == GZIP_MAGIC
 
 
+# What a file that is not UTF-8 (nor UTF-16) is read as: Windows' "ANSI" code page, which Excel's plain
+# "CSV" export writes - Latin-1 with curly quotes, dashes, the euro sign... in 0x80-0x9F, where Latin-1
+# has control characters nobody types (O'Brien with a curly quote became O\x92Brien). Its five
+# unassigned bytes read as Latin-1 reads them (BYTE_FALLBACK), so any byte decodes, as with Latin-1.
+LEGACY_ENCODING = "windows-1252"
+BYTE_FALLBACK = "contacts-byte-fallback"
+
+
+def _byte_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(b) for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error(BYTE_FALLBACK, _byte_fallback)
+
+
+def decode_errors(encoding: str) -> str:
+    return BYTE_FALLBACK if encoding == LEGACY_ENCODING else "strict"
+
+
 def detect_encoding(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -83,7 +104,7 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 3:  # a character cut by the end of the sample
             return "utf-8"
-        return "latin-1"
+        return LEGACY_ENCODING
 
 
 def detect_delimiter(text: str) -> str:
@@ -206,7 +227,8 @@ class Rows:
 
 def open_rows(name: str, *, compressed: bool, encoding: str, delimiter: str) -> tuple[Rows, io.TextIOBase]:
     """The rows of the stored file (header first; `line_num` for messages) and its text stream."""
-    text = io.TextIOWrapper(open_binary(name, compressed=compressed), encoding=encoding, newline="")
+    binary = open_binary(name, compressed=compressed)
+    text = io.TextIOWrapper(binary, encoding=encoding, errors=decode_errors(encoding), newline="")
     return Rows(text, delimiter), text
 
 

@@ -125,7 +125,8 @@ def _detect_and_scan(name: str) -> tuple[csvio.Detected, list[str], int]:
     except csvio.ImportFileError as exc:
         if exc.code != "encoding" or detected.encoding != "utf-8":
             raise
-        detected.encoding = "latin-1"  # UTF-8 at the start, something else later: Latin-1 reads anything
+        # UTF-8 at the start, something else later: read as the legacy encoding, which reads any byte
+        detected.encoding = csvio.LEGACY_ENCODING
         return detected, *_scan(name, detected)
 
 

@@ -122,6 +122,7 @@ def test_reimporting_the_same_file_changes_nothing(api, tenant):
         ("\ufeffemail;name\nzoé@example.com;Zoé\n", "utf-8", ";"),
         ("email\tname\nzoe@example.com\tZoé\n", "utf-16", "\t"),
         ("email|name\nzoe@example.com|Zoé\n", "latin-1", "|"),
+        ("email,name\nzoe@example.com,Zoé\n", "cp1252", ","),
     ],
 )
 def test_encodings_and_delimiters(api, content, encoding, delimiter):
@@ -132,6 +133,22 @@ def test_encodings_and_delimiters(api, content, encoding, delimiter):
     assert job["header"] == ["email", "name"]
     assert job["mapping"]["name"] == "display_name"
     assert job["preview"][0]["values"]["display_name"] == "Zoé"
+
+
+def test_a_file_from_excels_plain_csv_export_keeps_its_quotes_dashes_and_euros(api, tenant):
+    """Not UTF-8: read as windows-1252, what Excel's plain "CSV" writes (a curly quote came in as the
+    control character \x92 when read as Latin-1); a byte windows-1252 leaves unassigned (0x81) reads as
+    Latin-1 reads it."""
+    content = "email,first_name,company\nann@example.com,O’Brien,Café – “Œuvre” €\n".encode("cp1252")
+    content += b"bob@example.com,B\x81b,X\n"
+    response = upload(api, content)
+    assert response.status_code == 201, response.json()
+    assert response.json()["encoding"] == "windows-1252"
+    job = run(api, response.json()["id"])
+    assert (job["created"], job["failed"]) == (2, 0), job
+    ann = Contact.objects.for_tenant(tenant).get(email="ann@example.com")
+    assert (ann.first_name, ann.company) == ("O’Brien", "Café – “Œuvre” €")
+    assert Contact.objects.for_tenant(tenant).get(email="bob@example.com").first_name == "B\x81b"
 
 
 def test_gzip_upload(api):
