@@ -32,6 +32,9 @@ def test_min_score_and_empty_filters_are_documented_as_they_behave(api, anon):
     0-100; an empty filter (?contact=) is skipped, as django-filter does for HTML forms."""
     assert api.get(DUPLICATES, {"min_score": "99.5", "contact": ""}).status_code == 200
     assert api.get(DUPLICATES, {"min_score": "100.5"}).status_code == 400
+    huge = api.get(DUPLICATES, {"min_score": "1e400"})  # one error, the documented bound's
+    assert [(e["field"], e["code"]) for e in huge.json()["errors"]] == [("min_score", "max_value")]
+    assert "100" in huge.json()["errors"][0]["message"]
     schema = anon.get("/api/schema/", {"format": "json"}).json()
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/duplicates/"]["get"]["parameters"]}
     assert parameters["min_score"]["schema"] == {"type": "number", "minimum": 0, "maximum": 100}
