@@ -158,15 +158,18 @@ class ErasedKeys:
 _erasure_steps: list[Callable[[Tenant, ErasedKeys], None]] = []
 
 
-_erasure_holds: list[Callable[[Tenant, ErasedKeys], None]] = []
+_erasure_holds: list[Callable[[Tenant, list[ErasedKeys]], None]] = []
 
 
 def register_erasure_step(
-    step: Callable[[Tenant, ErasedKeys], None], *, hold: Callable[[Tenant, ErasedKeys], None] | None = None
+    step: Callable[[Tenant, ErasedKeys], None],
+    *,
+    hold: Callable[[Tenant, list[ErasedKeys]], None] | None = None,
 ) -> None:
     """Add a step to every erasure (idempotent: the same function once). `hold`: called before the
-    contact is locked, with its keys as they are then, to lock rows the step will write that other
-    paths lock before contacts (a segment: a rebuild holds it, then its contacts)."""
+    contact is locked, with the keys of every contact the erasure reaches (itself and those merged into
+    it) as they are then, to lock in one id order the rows the step will write that other paths lock
+    before contacts (a segment: a rebuild holds it, then its contacts; an import job: its batch)."""
     if step not in _erasure_steps:
         _erasure_steps.append(step)
     if hold is not None and hold not in _erasure_holds:
@@ -714,9 +717,10 @@ def contact_erase(
         .order_by("pk")
         .values("pk")
     )
-    for hold in _erasure_holds:  # before the contacts, as the paths that lock those rows first
-        for reached in _erased_with(tenant, contact_id):
-            hold(tenant, _erased_keys(tenant, reached))
+    if _erasure_holds:  # before the contacts, as the paths that lock those rows first
+        reached = [_erased_keys(tenant, contact) for contact in _erased_with(tenant, contact_id)]
+        for hold in _erasure_holds:
+            hold(tenant, reached)
     contact = Contact.objects.for_tenant(tenant).select_for_update().filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("Contact not found.")

@@ -9,8 +9,13 @@ class ImportsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.gdpr import register_erasure_step
-        from imports.gdpr import export_files_erase, export_filters_erase, import_traces_erase
+        from imports.gdpr import (
+            export_files_erase,
+            export_filters_erase,
+            import_headers_hold,
+            import_traces_erase,
+        )
 
-        register_erasure_step(import_traces_erase)
+        register_erasure_step(import_traces_erase, hold=import_headers_hold)
         register_erasure_step(export_files_erase)
         register_erasure_step(export_filters_erase)

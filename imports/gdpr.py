@@ -36,15 +36,32 @@ def import_traces_erase(tenant: Tenant, keys: ErasedKeys) -> None:
     for start in range(0, len(doomed), 5000):
         ImportRowError.objects.for_tenant(tenant).filter(pk__in=doomed[start : start + 5000]).delete()
     # A file uploaded without a header row: its first row, the job's header and its mapping's keys,
-    # may be the contact's. Renamed as unique_header names an empty column: "Column 1", "Column 2"...
-    jobs = ImportJob.objects.for_tenant(tenant).values_list("pk", "header", "mapping")
-    for job_id, header, mapping in jobs.iterator(chunk_size=2000):
-        if any(isinstance(cell, str) and holds(cell) for cell in header or ()):
-            renamed = dict(zip(header, unique_header([""] * len(header)), strict=True))
-            ImportJob.objects.for_tenant(tenant).filter(pk=job_id).update(
-                header=list(renamed.values()),
-                mapping={renamed.get(column, column): target for column, target in (mapping or {}).items()},
-            )
+    # may be the contact's. Renamed as unique_header names an empty column: "Column 1", "Column 2"...,
+    # as read once the job is locked (an options change committed meanwhile is kept).
+    jobs = ImportJob.objects.for_tenant(tenant).filter(pk__in=import_headers_hold(tenant, [keys]))
+    for job in jobs.only("pk", "header", "mapping"):
+        if any(isinstance(cell, str) and holds(cell) for cell in job.header or ()):
+            renamed = dict(zip(job.header, unique_header([""] * len(job.header)), strict=True))
+            job.mapping = {
+                renamed.get(column, column): target for column, target in (job.mapping or {}).items()
+            }
+            job.header = list(renamed.values())
+            job.save(update_fields=["header", "mapping"])
+
+
+def import_headers_hold(tenant: Tenant, reached: list[ErasedKeys]) -> list:
+    """Lock (FOR UPDATE, in id order) the import jobs whose header holds one of these contacts' values;
+    returns their ids. Called before the contacts are locked, as an import's batch locks its job, then
+    the contacts it writes, and again by the step (a header can only be the upload's: none appears)."""
+    matchers = [erased_matcher(keys) for keys in reached]
+    jobs = ImportJob.objects.for_tenant(tenant).values_list("pk", "header")
+    ids = [
+        pk
+        for pk, header in jobs.iterator(chunk_size=2000)
+        if any(isinstance(cell, str) and holds(cell) for holds in matchers for cell in header or ())
+    ]
+    locked = ImportJob.objects.for_tenant(tenant).filter(pk__in=ids).order_by("pk").select_for_update()
+    return list(locked.values_list("pk", flat=True))
     finished = ImportJob.objects.for_tenant(tenant).filter(status__in=FINAL_STATUSES).exclude(file="")
     for job_id, name in list(finished.values_list("pk", "file")):
         ImportJob.objects.for_tenant(tenant).filter(pk=job_id).update(file="")

@@ -34,26 +34,25 @@ def _scrubbed(node: Any, holds: Callable[[str], bool]) -> tuple[Any, bool]:
     return node, False
 
 
-def _holding(tenant: Tenant, keys: ErasedKeys) -> list:
-    """The ids of the tenant's dynamic lists whose rules name one of the contact's values."""
-    holds = erased_matcher(keys)
+def _holding(tenant: Tenant, reached: list[ErasedKeys]) -> list:
+    """The ids of the tenant's dynamic lists whose rules name one of these contacts' values."""
+    matchers = [erased_matcher(keys) for keys in reached]
     segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC)
-    return [pk for pk, rules in segments.values_list("pk", "rules") if _scrubbed(rules, holds)[1]]
+    return [
+        pk
+        for pk, rules in segments.values_list("pk", "rules")
+        if any(_scrubbed(rules, h)[1] for h in matchers)
+    ]
 
 
-def segments_holding_lock(tenant: Tenant, keys: ErasedKeys) -> list:
-    """Lock the dynamic lists whose rules name the contact's values (FOR NO KEY UPDATE, in id order, as
-    a tag rename locks segments); returns their ids. Called before the contact is locked (a rebuild
-    holds its segment, then locks its contacts: the other order deadlocked), and again by the step for
-    a list naming a value the contact took meanwhile."""
-    ids = _holding(tenant, keys)
-    locked = (
-        ContactList.objects.for_tenant(tenant)
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .select_for_update(no_key=True)
-    )
-    return list(locked.values_list("pk", flat=True))
+def segments_holding_lock(tenant: Tenant, reached: list[ErasedKeys]) -> list:
+    """Lock the dynamic lists whose rules name the contacts' values (FOR NO KEY UPDATE, in one id order,
+    as a tag rename locks segments); returns their ids. Called before the contacts are locked (a
+    rebuild holds its segment, then locks its contacts: the other order deadlocked), and again by the
+    step for a list naming a value the contact took meanwhile."""
+    ids = _holding(tenant, reached)
+    locked = ContactList.objects.for_tenant(tenant).filter(pk__in=ids).order_by("pk")
+    return list(locked.select_for_update(no_key=True).values_list("pk", flat=True))
 
 
 def segment_rules_erase(tenant: Tenant, keys: ErasedKeys) -> None:
@@ -63,7 +62,7 @@ def segment_rules_erase(tenant: Tenant, keys: ErasedKeys) -> None:
 
     holds = erased_matcher(keys)
     segments = ContactList.objects.for_tenant(tenant).filter(kind=ListKind.DYNAMIC)
-    held = segments_holding_lock(tenant, keys)
+    held = segments_holding_lock(tenant, [keys])
     for list_id, rules, status in list(segments.filter(pk__in=held).values_list("pk", "rules", "status")):
         scrubbed, changed = _scrubbed(rules, holds)
         if not changed:

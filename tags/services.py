@@ -41,12 +41,17 @@ def _clean_name(name: str, field: str = "name") -> str:
     """A tag name has no comma, semicolon or vertical bar: the `tags` filters separate names with
     commas, an import's tags column with any of the three (and an export joins them with "; "), so
     "Paris, France" would select the holders of "Paris" and of "France", and "R;D" come back from an
-    exported file as "R" and "D"."""
+    exported file as "R" and "D". (Checked for a name being given to a tag: one named so before the
+    rule is still found by it, see tags_by_name.)"""
     cleaned = name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME)
-    if TAG_SEPARATORS.search(cleaned):
+    _refuse_separators(cleaned, field)
+    return cleaned
+
+
+def _refuse_separators(name: str, field: str) -> None:
+    if TAG_SEPARATORS.search(name):
         message = "Must not contain , ; or |: filters, imports and exports separate tag names with them."
         raise ValidationFailed([{"field": field, "code": "invalid", "message": message}])
-    return cleaned
 
 
 def _name_taken(tenant: Tenant, name: str, exclude: uuid.UUID | None = None) -> None:
@@ -152,20 +157,25 @@ def tags_by_name(*, tenant: Tenant, names: Sequence[str]) -> dict[str, Tag]:
     """tags_get_or_create as {name as given: tag}: how a caller holding the names as written finds each
     one's tag. Names are one tag when the database's lower() makes them one (the unique index's
     compare): Python's str.lower took "ΟΔΟΣ" and "οδος", two tags, for one name and dropped one."""
-    cleaned = [_clean_name(name, field=f"tags.{index}") for index, name in enumerate(names)]
+    fields = [f"tags.{index}" for index in range(len(names))]
+    cleaned = [name_clean(name, label="tag", field=field, max_length=MAX_TAG_NAME) for name, field in
+               zip(names, fields, strict=True)]  # fmt: skip
     keys = db_name_keys(cleaned)
-    wanted: dict[str, str] = {}  # database key -> the first spelling of it
-    for name, key in zip(cleaned, keys, strict=True):
-        wanted.setdefault(key, name)
+    wanted: dict[str, tuple[str, str]] = {}  # database key -> the first spelling of it, its field
+    for name, key, field in zip(cleaned, keys, fields, strict=True):
+        wanted.setdefault(key, (name, field))
     existing: dict[str, Tag] = {}
     if wanted:
         found = Tag.objects.for_tenant(tenant).annotate(key=Lower("name")).filter(key__in=list(wanted))
         existing = {tag.key: tag for tag in found}
     # The missing ones are created in the order of their key, whatever the caller's: two requests
     # creating "a" and "b" in opposite orders each waited on the other's uncommitted name (deadlock).
+    missing = sorted(key for key in wanted if key not in existing)
+    for key in missing:  # a new tag's name is checked whole; an existing tag is found by its name
+        _refuse_separators(*wanted[key])
     created = []
-    for key in sorted(key for key in wanted if key not in existing):
-        name = wanted[key]
+    for key in missing:
+        name = wanted[key][0]
         try:
             with transaction.atomic():
                 tag = Tag.objects.for_tenant(tenant).create(tenant=tenant, name=name)

@@ -7,6 +7,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from contacts import services
+from contacts_service.context import SYSTEM_ACTOR, tenant_context
 from tags.models import Tag, TagAssignment
 from tests.factories import ContactFactory
 
@@ -80,3 +82,16 @@ def test_an_id_is_the_tag_with_that_id_before_a_tag_named_so(api, tenant):
     assert [c["id"] for c in found.json()["results"]] == [str(by_id.pk)]
     assert api.get(CONTACTS, {"tags": unknown}).json()["count"] == 0
     assert api.get(CONTACTS, {"tags_all": f"Real,{unknown}"}).json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_an_existing_tag_with_a_semicolon_is_still_applied_by_name(api, tenant):
+    """A tag named with ; before the rule (no data migration) is still found by its name: only a name
+    given to a new tag is refused."""
+    with tenant_context(tenant):
+        ann = services.contact_create(tenant=tenant, actor=SYSTEM_ACTOR, data={"email": "ann@example.com"})
+    Tag.objects.unscoped().create(tenant=tenant, name="R;D")  # stored before this session's check
+    response = api.post(f"/api/v1/contacts/{ann.pk}/tags/", {"tags": ["R;D"]}, format="json")
+    assert response.status_code == 200, response.json()
+    assert Tag.objects.unscoped().filter(tenant=tenant).count() == 1
+    assert TagAssignment.objects.unscoped().filter(contact_id=ann.pk, tag__name="R;D").exists()
